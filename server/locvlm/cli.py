@@ -1,0 +1,125 @@
+"""The `locvlm` command line: `locvlm coords ...` (and, as they land, serve/train/eval).
+
+locvlm coords list
+locvlm coords decode --codec qwen2_5_vl --size 1280x960 '{"bbox_2d": [10, 20, 300, 400]}'
+locvlm coords encode --codec ivb --param bins=32 --size 640x480 10,20,300,400
+locvlm coords demo
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from locvlm.coords import CODECS, get_codec
+from locvlm.coords.base import Codec
+from locvlm_client import Box
+
+app = typer.Typer(
+    help="locvlm: a spatially aware vision-language model stack.", no_args_is_help=True
+)
+coords_app = typer.Typer(help="Encode and decode boxes in any model family's text form.")
+app.add_typer(coords_app, name="coords")
+
+CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `coords list`).")]
+SizeOpt = Annotated[str, typer.Option("--size", "-s", help="Original image size, WIDTHxHEIGHT.")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Codec parameter KEY=VALUE, repeatable.")
+]
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or int(m[1]) == 0 or int(m[2]) == 0:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT with positive integers, got {text!r}")
+    return int(m[1]), int(m[2])
+
+
+def _codec(name: str, params: list[str] | None) -> Codec:
+    kwargs: dict[str, Any] = {}
+    for item in params or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+        if isinstance(kwargs[key], list):
+            kwargs[key] = tuple(kwargs[key])
+    try:
+        return get_codec(name, **kwargs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@coords_app.command("list")
+def list_codecs() -> None:
+    """List the registered codecs and their default parameters."""
+    table = Table("name", "parameters", "tolerance (fraction of side)")
+    for name in sorted(CODECS):
+        codec = get_codec(name)
+        params = {k: v for k, v in codec.config.items() if k != "name"}
+        table.add_row(name, json.dumps(params), f"{codec.tolerance:.2g}")
+    Console().print(table)
+
+
+@coords_app.command()
+def decode(
+    codec: CodecOpt,
+    size: SizeOpt,
+    text: Annotated[
+        str | None, typer.Argument(help="Model text; read from stdin if omitted.")
+    ] = None,
+    param: ParamOpt = None,
+) -> None:
+    """Decode model text to boxes in the original image's pixels, as JSON."""
+    source = sys.stdin.read() if text is None else text
+    found = _codec(codec, param).decode_labeled(source, _size(size))
+    out = [{"label": item.label, **item.box.model_dump()} for item in found]
+    typer.echo(json.dumps(out))
+
+
+@coords_app.command()
+def encode(
+    codec: CodecOpt,
+    size: SizeOpt,
+    boxes: Annotated[list[str], typer.Argument(help="Boxes as x1,y1,x2,y2 in pixels.")],
+    param: ParamOpt = None,
+) -> None:
+    """Encode pixel boxes in a codec's text form."""
+    parsed = []
+    for item in boxes:
+        try:
+            parsed.append(Box.from_xyxy([float(v) for v in item.split(",")]))
+        except ValueError as exc:
+            raise typer.BadParameter(f"bad box {item!r}: {exc}") from None
+    try:
+        typer.echo(_codec(codec, param).encode(parsed, _size(size)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@coords_app.command()
+def demo() -> None:
+    """Show one box written by every codec and read back, on a 640x480 image."""
+    size = (640, 480)
+    box = Box(x1=173, y1=298, x2=474, y2=479)
+    table = Table("codec", "text", "decoded (pixels)", title=f"box {box.to_xyxy()} in 640x480")
+    for name in sorted(CODECS):
+        codec = get_codec(name)
+        text = codec.encode([box], size)
+        (back,) = codec.decode(text, size)
+        table.add_row(name, text, ", ".join(f"{v:.1f}" for v in back.to_xyxy()))
+    Console().print(table)
+
+
+def main() -> None:
+    """Entry point of the `locvlm` console script."""
+    app()
