@@ -19,6 +19,7 @@ from rich.table import Table
 
 from locvlm.coords import CODECS, get_codec
 from locvlm.coords.base import Codec
+from locvlm.data.cli import app as data_app
 from locvlm_client import Box
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 coords_app = typer.Typer(help="Encode and decode boxes in any model family's text form.")
 app.add_typer(coords_app, name="coords")
+app.add_typer(data_app, name="data")
 
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `coords list`).")]
 SizeOpt = Annotated[str, typer.Option("--size", "-s", help="Original image size, WIDTHxHEIGHT.")]
