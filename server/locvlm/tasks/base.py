@@ -1,0 +1,137 @@
+"""What every task shares: annotated scenes, training turns and the `Task` contract.
+
+A task turns a scene's box annotations into one question and its target answer
+(`sample`, for training) and turns model text back into a structured answer (`read`,
+for serving and evaluation). Both sides live in the task's module, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Generic, TypeVar
+
+from locvlm.coords import Codec
+from locvlm.coords.relations import Axis, Relation, relation_on_axis
+from locvlm_client import Box, SizeLike
+
+__all__ = ["Obj", "Scene", "Task", "Turn", "defined_relations", "reading_key"]
+
+R = TypeVar("R")
+
+
+def reading_key(box: Box) -> tuple[float, float, float, float]:
+    """Sort key of the reading order every answer lists boxes in.
+
+    Top to bottom by the top edge, then left to right by the left edge.
+    """
+    return box.y1, box.x1, box.y2, box.x2
+
+
+@dataclass(frozen=True)
+class Obj:
+    """One annotated object: its category phrase and its box in pixels."""
+
+    category: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class Scene:
+    """An image's annotations: its size `(width, height)` and its objects."""
+
+    size: tuple[int, int]
+    objects: tuple[Obj, ...]
+
+    @cached_property
+    def ordered(self) -> tuple[Obj, ...]:
+        """The objects in reading order (see `reading_key`)."""
+        return tuple(sorted(self.objects, key=lambda obj: reading_key(obj.box)))
+
+    @cached_property
+    def categories(self) -> tuple[str, ...]:
+        """Distinct categories, in the reading order of their first instance."""
+        return tuple(dict.fromkeys(obj.category for obj in self.ordered))
+
+    @cached_property
+    def unique(self) -> tuple[str, ...]:
+        """Categories that appear exactly once: the only ones relation questions name."""
+        return tuple(c for c in self.categories if self.count(c) == 1)
+
+    @cached_property
+    def singles(self) -> tuple[Obj, ...]:
+        """The objects of the `unique` categories, in reading order."""
+        return tuple(obj for obj in self.ordered if obj.category in self.unique)
+
+    def instances(self, category: str) -> tuple[Obj, ...]:
+        """The objects of `category`, in reading order."""
+        return tuple(obj for obj in self.ordered if obj.category == category)
+
+    def count(self, category: str) -> int:
+        """How many objects of `category` the scene holds."""
+        return sum(obj.category == category for obj in self.objects)
+
+    def absent(self, vocabulary: Sequence[str]) -> list[str]:
+        """The entries of `vocabulary` that the scene does not show, in vocabulary order."""
+        present = set(self.categories)
+        return [c for c in vocabulary if c not in present]
+
+    def with_one_absent(self, vocabulary: Sequence[str], rng: random.Random) -> list[str]:
+        """The scene's categories plus one random absent vocabulary entry, if there is one."""
+        absent = self.absent(vocabulary)
+        return [*self.categories, *rng.sample(absent, k=min(1, len(absent)))]
+
+
+def defined_relations(a: Obj, b: Obj) -> tuple[Relation, ...]:
+    """The relations of `a` to `b` that are defined (one per axis without overlap)."""
+    found = (relation_on_axis(a.box, b.box, axis) for axis in Axis)
+    return tuple(rel for rel in found if rel is not None)
+
+
+@dataclass(frozen=True)
+class Turn(Generic[R]):
+    """One training or benchmark example: the question, the target text and its meaning.
+
+    `expected` is what the task's `read` returns for a correct answer, so benchmarks and
+    tests compare structured answers rather than strings.
+    """
+
+    task: str
+    prompt: str
+    answer: str
+    expected: R
+
+
+class Task(ABC, Generic[R]):
+    """A task: its templates, a training-turn sampler and an answer reader.
+
+    Subclasses set `name` and `templates` (the canonical template first, then the
+    paraphrases used in training) and keep their wording in their own module.
+    """
+
+    name: str
+    templates: tuple[str, ...]
+
+    @abstractmethod
+    def sample(
+        self, scene: Scene, codec: Codec, rng: random.Random, vocabulary: Sequence[str]
+    ) -> Turn[R] | None:
+        """A random question about `scene` with a random template.
+
+        Returns None when the scene offers no valid question. `vocabulary` supplies the
+        absent categories that some tasks ask about.
+        """
+
+    @abstractmethod
+    def read(self, text: str, codec: Codec, size: SizeLike, vocabulary: Sequence[str] = ()) -> R:
+        """The structured answer in model `text`, of the type of `Turn.expected`.
+
+        Never raises on any text: a text that does not parse gives None (or a None field).
+        """
+
+    def turn(self, prompt: str, answer: str, expected: R) -> Turn[R]:
+        """A `Turn` of this task."""
+        return Turn(task=self.name, prompt=prompt, answer=answer, expected=expected)

@@ -1,0 +1,119 @@
+"""Grounded listing, for the detect endpoint: every object with its box.
+
+"List every object." -> `"red circle [12, 40, 30, 58]; blue square [60, 35, 80, 55]"`:
+category and box (written by the codec) per instance, `"; "` between items, in reading
+order; `"nothing"` when there is nothing to list. "List every red circle and blue
+square." restricts the listing to the named categories. Spatial answers reuse this
+listing as their evidence.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+
+from locvlm.coords import Codec
+from locvlm.tasks._text import NOTHING, join_and, normalize
+from locvlm.tasks.base import Obj, Scene, Task, Turn, reading_key
+from locvlm_client import SizeLike
+
+__all__ = [
+    "ALL_TEMPLATES",
+    "SOME_TEMPLATES",
+    "DetectTask",
+    "answer",
+    "listing",
+    "parse",
+    "parse_listing",
+    "prompt",
+]
+
+ALL_TEMPLATES = (
+    "List every object.",
+    "List all objects with their boxes.",
+    "Detect every object in the image.",
+    "Where are the objects in the image?",
+)
+SOME_TEMPLATES = (
+    "List every {phrases}.",
+    "Detect every {phrases} in the image.",
+    "Find every {phrases}, with their boxes.",
+)
+"""Listing restricted to some categories; `{phrases}` joins them: "a, b and c"."""
+
+_ITEM_SEPARATOR = "; "
+# A label written before its box: words of letters, when the codec's exact box is not found.
+_LEADING_WORDS = re.compile(r"\W*([^\W\d_]+(?:[ '-]+[^\W\d_]+)*)")
+
+
+def prompt(categories: Sequence[str] | None = None, template: int = 0) -> str:
+    """The request to list every object, or only those of `categories`."""
+    if not categories:
+        return ALL_TEMPLATES[template]
+    return SOME_TEMPLATES[template].format(phrases=join_and(list(categories)))
+
+
+def listing(objects: Sequence[Obj], codec: Codec, size: SizeLike) -> str:
+    """`objects` as written, in the given order: `"red circle [..]; blue square [..]"`."""
+    return _ITEM_SEPARATOR.join(f"{o.category} {codec.encode([o.box], size)}" for o in objects)
+
+
+def parse_listing(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...]:
+    """The labelled boxes of a listing, in text order; items without a box are dropped."""
+    exact = list(re.finditer(codec.box_regex, text))
+    if exact:
+        starts = [0, *(m.end() for m in exact[:-1])]
+        pairs = [(text[s : m.start()], m[0]) for s, m in zip(starts, exact, strict=True)]
+    else:  # malformed boxes: split on semicolons and take the leading words as the label
+        pairs = [_split_label(item) for item in text.split(_ITEM_SEPARATOR.strip())]
+    found = []
+    for label, box_text in pairs:
+        boxes = codec.decode(box_text, size)
+        if boxes:
+            found.append(Obj(category=normalize(label), box=boxes[0]))
+    return tuple(found)
+
+
+def answer(objects: Sequence[Obj], codec: Codec, size: SizeLike) -> str:
+    """The target: `objects` listed in reading order, or `"nothing"`."""
+    ordered = sorted(objects, key=lambda obj: reading_key(obj.box))
+    return listing(ordered, codec, size) if ordered else NOTHING
+
+
+def parse(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...] | None:
+    """The listed objects; empty for `"nothing"`; None when the text lists no box."""
+    if normalize(text) == NOTHING:
+        return ()
+    return parse_listing(text, codec, size) or None
+
+
+def _split_label(item: str) -> tuple[str, str]:
+    words = _LEADING_WORDS.match(item)
+    return ("", item) if words is None else (words[1], item[words.end() :])
+
+
+class DetectTask(Task[tuple[Obj, ...] | None]):
+    """List every object, or the objects of a few categories (some maybe absent)."""
+
+    name = "detect"
+    templates = ALL_TEMPLATES + SOME_TEMPLATES
+
+    def sample(
+        self, scene: Scene, codec: Codec, rng: random.Random, vocabulary: Sequence[str]
+    ) -> Turn[tuple[Obj, ...] | None] | None:
+        """List all objects, or (at even odds) one or two categories, possibly absent."""
+        wanted: list[str] = []
+        if rng.random() < 0.5:
+            pool = scene.with_one_absent(vocabulary, rng)
+            wanted = rng.sample(pool, k=min(len(pool), rng.choice((1, 2))))
+        objects = [obj for obj in scene.ordered if not wanted or obj.category in wanted]
+        templates = SOME_TEMPLATES if wanted else ALL_TEMPLATES
+        question = prompt(wanted, rng.randrange(len(templates)))
+        return self.turn(question, answer(objects, codec, scene.size), tuple(objects))
+
+    def read(
+        self, text: str, codec: Codec, size: SizeLike, vocabulary: Sequence[str] = ()
+    ) -> tuple[Obj, ...] | None:
+        """See `parse`."""
+        return parse(text, codec, size)

@@ -1,0 +1,134 @@
+"""Contextual region description: a box -> its category and one relation to the scene.
+
+"Describe the region [12, 40, 30, 58] in context." ->
+`"the red circle left of the blue square"`; the plain variant ("Describe the region
+[12, 40, 30, 58].") answers `"the red circle"`. The relation is one that is defined
+(the boxes do not overlap on its axis), to another object whose category appears once
+in the scene when there is one, so that the description is unambiguous. A region with
+nothing to relate to is described by its category alone.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from locvlm.coords import Codec
+from locvlm.coords.relations import Relation
+from locvlm.tasks._text import normalize
+from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
+from locvlm_client import Box, SizeLike
+
+__all__ = [
+    "CONTEXT_TEMPLATES",
+    "PLAIN_TEMPLATES",
+    "Description",
+    "RegionTask",
+    "answer",
+    "context",
+    "parse",
+    "prompt",
+]
+
+CONTEXT_TEMPLATES = (
+    "Describe the region {box} in context.",
+    "Describe the object at {box} and where it is relative to another object.",
+    "What is at {box}, and where is it relative to the rest of the image?",
+    "Give a contextual description of the region {box}.",
+)
+PLAIN_TEMPLATES = (
+    "Describe the region {box}.",
+    "Briefly describe the object at {box}.",
+    "What does the region {box} show?",
+    "Give a short description of the region {box}.",
+)
+
+_DESCRIPTION = re.compile(
+    r"(?P<category>.+?)(?: (?:to the |on the )?(?P<relation>"
+    + "|".join(rel.value for rel in Relation)
+    + r") (?:the |a |an )?(?P<other>.+))?"
+)
+
+
+@dataclass(frozen=True)
+class Description:
+    """A region description: the category and, in context, a relation to another one."""
+
+    category: str
+    relation: Relation | None = None
+    other: str | None = None
+
+
+def prompt(box: Box, codec: Codec, size: SizeLike, context: bool = True, template: int = 0) -> str:
+    """The request to describe `box`, with or without context (canonical by default)."""
+    templates = CONTEXT_TEMPLATES if context else PLAIN_TEMPLATES
+    return templates[template].format(box=codec.encode([box], size))
+
+
+def answer(category: str, relation: Relation | None = None, other: str | None = None) -> str:
+    """The target: `"the red circle"`, or `"the red circle left of the blue square"`."""
+    if relation is None or other is None:
+        return f"the {category}"
+    return f"the {category} {relation.value} the {other}"
+
+
+def parse(text: str) -> Description | None:
+    """The category, relation and other category in `text`; None for a text with no words."""
+    said = normalize(text)
+    found = _DESCRIPTION.fullmatch(said)
+    if found is None:
+        return None
+    relation = found["relation"]
+    return Description(
+        category=found["category"],
+        relation=None if relation is None else Relation(relation),
+        other=found["other"],
+    )
+
+
+def context(scene: Scene, target: Obj, rng: random.Random) -> tuple[Relation, Obj] | None:
+    """A random defined relation of `target` to another object, and that object.
+
+    Objects whose category appears once are preferred; None when no other object has a
+    defined relation to `target`.
+    """
+    others = [obj for obj in scene.objects if obj is not target and defined_relations(target, obj)]
+    unique = [obj for obj in others if obj in scene.singles]
+    pool = unique or others
+    if not pool:
+        return None
+    other = rng.choice(pool)
+    return rng.choice(defined_relations(target, other)), other
+
+
+class RegionTask(Task[Description | None]):
+    """Describe a random object's region, in context or plainly."""
+
+    def __init__(self, in_context: bool = True) -> None:
+        """Describe with a relation to the scene when `in_context`, else the category only."""
+        self.in_context = in_context
+        self.name = "region" if in_context else "region_plain"
+        self.templates = CONTEXT_TEMPLATES if in_context else PLAIN_TEMPLATES
+
+    def sample(
+        self, scene: Scene, codec: Codec, rng: random.Random, vocabulary: Sequence[str]
+    ) -> Turn[Description | None] | None:
+        """Describe a random object; in context, relate it to another (see `context`)."""
+        if not scene.objects:
+            return None
+        target = rng.choice(scene.objects)
+        found = context(scene, target, rng) if self.in_context else None
+        relation, other = (None, None) if found is None else (found[0], found[1].category)
+        question = prompt(
+            target.box, codec, scene.size, self.in_context, rng.randrange(len(self.templates))
+        )
+        text = answer(target.category, relation, other)
+        return self.turn(question, text, Description(target.category, relation, other))
+
+    def read(
+        self, text: str, codec: Codec, size: SizeLike, vocabulary: Sequence[str] = ()
+    ) -> Description | None:
+        """See `parse`."""
+        return parse(text)

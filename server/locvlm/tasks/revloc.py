@@ -1,0 +1,79 @@
+"""Reverse location (RevLoc): "What is at [12, 40, 30, 58]?" -> "red circle".
+
+The box in the question is written by the codec; the target is the bare category.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from locvlm.coords import Codec
+from locvlm.tasks._text import match_vocabulary, normalize
+from locvlm.tasks.base import Scene, Task, Turn
+from locvlm_client import Box, SizeLike
+
+__all__ = ["TEMPLATES", "Named", "RevLocTask", "answer", "parse", "prompt"]
+
+TEMPLATES = (
+    "What is at {box}?",
+    "What object is at {box}?",
+    "Which object is inside {box}?",
+    "Name the object in the region {box}.",
+    "What is located at {box}?",
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """What the model named: its normalized text and the vocabulary entry it matches."""
+
+    text: str
+    category: str | None = None
+
+
+def prompt(box: Box, codec: Codec, size: SizeLike, template: int = 0) -> str:
+    """The question about `box` (pixels of an image of `size`), written by `codec`."""
+    return TEMPLATES[template].format(box=codec.encode([box], size))
+
+
+def answer(category: str) -> str:
+    """The target: the bare category, `"red circle"`."""
+    return category
+
+
+def parse(text: str, vocabulary: Sequence[str] = ()) -> Named | None:
+    """The category named in `text`, and the `vocabulary` entry it names if any.
+
+    The text is normalized (lowercase, no articles or punctuation); None when it has no
+    words.
+    """
+    said = normalize(text)
+    if not said:
+        return None
+    return Named(text=said, category=match_vocabulary(said, vocabulary))
+
+
+class RevLocTask(Task[Named | None]):
+    """Name the object at a random annotated box."""
+
+    name = "revloc"
+    templates = TEMPLATES
+
+    def sample(
+        self, scene: Scene, codec: Codec, rng: random.Random, vocabulary: Sequence[str]
+    ) -> Turn[Named | None] | None:
+        """Ask about a random object; `expected.category` is its `vocabulary` entry."""
+        if not scene.objects:
+            return None
+        obj = rng.choice(scene.objects)
+        question = prompt(obj.box, codec, scene.size, rng.randrange(len(TEMPLATES)))
+        named = Named(obj.category, match_vocabulary(obj.category, vocabulary))
+        return self.turn(question, answer(obj.category), named)
+
+    def read(
+        self, text: str, codec: Codec, size: SizeLike, vocabulary: Sequence[str] = ()
+    ) -> Named | None:
+        """See `parse`."""
+        return parse(text, vocabulary)

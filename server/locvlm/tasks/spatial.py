@@ -1,0 +1,268 @@
+"""Spatial VQA: yes/no, which side, and what-is questions about relations.
+
+- yes/no: "Is the red circle left of the blue square?" -> `"yes"` / `"no"`;
+- side: "Which side of the blue square is the red circle?" -> `"left"` / `"right"`, and
+  "Is the red circle above or below the blue square?" -> `"above"` / `"below"`;
+- category: "What is left of the blue square?" -> `"red circle and green triangle"`
+  (distinct categories in reading order of their first instance), or `"nothing"`.
+
+Questions name only categories that appear once in the scene and only relations that
+are defined (no overlap on the axis). With evidence ("localize, then reason") the answer
+first lists the boxes of the objects involved, as `detect` writes them, then the answer:
+`"red circle [12, 40, 30, 58]; blue square [60, 35, 80, 55]. Answer: yes"`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from locvlm.coords import Codec
+from locvlm.coords.relations import Axis, Relation, relation
+from locvlm.tasks import detect
+from locvlm.tasks._text import NOTHING, join_and, normalize, split_and, yes_no, yes_or_no
+from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
+from locvlm_client import SizeLike
+
+__all__ = [
+    "CATEGORY_TEMPLATES",
+    "SIDE_TEMPLATES",
+    "SIDE_WORDS",
+    "YES_NO_TEMPLATES",
+    "CategoryTask",
+    "SideTask",
+    "SpatialAnswer",
+    "SpatialValue",
+    "YesNoTask",
+    "answer",
+    "answer_with_evidence",
+    "category_prompt",
+    "parse",
+    "side_prompt",
+    "yes_no_prompt",
+]
+
+YES_NO_TEMPLATES = (
+    "Is the {subject} {relation} the {reference}?",
+    "Is it true that the {subject} is {relation} the {reference}?",
+    "Yes or no: is the {subject} {relation} the {reference}?",
+    "Would you say the {subject} is {relation} the {reference}?",
+)
+SIDE_TEMPLATES = {
+    Axis.HORIZONTAL: (
+        "Which side of the {reference} is the {subject}?",
+        "Is the {subject} to the left or to the right of the {reference}?",
+        "Is the {subject} left or right of the {reference}?",
+        "On which side of the {reference} is the {subject}?",
+    ),
+    Axis.VERTICAL: (
+        "Is the {subject} above or below the {reference}?",
+        "Is the {subject} higher or lower than the {reference}?",
+        "Is the {subject} over or under the {reference}?",
+    ),
+}
+CATEGORY_TEMPLATES = (
+    "What is {relation} the {reference}?",
+    "Which objects are {relation} the {reference}?",
+    "What can be seen {relation} the {reference}?",
+    "Name everything {relation} the {reference}.",
+)
+SIDE_WORDS = {
+    Relation.LEFT_OF: "left",
+    Relation.RIGHT_OF: "right",
+    Relation.ABOVE: "above",
+    Relation.BELOW: "below",
+}
+"""The answer word of a side question, per relation of the subject to the reference."""
+
+SpatialValue = bool | Relation | tuple[str, ...]
+"""A yes/no answer, the side (as the relation) or the categories found."""
+
+_MARK = "Answer:"
+_MARK_PATTERN = re.compile(r"\banswer\s*:", re.IGNORECASE)
+_SIDE_PATTERN = re.compile(r"\b(" + "|".join(SIDE_WORDS.values()) + r")\b")
+_SIDES = {word: rel for rel, word in SIDE_WORDS.items()}
+
+
+@dataclass(frozen=True)
+class SpatialAnswer:
+    """A parsed spatial answer: the value (None when unreadable) and the evidence boxes."""
+
+    value: SpatialValue | None
+    evidence: tuple[Obj, ...] = ()
+
+
+def yes_no_prompt(subject: str, rel: Relation, reference: str, template: int = 0) -> str:
+    """The yes/no question "Is the {subject} {rel} the {reference}?" (canonical by default)."""
+    return YES_NO_TEMPLATES[template].format(
+        subject=subject, relation=rel.value, reference=reference
+    )
+
+
+def side_prompt(
+    subject: str, reference: str, axis: Axis = Axis.HORIZONTAL, template: int = 0
+) -> str:
+    """The side question "Which side of the {reference} is the {subject}?" (or above/below)."""
+    return SIDE_TEMPLATES[axis][template].format(subject=subject, reference=reference)
+
+
+def category_prompt(rel: Relation, reference: str, template: int = 0) -> str:
+    """The question "What is {rel} the {reference}?" (the canonical wording by default)."""
+    return CATEGORY_TEMPLATES[template].format(relation=rel.value, reference=reference)
+
+
+def answer(value: SpatialValue) -> str:
+    """The target without evidence: `"yes"`, `"left"` or `"red circle and blue square"`."""
+    match value:
+        case bool():
+            return yes_or_no(value)
+        case Relation():
+            return SIDE_WORDS[value]
+        case _:
+            return join_and(value) or NOTHING
+
+
+def answer_with_evidence(
+    value: SpatialValue, evidence: Sequence[Obj], codec: Codec, size: SizeLike
+) -> str:
+    """The target that first lists the `evidence` boxes, then `"Answer: ..."`."""
+    return f"{detect.listing(evidence, codec, size)}. {_MARK} {answer(value)}"
+
+
+def parse(text: str, kind: str, codec: Codec, size: SizeLike) -> SpatialAnswer:
+    """The answer to a question of `kind` ("yes_no", "side" or "category") in `text`.
+
+    The evidence is the boxes listed before "Answer:", when the text has that mark.
+
+    Raises:
+        KeyError: for an unknown `kind` (a caller error, never model text).
+    """
+    read = _READERS[kind]
+    marks = list(_MARK_PATTERN.finditer(text))
+    if not marks:
+        return SpatialAnswer(value=read(text))
+    last = marks[-1]
+    evidence = detect.parse_listing(text[: last.start()], codec, size)
+    return SpatialAnswer(value=read(text[last.end() :]), evidence=evidence)
+
+
+def _read_side(text: str) -> Relation | None:
+    found = _SIDE_PATTERN.search(text.lower())
+    return None if found is None else _SIDES[found[1]]
+
+
+def _read_categories(text: str) -> tuple[str, ...] | None:
+    if normalize(text) == NOTHING:
+        return ()
+    items = tuple(name for name in map(normalize, split_and(text)) if name)
+    return items or None
+
+
+_READERS: dict[str, Callable[[str], SpatialValue | None]] = {
+    "yes_no": yes_no,
+    "side": _read_side,
+    "category": _read_categories,
+}
+
+
+def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | None:
+    """Two random once-appearing objects and a random relation defined between them."""
+    pairs = [
+        (a, b, rels)
+        for a in scene.singles
+        for b in scene.singles
+        if a is not b and (rels := defined_relations(a, b))
+    ]
+    if not pairs:
+        return None
+    a, b, defined = rng.choice(pairs)
+    return a, b, rng.choice(defined)
+
+
+_Picked = tuple[str, SpatialValue, tuple[Obj, ...]]
+"""A sampled question, its answer value and the objects its evidence lists."""
+
+
+class _SpatialTask(Task[SpatialAnswer]):
+    kind: ClassVar[str]
+
+    def __init__(self, evidence: bool = False) -> None:
+        """Answer with the evidence boxes first when `evidence`."""
+        self.evidence = evidence
+        self.name = f"spatial_{self.kind}" + ("_evidence" if evidence else "")
+
+    @abstractmethod
+    def _pick(self, scene: Scene, rng: random.Random) -> _Picked | None: ...
+
+    def sample(
+        self, scene: Scene, codec: Codec, rng: random.Random, vocabulary: Sequence[str]
+    ) -> Turn[SpatialAnswer] | None:
+        """A random valid question about `scene`, or None when it has none."""
+        picked = self._pick(scene, rng)
+        if picked is None:
+            return None
+        question, value, involved = picked
+        if not self.evidence:
+            return self.turn(question, answer(value), SpatialAnswer(value))
+        text = answer_with_evidence(value, involved, codec, scene.size)
+        return self.turn(question, text, SpatialAnswer(value, involved))
+
+    def read(
+        self, text: str, codec: Codec, size: SizeLike, vocabulary: Sequence[str] = ()
+    ) -> SpatialAnswer:
+        """See `parse`."""
+        return parse(text, self.kind, codec, size)
+
+
+class YesNoTask(_SpatialTask):
+    """Is A {relation} B? Asked of true and false relations at even odds."""
+
+    kind = "yes_no"
+    templates = YES_NO_TEMPLATES
+
+    def _pick(self, scene: Scene, rng: random.Random) -> _Picked | None:
+        picked = _pick_pair(scene, rng)
+        if picked is None:
+            return None
+        a, b, holds = picked
+        asked = rng.choice((holds, holds.inverse))
+        template = rng.randrange(len(self.templates))
+        return yes_no_prompt(a.category, asked, b.category, template), asked is holds, (a, b)
+
+
+class SideTask(_SpatialTask):
+    """Which side of B is A (left/right), or is A above or below B."""
+
+    kind = "side"
+    templates = SIDE_TEMPLATES[Axis.HORIZONTAL] + SIDE_TEMPLATES[Axis.VERTICAL]
+
+    def _pick(self, scene: Scene, rng: random.Random) -> _Picked | None:
+        picked = _pick_pair(scene, rng)
+        if picked is None:
+            return None
+        a, b, holds = picked
+        template = rng.randrange(len(SIDE_TEMPLATES[holds.axis]))
+        return side_prompt(a.category, b.category, holds.axis, template), holds, (a, b)
+
+
+class CategoryTask(_SpatialTask):
+    """What is {relation} B: the categories there, or "nothing"."""
+
+    kind = "category"
+    templates = CATEGORY_TEMPLATES
+
+    def _pick(self, scene: Scene, rng: random.Random) -> _Picked | None:
+        if not scene.singles:
+            return None
+        reference = rng.choice(scene.singles)
+        rel = rng.choice(list(Relation))
+        found = [
+            o for o in scene.ordered if o is not reference and relation(o.box, reference.box, rel)
+        ]
+        value = tuple(dict.fromkeys(obj.category for obj in found))
+        template = rng.randrange(len(self.templates))
+        return category_prompt(rel, reference.category, template), value, (reference, *found)

@@ -1,0 +1,77 @@
+import pytest
+from hypothesis import given
+
+from locvlm.coords import get_codec
+from locvlm.tasks import Obj, detect
+from locvlm_client import Box
+
+from .strategies import MODEL_TEXT
+
+IVB = get_codec("ivb")
+SIZE = (100, 100)
+RC, BS = "red circle", "blue square"
+CIRCLE = Obj("red circle", Box.from_xyxy((10, 10, 30, 30)))
+SQUARE = Obj("blue square", Box.from_xyxy((50, 0, 70, 20)))
+
+
+@pytest.mark.parametrize(
+    ("categories", "want"),
+    [
+        (None, "List every object."),  # everything
+        (["red circle"], "List every red circle."),  # one category
+        (["a", "b", "c"], "List every a, b and c."),  # joined list
+    ],
+)
+def test_prompt(categories, want):
+    assert detect.prompt(categories) == want
+
+
+@pytest.mark.parametrize(
+    ("objects", "want"),
+    [
+        ([CIRCLE, SQUARE], f"{BS} [50, 0, 70, 20]; {RC} [10, 10, 30, 30]"),  # reading order
+        ([CIRCLE], "red circle [10, 10, 30, 30]"),  # one
+        ([], "nothing"),  # none
+    ],
+)
+def test_answer(objects, want):
+    assert detect.answer(objects, IVB, SIZE) == want
+
+
+def test_listing_round_trips_with_every_codec(codec, tolerance, close):
+    text = detect.listing([CIRCLE, SQUARE], codec, SIZE)
+    assert close(detect.parse(text, codec, SIZE), (CIRCLE, SQUARE), tolerance(SIZE))
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("red circle [10, 10, 30, 30]; blue square [50, 0, 70, 20]", [RC, BS]),  # ours
+        ("The red circle [10,10,30,30]; a blue square [50 0 70 20]", [RC, BS]),  # loose boxes
+        ("red circle [10, 10, 30, 30]; blue square [50, 0", [RC]),  # truncated
+        ("[10, 10, 30, 30]", [""]),  # box without a label
+    ],
+)
+def test_parse_labels(text, labels):
+    found = detect.parse(text, IVB, SIZE)
+    assert found is not None
+    assert [obj.category for obj in found] == labels
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("nothing", ()),  # our empty answer
+        ("Nothing.", ()),  # capital, period
+        ("a red circle", None),  # no box
+        ("", None),  # empty
+    ],
+)
+def test_parse_without_boxes(text, want):
+    assert detect.parse(text, IVB, SIZE) == want
+
+
+@given(text=MODEL_TEXT)
+def test_parse_never_raises(text):
+    detect.parse(text, IVB, SIZE)
+    detect.parse(text, get_codec("diga"), SIZE)

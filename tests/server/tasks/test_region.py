@@ -1,0 +1,107 @@
+import random
+
+import pytest
+from hypothesis import given
+
+from locvlm.coords import get_codec
+from locvlm.coords.relations import Relation
+from locvlm.tasks import region
+from locvlm.tasks.region import Description, RegionTask
+from locvlm_client import Box
+
+from .strategies import MODEL_TEXT
+
+IVB = get_codec("ivb")
+LEFT, ABOVE = Relation.LEFT_OF, Relation.ABOVE
+RC, BS = "red circle", "blue square"
+
+
+@pytest.mark.parametrize(
+    ("context", "want"),
+    [
+        (True, "Describe the region [10, 20, 30, 40] in context."),  # contextual
+        (False, "Describe the region [10, 20, 30, 40]."),  # plain
+    ],
+)
+def test_prompt(context, want):
+    assert region.prompt(Box.from_xyxy((10, 20, 30, 40)), IVB, (100, 100), context) == want
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        ((RC, LEFT, BS), "the red circle left of the blue square"),  # context
+        ((RC, ABOVE, BS), "the red circle above the blue square"),  # vertical
+        (("red circle",), "the red circle"),  # plain
+    ],
+)
+def test_answer(args, want):
+    assert region.answer(*args) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("the red circle left of the blue square", Description(RC, LEFT, BS)),  # ours
+        ("The red circle, to the left of a blue square.", Description(RC, LEFT, BS)),  # loose
+        ("the red circle above the blue square", Description(RC, ABOVE, BS)),  # vertical
+        ("the red circle", Description(RC)),  # plain
+        ("red circle left of", Description("red circle left of")),  # relation without object
+        ("", None),  # empty
+    ],
+)
+def test_parse(text, want):
+    assert region.parse(text) == want
+
+
+def test_context_prefers_objects_that_appear_once(scene_of):
+    scene = scene_of(
+        ("red circle", (40, 40, 60, 60)),
+        ("blue square", (0, 0, 20, 20)),
+        ("blue square", (80, 80, 100, 100)),
+        ("green diamond", (80, 0, 100, 20)),
+    )
+    target = scene.objects[0]
+    picks = {region.context(scene, target, random.Random(s)) for s in range(30)}
+    assert {other.category for _, other in picks} == {"green diamond"}
+    assert {rel for rel, _ in picks} == {LEFT, Relation.BELOW}
+
+
+def test_context_falls_back_to_repeated_categories(scene_of):
+    scene = scene_of(
+        ("red circle", (40, 40, 60, 60)),
+        ("blue square", (0, 0, 20, 20)),
+        ("blue square", (80, 80, 100, 100)),
+    )
+    found = region.context(scene, scene.objects[0], random.Random(0))
+    assert found is not None
+    assert found[1].category == "blue square"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [("red circle", (10, 10, 30, 30))],  # alone in the scene
+        [(RC, (10, 10, 30, 30)), (BS, (30, 20, 50, 40))],  # touching on x, overlap on y
+    ],
+)
+def test_no_context_describes_category_only(scene_of, items):
+    scene = scene_of(*items)
+    assert region.context(scene, scene.objects[0], random.Random(0)) is None
+    turn = RegionTask(in_context=True).sample(scene, IVB, random.Random(0), [])
+    assert turn is not None
+    assert turn.answer.startswith("the ")
+    assert turn.expected.relation is None
+
+
+def test_plain_task_never_relates(scenes, vocabulary):
+    task = RegionTask(in_context=False)
+    for seed, scene in enumerate(scenes):
+        turn = task.sample(scene, IVB, random.Random(seed), vocabulary)
+        assert turn is not None
+        assert turn.expected.relation is None
+
+
+@given(text=MODEL_TEXT)
+def test_parse_never_raises(text):
+    region.parse(text)
