@@ -2,19 +2,40 @@
 
 locvlm data shapes --n 200 --seed 1 --size 128 --out data/shapes
 locvlm data clips --n 20 --frames 16 --seed 1 --out data/clips --video
+locvlm data instruct --coco data/shapes/annotations.json --images data/shapes --codec ivb \
+    --out data/train.jsonl
+locvlm data bench --kind leftright,pope --coco data/shapes/annotations.json \
+    --images data/shapes --out data/bench.jsonl
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from locvlm.data.benchmarks import (
+    BENCHMARKS,
+    BenchOptions,
+    build_benchmarks,
+    count_units,
+    parse_kinds,
+)
+from locvlm.data.coco import CocoDataset, CocoFormatError, ImageRecord, load_coco
+from locvlm.data.instructions import (
+    InstructConfig,
+    build_conversations,
+    caption_rows,
+    write_jsonl,
+)
+from locvlm.data.negatives import NegativeSampler, crowd_categories
 from locvlm.data.shapes import ShapesConfig
 from locvlm.data.shapes_writer import write_clips_dataset, write_shapes_dataset
 
@@ -90,3 +111,153 @@ def clips(
     except FileExistsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     typer.echo(f"wrote {n} clips of {frames} frames to {out}/annotations.json")
+
+
+CocoOpt = Annotated[Path, typer.Option("--coco", help="COCO instances file (annotations.json).")]
+JsonlOpt = Annotated[Path, typer.Option("--out", "-o", help="Output JSONL (written atomically).")]
+T = TypeVar("T")
+
+
+def load_dataset(path: Path) -> CocoDataset:
+    """Load a COCO file; a missing or malformed one is a CLI error naming file and record."""
+    try:
+        return load_coco(path)
+    except CocoFormatError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--coco") from None
+
+
+def check_images(records: Iterable[ImageRecord], root: Path) -> None:
+    """Fail on the first record whose image file is not under `root`."""
+    if not root.is_dir():
+        raise typer.BadParameter(f"{root} is not a folder", param_hint="--images")
+    for record in records:
+        if not (root / record.file_name).is_file():
+            raise typer.BadParameter(
+                f"image {record.id}: {record.file_name} not found under {root}",
+                param_hint="--images",
+            )
+
+
+def rows_root(images: Path, out: Path) -> str:
+    """`images` as the rows name it, so that paths resolve from the output file's folder.
+
+    An absolute folder stays as given; a relative one (to the working directory) is
+    made relative to `out`'s folder, which is where `locvlm eval` resolves image paths.
+    """
+    if images.is_absolute():
+        return str(images)
+    return os.path.relpath(images.resolve(), out.resolve().parent)
+
+
+def key_values(items: list[str] | None, option: str) -> dict[str, Any]:
+    """`["bins=32", "name=x"]` -> `{"bins": 32, "name": "x"}` (values read as JSON if they can)."""
+    found: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
+        try:
+            found[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            found[key.strip()] = value
+    return found
+
+
+def advancing(items: Iterable[T], advance: Callable[[int], None]) -> Iterator[T]:
+    """`items`, advancing a progress bar after each."""
+    for item in items:
+        yield item
+        advance(1)
+
+
+def instruct_config(
+    codec: str, params: list[str] | None, mix: list[str] | None, **options: Any
+) -> InstructConfig:
+    """The instruction config of the CLI options; bad values are CLI errors."""
+    codec_config = {"name": codec, **key_values(params, "--codec-param")}
+    try:
+        weights = {k: float(v) for k, v in key_values(mix, "--mix").items()}
+        return InstructConfig(codec=codec_config, **options).with_weights(weights)
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def instruct(
+    coco: CocoOpt,
+    images: Annotated[Path, typer.Option(help="Image folder the file names are relative to.")],
+    out: JsonlOpt,
+    codec: Annotated[str, typer.Option(help="Coordinate codec (`locvlm coords list`).")] = "ivb",
+    codec_param: Annotated[
+        list[str] | None, typer.Option(help="Codec KEY=VALUE, repeatable.")
+    ] = None,
+    turns: Annotated[int, typer.Option(min=1, help="Questions per image.")] = 4,
+    mix: Annotated[
+        list[str] | None,
+        typer.Option(help="TASK=WEIGHT, repeatable: changes the default mix; 0 drops a task."),
+    ] = None,
+    negatives: Annotated[str, typer.Option(help="random, popular or adversarial.")] = "random",
+    captions: Annotated[bool, typer.Option(help="Write stage-1 caption rows instead.")] = False,
+    seed: Annotated[int, typer.Option(help="Image i draws from (seed, image id).")] = 0,
+) -> None:
+    """Write LLaVA-style instruction JSONL (LocPred, NegPred, RevLoc, spatial VQA, ...).
+
+    Image paths in the rows resolve from the output file's folder.
+    """
+    config = instruct_config(
+        codec, codec_param, mix, turns_per_image=turns, negatives=negatives, seed=seed
+    )
+    dataset = load_dataset(coco)
+    records = list(dataset.records())
+    check_images(records, images)
+    root = rows_root(images, out)
+    with progress_bar("images", len(records)) as advance:
+        if captions:
+            rows = caption_rows(advancing(records, advance), root)
+        else:
+            names = dataset.category_names()
+            sampler = NegativeSampler.from_records(records, names, config.negatives)
+            rows = build_conversations(
+                advancing(records, advance), names, config, sampler,
+                image_root=root, crowds=crowd_categories(dataset),
+            )  # fmt: skip
+        count = write_jsonl(rows, out)
+    typer.echo(f"wrote {count} rows to {out}")
+
+
+@app.command()
+def bench(
+    kind: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(BENCHMARKS)}.")],
+    coco: CocoOpt,
+    out: JsonlOpt,
+    images: Annotated[Path | None, typer.Option(help="Image folder of the file names.")] = None,
+    seed: Annotated[int, typer.Option(help="Rows of image i draw from (seed, kind, i).")] = 0,
+    max_per_image: Annotated[int, typer.Option(min=1, help="Questions per image and kind.")] = 3,
+    negatives: Annotated[
+        str | None,
+        typer.Option(help="One POPE split (default: all three); adds NegPred rows to grounding."),
+    ] = None,
+) -> None:
+    """Write benchmark JSONL: each question with its expected structured answer.
+
+    Image paths in the rows resolve from the output file's folder, as `locvlm eval` reads them.
+    """
+    try:
+        kinds = parse_kinds(kind)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kind") from None
+    try:
+        root = None if images is None else rows_root(images, out)
+        options = BenchOptions(seed, max_per_image, negatives, root)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    dataset = load_dataset(coco)
+    if images is not None:
+        check_images(dataset.records(), images)
+    try:
+        total = count_units(dataset, kinds)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kind") from None
+    with progress_bar("images", total) as advance:
+        count = write_jsonl(build_benchmarks(dataset, kinds, options, advance), out)
+    typer.echo(f"wrote {count} rows ({', '.join(kinds)}) to {out}")

@@ -10,6 +10,7 @@ from locvlm.tasks.caption import CaptionTask
 from locvlm.tasks.counting import CountingTask
 from locvlm.tasks.detect import DetectTask
 from locvlm.tasks.locpred import LocPredTask
+from locvlm.tasks.motion import MotionTask
 from locvlm.tasks.negpred import ExistsTask, NegPredTask
 from locvlm.tasks.region import RegionTask
 from locvlm.tasks.revloc import RevLocTask
@@ -29,6 +30,7 @@ _ALL: tuple[Task[Any], ...] = (
     CountingTask(),
     CaptionTask(),
     DetectTask(),
+    MotionTask(),
 )
 
 TASKS: dict[str, Task[Any]] = {task.name: task for task in _ALL}

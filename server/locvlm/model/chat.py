@@ -1,0 +1,51 @@
+"""The conversation format: the one place that turns a question into model input text.
+
+Training, the transformers and vLLM engines, and the chat template saved with every
+checkpoint (used by `vllm serve` and the OpenAI-compatible route) all go through here.
+
+With `image_first=False` (the tiny-shapes default) the image comes *after* the
+question, so every image token can attend to the question words: the patches of the
+object asked about can mark themselves before the answer is written. With
+`image_first=True` it is LLaVA-1.5's order (`<image>` then the question).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ANSWER_PREFIX", "IMAGE_TOKEN", "chat_template", "prompt"]
+
+IMAGE_TOKEN = "<image>"
+ANSWER_PREFIX = " ASSISTANT:"
+
+
+def prompt(question: str, image_first: bool = False) -> str:
+    """The model input for one question about one image, up to where the answer starts."""
+    question = " ".join(question.split())
+    body = f"{IMAGE_TOKEN}\n{question}" if image_first else f"{question}\n{IMAGE_TOKEN}"
+    return f"USER: {body}{ANSWER_PREFIX}"
+
+
+def chat_template(image_first: bool = False) -> str:
+    """A Jinja chat template that renders one user turn exactly as `prompt` does.
+
+    OpenAI-style messages: the user's content is a string or a list of parts of type
+    `text` and `image`/`image_url`; assistant turns are appended with the EOS token.
+    """
+    # Literal text goes through {{ '...' }} so Jinja's whitespace trimming cannot eat it.
+    first, second = ("image", "text") if image_first else ("text", "image")
+    answer = f"{{{{ '{ANSWER_PREFIX}' }}}}"
+    return (
+        "{%- for message in messages -%}"
+        "{%- if message['role'] == 'user' -%}"
+        "{%- set ns = namespace(text='', image='') -%}"
+        "{%- if message['content'] is string -%}{%- set ns.text = message['content'] -%}"
+        "{%- else -%}{%- for part in message['content'] -%}"
+        "{%- if part['type'] == 'text' -%}{%- set ns.text = ns.text + part['text'] -%}"
+        f"{{%- else -%}}{{%- set ns.image = '{IMAGE_TOKEN}' -%}}"
+        "{%- endif -%}{%- endfor -%}{%- endif -%}"
+        "{%- set text = ns.text.split() | join(' ') -%}{%- set image = ns.image -%}"
+        f"{{{{ 'USER: ' + {first} + '\\n' + {second} }}}}"
+        "{%- elif message['role'] == 'assistant' -%}"
+        f"{answer}{{{{ ' ' + message['content'] + eos_token }}}}"
+        "{%- endif -%}{%- endfor -%}"
+        f"{{%- if add_generation_prompt -%}}{answer}{{%- endif -%}}"
+    )
