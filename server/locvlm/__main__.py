@@ -1,0 +1,5 @@
+"""`python -m locvlm` runs the `locvlm` command line."""
+
+from locvlm.cli import main
+
+main()

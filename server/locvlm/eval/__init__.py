@@ -1,0 +1,1 @@
+"""Evaluation: metrics and the runner that scores a model on benchmark files."""

@@ -1,0 +1,85 @@
+"""Metrics over judged benchmark rows: accuracy, POPE, flip consistency, breakdowns."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from locvlm.eval.questions import Judged
+
+__all__ = ["aspect_bucket", "flip_consistency", "pope", "summarize"]
+
+Row = Mapping[str, Any]
+
+
+def pope(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
+    """POPE-style accuracy, precision, recall, F1 and yes-ratio; "yes" is positive."""
+    tp = fp = tn = fn = 0
+    for row, judged in rows:
+        truth = row["expected"]["answer"] == "yes"
+        said_yes = judged.said is True
+        tp += truth and said_yes
+        fp += (not truth) and said_yes
+        tn += (not truth) and not said_yes
+        fn += truth and not said_yes
+    n = max(tp + fp + tn + fn, 1)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": (tp + tn) / n, "precision": precision, "recall": recall, "f1": f1,
+            "yes_ratio": (tp + fp) / n}  # fmt: skip
+
+
+def flip_consistency(rows: Sequence[tuple[Row, Judged]]) -> float:
+    """Share of groups (a question and its flipped twin) answered right every time."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for row, judged in rows:
+        groups[str(row.get("group") or row["id"])].append(judged.correct)
+    return sum(all(v) for v in groups.values()) / max(len(groups), 1)
+
+
+def aspect_bucket(size: Sequence[int]) -> str:
+    """`square` (within 10%), `wide` or `tall`."""
+    w, h = size
+    return "square" if max(w, h) <= 1.1 * min(w, h) else ("wide" if w > h else "tall")
+
+
+def _accuracy(rows: Iterable[tuple[Row, Judged]]) -> dict[str, float]:
+    items = list(rows)
+    n = max(len(items), 1)
+    return {
+        "n": len(items),
+        "accuracy": sum(j.correct for _, j in items) / n,
+        "parse_failures": sum(not j.parsed for _, j in items) / n,
+    }
+
+
+def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
+    """Per benchmark kind and task, plus POPE splits, flip consistency and breakdowns."""
+    by_bench: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+    for item in judged:
+        by_bench[str(item[0]["bench"])].append(item)
+    report: dict[str, Any] = {"overall": _accuracy(judged), "benches": {}}
+    for bench, items in sorted(by_bench.items()):
+        entry: dict[str, Any] = {**_accuracy(items), "tasks": {}}
+        tasks: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+        for item in items:
+            tasks[str(item[0]["task"])].append(item)
+        entry["tasks"] = {t: _accuracy(v) for t, v in sorted(tasks.items())}
+        if bench == "pope":
+            splits: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+            for item in items:
+                splits[str(item[0].get("split") or "all")].append(item)
+            entry["pope"] = {s: pope(v) for s, v in sorted(splits.items())}
+        if any(item[0].get("group") for item in items):
+            entry["flip_consistency"] = flip_consistency(items)
+        evidence = [j.evidence for _, j in items if j.evidence is not None]
+        if evidence:
+            entry["evidence_accuracy"] = sum(evidence) / len(evidence)
+        aspects: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+        for item in items:
+            aspects[aspect_bucket(item[0]["size"])].append(item)
+        entry["by_aspect"] = {a: _accuracy(v)["accuracy"] for a, v in sorted(aspects.items())}
+        report["benches"][bench] = entry
+    return report

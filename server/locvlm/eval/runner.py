@@ -1,0 +1,111 @@
+"""Run a model over benchmark JSONL files and report the metrics (JSON + markdown).
+
+locvlm eval --model runs/tiny/model --bench bench.jsonl [--out report.json]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from locvlm.coords import Codec
+from locvlm.eval.metrics import summarize
+from locvlm.eval.questions import Judged, question
+
+__all__ = ["Generate", "evaluate", "load_rows", "markdown", "open_image"]
+
+Generate = Callable[[Sequence[Image.Image], Sequence[str]], list[str]]
+"""Greedy answers for a batch of (image, prompt) pairs."""
+
+_REQUIRED = ("id", "bench", "task", "size")
+
+
+def load_rows(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Rows of benchmark JSONL files; relative image paths resolved against each file.
+
+    Raises:
+        ValueError: naming the file and line of a malformed row.
+    """
+    rows = []
+    for path in paths:
+        base = Path(path).parent
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
+            if missing := [k for k in _REQUIRED if k not in row]:
+                raise ValueError(f"{path}:{number}: missing fields {missing}")
+            for key in ("image",):
+                if row.get(key) and not Path(row[key]).is_absolute():
+                    row[key] = str(base / row[key])
+            rows.append(row)
+    return rows
+
+
+def open_image(row: dict[str, Any]) -> Image.Image:
+    """The row's image, EXIF orientation applied, mirrored when the row says so."""
+    image = ImageOps.exif_transpose(Image.open(row["image"])).convert("RGB")
+    if row.get("hflip"):
+        image = ImageOps.mirror(image)
+    if row.get("vflip"):
+        image = ImageOps.flip(image)
+    return image
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def evaluate(
+    rows: Sequence[dict[str, Any]],
+    generate: Generate,
+    codec: Codec,
+    evidence: bool,
+    batch_size: int = 32,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ask every supported row, judge the answers; returns (report, per-row records)."""
+    asked = [(row, q) for row in rows if row.get("image") and (q := question(row, codec, evidence))]
+    judged: list[tuple[dict[str, Any], Judged]] = []
+    records = []
+    for chunk in _batches(asked, batch_size):
+        texts = generate([open_image(r) for r, _ in chunk], [q.prompt for _, q in chunk])
+        for (row, q), text in zip(chunk, texts, strict=True):
+            result = q.judge(text)
+            judged.append((row, result))
+            records.append({"id": row["id"], "prompt": q.prompt, "text": text,
+                            "correct": result.correct, "parsed": result.parsed})  # fmt: skip
+        if advance:
+            advance(len(chunk))
+    report = summarize(judged)
+    report["skipped"] = len(rows) - len(asked)
+    return report, records
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """A markdown table of the report's headline numbers."""
+    lines = ["| bench | task | n | accuracy | parse failures |", "|---|---|---|---|---|"]
+    for bench, entry in report["benches"].items():
+        for task, t in entry["tasks"].items():
+            lines.append(
+                f"| {bench} | {task} | {t['n']} | {t['accuracy']:.3f} | {t['parse_failures']:.3f} |"
+            )
+    extra = []
+    for bench, entry in report["benches"].items():
+        if "flip_consistency" in entry:
+            extra.append(f"- {bench}: flip consistency {entry['flip_consistency']:.3f}")
+        for split, m in entry.get("pope", {}).items():
+            extra.append(f"- POPE {split}: acc {m['accuracy']:.3f}, F1 {m['f1']:.3f}, "
+                         f"yes-ratio {m['yes_ratio']:.3f}")  # fmt: skip
+        if entry.get("by_aspect"):
+            parts = ", ".join(f"{a} {v:.3f}" for a, v in entry["by_aspect"].items())
+            extra.append(f"- {bench} by aspect: {parts}")
+    return "\n".join([*lines, "", *extra]) + "\n"

@@ -1,0 +1,1 @@
+"""Model configs, tokenizer and export in the layout vLLM loads."""

@@ -1,0 +1,125 @@
+"""Model inputs: (image, question[, answer]) -> tensors, for training and inference alike.
+
+The prompt is `chat.prompt(question)` with `<image>` expanded to one token per patch
+(what `LlavaProcessor` does); the target is `" " + answer + EOS`; the loss covers the
+target tokens only (labels -100 elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import PreTrainedTokenizerFast
+
+from locvlm.model.chat import IMAGE_TOKEN, prompt
+
+__all__ = ["Batch", "Encoder", "pixels", "prompt_batch"]
+
+IGNORE = -100
+
+
+def pixels(
+    images: Sequence[Image.Image], side: int, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """Squash-resize to `side` x `side` (bicubic), scale to [0, 1], normalise: NCHW."""
+    arr = np.stack(
+        [
+            np.asarray(im.convert("RGB").resize((side, side), Image.Resampling.BICUBIC))
+            for im in images
+        ]
+    )
+    x = torch.from_numpy(arr).float().div_(255.0).permute(0, 3, 1, 2)
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Model inputs for one step."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor
+    pixel_values: torch.Tensor
+
+    def as_kwargs(self) -> dict[str, torch.Tensor]:
+        """Keyword arguments for `LlavaForConditionalGeneration.forward`."""
+        return {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "labels": self.labels,
+            "pixel_values": self.pixel_values,
+        }
+
+
+class Encoder:
+    """Encodes (image, question, answer) triples with a tokenizer and image settings."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerFast,
+        image_tokens: int,
+        image_side: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        image_first: bool = False,
+    ) -> None:
+        self.tok = tokenizer
+        self.image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.image_tokens = image_tokens
+        self.side, self.mean, self.std = image_side, list(mean), list(std)
+        self.image_first = image_first
+        self._cache: dict[str, list[int]] = {}
+
+    def prompt_ids(self, question: str) -> list[int]:
+        """Token ids of the prompt, `<image>` expanded to one id per image token."""
+        if question not in self._cache:
+            ids = self.tok(prompt(question, self.image_first)).input_ids
+            expanded: list[int] = []
+            for i in ids:
+                expanded.extend([i] * self.image_tokens if i == self.image_id else [i])
+            self._cache[question] = expanded
+            if len(self._cache) > 200_000:  # bounded: questions hold box text
+                self._cache.clear()
+        return self._cache[question]
+
+    def answer_ids(self, answer: str) -> list[int]:
+        """Token ids of the target: a space, the answer, then EOS."""
+        ids: list[int] = self.tok(" " + answer, add_special_tokens=False).input_ids
+        return [*ids, self.tok.eos_token_id]
+
+    def batch(self, items: Sequence[tuple[Image.Image, str, str]]) -> Batch:
+        """Right-padded batch; labels only on answer tokens."""
+        rows = [(self.prompt_ids(q), self.answer_ids(a)) for _, q, a in items]
+        length = max(len(p) + len(a) for p, a in rows)
+        ids = torch.full((len(rows), length), self.tok.pad_token_id, dtype=torch.long)
+        labels = torch.full_like(ids, IGNORE)
+        mask = torch.zeros_like(ids)
+        for r, (p, a) in enumerate(rows):
+            seq = p + a
+            ids[r, : len(seq)] = torch.tensor(seq)
+            labels[r, len(p) : len(seq)] = torch.tensor(a)
+            mask[r, : len(seq)] = 1
+        images = pixels([im for im, _, _ in items], self.side, self.mean, self.std)
+        return Batch(ids, mask, labels, images)
+
+
+def prompt_batch(
+    encoder: Encoder, images: Sequence[Image.Image], questions: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Left-padded prompts (generation appends on the right) with their pixels."""
+    rows = [encoder.prompt_ids(q) for q in questions]
+    length = max(len(r) for r in rows)
+    pad = encoder.tok.pad_token_id
+    ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, length - len(r) :] = torch.tensor(r)
+        mask[i, length - len(r) :] = 1
+    images_t = pixels(images, encoder.side, encoder.mean, encoder.std)
+    return {"input_ids": ids, "attention_mask": mask, "pixel_values": images_t}

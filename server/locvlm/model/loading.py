@@ -1,0 +1,88 @@
+"""Load a trained or exported locvlm checkpoint for inference with transformers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTrainedTokenizerFast
+
+from locvlm.coords import Codec, get_codec
+from locvlm.model.build import image_stats
+from locvlm.model.inputs import Encoder, prompt_batch
+from locvlm.model.sidecar import Sidecar
+
+__all__ = ["LoadedModel", "greedy", "load_model", "resolve_model_dir"]
+
+DEFAULT_MODEL = Path(__file__).parent / "default"
+"""The checkpoint shipped inside the package (`locvlm serve` with no --model)."""
+
+
+def resolve_model_dir(name: str | Path) -> Path:
+    """`default` -> the shipped checkpoint; a training run folder -> its `model/`.
+
+    Raises:
+        FileNotFoundError: when no checkpoint is there.
+    """
+    path = DEFAULT_MODEL if str(name) == "default" else Path(name)
+    if (path / "model" / "config.json").exists():
+        path = path / "model"
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no model checkpoint (config.json) in {path}")
+    return path
+
+
+def greedy(
+    model: LlavaForConditionalGeneration,
+    encoder: Encoder,
+    images: Sequence[Image.Image],
+    questions: Sequence[str],
+    max_new_tokens: int = 64,
+) -> list[str]:
+    """Greedy answers to `questions` about `images` (one each), special tokens dropped."""
+    tok = encoder.tok
+    inputs = prompt_batch(encoder, images, questions)
+    with torch.inference_mode():
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+        )  # fmt: skip
+    new = out[:, inputs["input_ids"].shape[1] :]
+    return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+
+
+@dataclass
+class LoadedModel:
+    """A model with what it needs to read prompts and write answers."""
+
+    model: LlavaForConditionalGeneration
+    tokenizer: PreTrainedTokenizerFast
+    sidecar: Sidecar
+    encoder: Encoder
+    codec: Codec
+
+    def generate(
+        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int = 64
+    ) -> list[str]:
+        """Greedy answers to `questions` about `images` (one each)."""
+        return greedy(self.model, self.encoder, images, questions, max_new_tokens)
+
+
+def load_model(name: str | Path, dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """Load a checkpoint folder (training output or export) with its sidecar."""
+    path = resolve_model_dir(name)
+    sidecar = Sidecar.read(path)
+    model = LlavaForConditionalGeneration.from_pretrained(path, dtype=dtype)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if not isinstance(tokenizer, PreTrainedTokenizerFast):
+        raise ValueError(f"{path}: expected a fast tokenizer, got {type(tokenizer).__name__}")
+    vision = model.config.vision_config
+    side, patch = int(getattr(vision, "image_size")), int(getattr(vision, "patch_size"))  # noqa: B009
+    tokens = (side // patch) ** 2
+    mean, std = image_stats()
+    encoder = Encoder(tokenizer, tokens, side, mean, std, sidecar.image_first)
+    return LoadedModel(model, tokenizer, sidecar, encoder, get_codec(**sidecar.codec))

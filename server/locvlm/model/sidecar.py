@@ -1,0 +1,79 @@
+"""`locvlm.json`: what the server must know about a checkpoint besides its weights.
+
+The codec and its parameters (how coordinates are written), the input resolution, the
+prompt order, the task-template version and the training recipe and data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from locvlm.model.config import ModelPreset
+from locvlm.model.export import SIDECAR
+
+__all__ = ["TEMPLATES_VERSION", "Sidecar"]
+
+TEMPLATES_VERSION = 1
+"""Bumped whenever a task's wording changes, so old checkpoints are recognised."""
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """The contents of `locvlm.json`."""
+
+    codec: dict[str, Any]
+    preset: str
+    image_size: int
+    image_first: bool = False
+    spatial_evidence: bool = False
+    templates_version: int = TEMPLATES_VERSION
+    vocabulary: list[str] = field(default_factory=list)
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_training(cls, preset: ModelPreset, codec: dict[str, Any], config: Any) -> Sidecar:
+        """The sidecar of a model trained from `preset` with a `TrainConfig`."""
+        from locvlm.data.shapes import CATEGORIES
+
+        return cls(
+            codec=dict(codec),
+            preset=preset.name,
+            image_size=preset.vision.image_size,
+            image_first=preset.image_first,
+            spatial_evidence=bool(config.spatial_evidence),
+            vocabulary=list(CATEGORIES),
+            training={
+                "data": "shapes world v1, generated on the fly",
+                **json.loads(config.to_json()),
+            },
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    def write(self, folder: str | Path) -> Path:
+        """Write `locvlm.json` into `folder`."""
+        path = Path(folder) / SIDECAR
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Sidecar:
+        """Read `locvlm.json` from a model folder.
+
+        Raises:
+            FileNotFoundError: the folder has no sidecar (not a locvlm checkpoint).
+            ValueError: the sidecar is malformed.
+        """
+        path = Path(folder) / SIDECAR
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no {SIDECAR}; is {folder} a locvlm checkpoint?")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"{path}: malformed sidecar ({exc})") from None

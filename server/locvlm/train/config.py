@@ -1,0 +1,111 @@
+"""Training configuration: frozen dataclasses, overridable from a JSON/YAML file or the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StageConfig", "TrainConfig", "apply_overrides", "default_mix"]
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage's schedule."""
+
+    steps: int
+    lr: float
+    batch_size: int = 32
+    warmup: int = 50  # linear warm-up steps, then cosine decay to 10%
+
+
+def default_mix(evidence: bool = True) -> dict[str, float]:
+    """Stage-2 objective weights: the paper's LocPred/NegPred/RevLoc plus the rest."""
+    ev = "_evidence" if evidence else ""
+    return {
+        "locpred": 3.0,  # grounding: the core objective and the hardest to learn
+        "negpred": 1.0,  # absent phrase -> "There is no ..." (hallucination)
+        "exists": 1.0,  # POPE-style yes/no
+        "revloc": 1.5,
+        "region": 1.5,  # contextual description
+        f"spatial_yes_no{ev}": 1.0,
+        f"spatial_side{ev}": 1.0,
+        f"spatial_category{ev}": 0.5,
+        "counting": 1.0,
+        "detect": 1.0,
+    }
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The whole recipe: stage 0 (vision), stage 1 (projector, captions), stage 2 (all)."""
+
+    preset: str = "tiny-shapes"
+    model: dict[str, Any] = field(default_factory=dict)  # preset overrides (ablations, tests)
+    tokenizer_scenes: int = 3000  # scenes whose task texts train the BPE tokenizer
+    seed: int = 0  # scenes, initialisation and task sampling all derive from it
+    threads: int = 2  # torch.set_num_threads: the machine's two cores
+    stage0: StageConfig = StageConfig(steps=1500, lr=3e-3, batch_size=64, warmup=50)
+    stage1: StageConfig = StageConfig(steps=100, lr=1e-3, batch_size=32, warmup=10)
+    stage2: StageConfig = StageConfig(steps=6000, lr=1e-3, batch_size=32, warmup=100)
+    freeze_vision: bool = True  # stage 0 already localizes; frozen steps are ~20% cheaper
+    spatial_evidence: bool = True  # spatial answers state both boxes first
+    mix: dict[str, float] = field(default_factory=default_mix)
+    codec: dict[str, Any] | None = None  # None: the preset's codec
+    eval_every: int = 1000  # stage-2 steps between validations
+    eval_per_task: int = 30
+    checkpoint_every: int = 500
+    time_budget_s: float | None = None  # stop stage 2 early when the wall clock is spent
+
+    def to_json(self) -> str:
+        """The config as JSON (for the checkpoint and the model card)."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def _coerce(current: Any, value: Any) -> Any:
+    if is_dataclass(current) and isinstance(value, dict):
+        fields_ = {k: _coerce(getattr(current, k), v) for k, v in value.items()}
+        return replace(current, **fields_)  # type: ignore[type-var]
+    if isinstance(current, float) and isinstance(value, int | str):
+        return float(value)
+    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, str):
+        return int(value)
+    if isinstance(current, bool) and isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return value
+
+
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Replace fields from a nested dict; dotted keys (`stage2.steps`) reach inside stages.
+
+    Raises:
+        ValueError: for an unknown field.
+    """
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        nested.setdefault(head, {} if rest else value)
+        if rest:
+            nested[head][rest] = value
+    known = {f.name for f in fields(TrainConfig)}
+    if unknown := set(nested) - known:
+        raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+    for name, value in nested.items():
+        sub = getattr(config, name)
+        if is_dataclass(sub) and isinstance(value, dict):
+            bad = set(value) - {f.name for f in fields(sub)}
+            if bad:
+                raise ValueError(f"unknown settings {sorted(bad)} in {name}")
+    result: TrainConfig = _coerce(config, nested)
+    return result
+
+
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """Overrides from a JSON or YAML file."""
+    text = Path(path).read_text(encoding="utf-8")
+    if str(path).endswith((".yaml", ".yml")):
+        import yaml
+
+        return dict(yaml.safe_load(text) or {})
+    return dict(json.loads(text))

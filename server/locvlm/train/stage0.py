@@ -1,0 +1,86 @@
+"""Stage 0: pre-train the CLIP vision tower on dense per-patch targets of the scene.
+
+A stand-in for CLIP's pre-training (no weights can be downloaded): throw-away linear
+heads on the features LLaVA reads (last layer, CLS dropped) learn, per patch, which
+category covers it most and the absolute bins of that object's four box edges. Then
+each image token already says "I am part of a red circle whose box is [3, 10, 9, 16]",
+and the LM only has to find the patch and copy (measured in training-notes.md: the
+tower learns this in minutes, and the LLaVA stages learn much faster on top of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from locvlm.data.shapes import CATEGORIES
+from locvlm.tasks import Scene
+
+__all__ = ["DenseHeads", "dense_targets", "stage0_loss"]
+
+_CATEGORY = {name: i + 1 for i, name in enumerate(CATEGORIES)}  # 0 = background
+
+
+def dense_targets(scene: Scene, grid: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch (row-major): category id (0 = none) and the covering object's edge bins.
+
+    A patch belongs to the object that overlaps it most, so even an object narrower
+    than a patch owns at least one.
+    """
+    width, height = scene.size
+    cats = np.zeros(grid * grid, dtype=np.int64)
+    edges = np.full((grid * grid, 4), -100, dtype=np.int64)  # -100: ignored by the loss
+    best = np.zeros(grid * grid)
+    cells = (np.arange(grid) / grid, (np.arange(grid) + 1) / grid)
+    for obj in scene.objects:
+        x1, y1, x2, y2 = obj.box.to_normalized((width, height))
+        ox = np.clip(np.minimum(cells[1], x2) - np.maximum(cells[0], x1), 0, None)
+        oy = np.clip(np.minimum(cells[1], y2) - np.maximum(cells[0], y1), 0, None)
+        overlap = np.outer(oy, ox).ravel()
+        win = overlap > best
+        best[win] = overlap[win]
+        cats[win] = _CATEGORY.get(obj.category, 0)
+        edge_bins = [min(max(int(v * bins + 1e-9), 0), bins - 1) for v in (x1, y1, x2, y2)]
+        edges[win] = edge_bins
+    return cats, edges
+
+
+class DenseHeads(nn.Module):
+    """Linear per-patch heads: category (25 classes) and 4 edges x `bins` classes."""
+
+    def __init__(self, hidden: int, bins: int) -> None:
+        super().__init__()
+        self.bins = bins
+        self.category = nn.Linear(hidden, len(CATEGORIES) + 1)
+        self.edges = nn.Linear(hidden, 4 * bins)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits `(B, P, 25)` and `(B, P, 4, bins)` from patch features `(B, P, H)`."""
+        b, p, _ = features.shape
+        return self.category(features), self.edges(features).view(b, p, 4, self.bins)
+
+
+def stage0_loss(
+    heads: DenseHeads,
+    features: torch.Tensor,
+    scenes: Sequence[Scene],
+    grid: int,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of the dense heads and accuracy figures for the progress bar."""
+    targets = [dense_targets(s, grid, heads.bins) for s in scenes]
+    cats = torch.from_numpy(np.stack([c for c, _ in targets]))
+    edges = torch.from_numpy(np.stack([e for _, e in targets]))
+    cat_logits, edge_logits = heads(features)
+    cat_loss = functional.cross_entropy(cat_logits.flatten(0, 1), cats.flatten())
+    edge_loss = functional.cross_entropy(
+        edge_logits.flatten(0, 2), edges.flatten(), ignore_index=-100, label_smoothing=0.1
+    )
+    with torch.no_grad():
+        covered = edges[..., 0] >= 0
+        cat_acc = (cat_logits.argmax(-1) == cats).float().mean().item()
+        edge_err = (edge_logits.argmax(-1) - edges).abs().float()[covered].mean().item()
+    return cat_loss + edge_loss, {"cat_acc": cat_acc, "edge_err_bins": edge_err}

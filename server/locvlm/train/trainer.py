@@ -1,0 +1,190 @@
+"""The training recipe: stage 0 (vision), stage 1 (projector on captions), stage 2 (all).
+
+    locvlm train --preset tiny-shapes --out runs/tiny [--steps N] [--codec ivb] [--config F]
+
+Data are drawn on the fly from the shapes world, deterministically from the seed; the
+run writes `log.jsonl`, a resumable `state.pt`, and the trained model in `model/`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from locvlm.coords import get_codec
+from locvlm.data.shapes import CATEGORIES
+from locvlm.model.build import build_model, build_processor, image_stats
+from locvlm.model.config import get_preset
+from locvlm.model.inputs import Encoder, pixels
+from locvlm.model.sidecar import Sidecar
+from locvlm.model.tokenizer import build_tokenizer, task_corpus
+from locvlm.tasks import TASKS
+from locvlm.train.config import TrainConfig
+from locvlm.train.loop import Log, StageRunner
+from locvlm.train.scenes import SceneStream
+from locvlm.train.stage0 import DenseHeads, stage0_loss
+from locvlm.train.validate import validate, validation_set
+
+__all__ = ["Trainer"]
+
+STAGES = ("stage0", "stage1", "stage2")
+VALIDATION_SEED = 999_983  # never a training seed: held-out scenes
+
+
+@dataclass
+class _Resume:
+    stage: int = 0
+    step: int = 0
+
+
+class Trainer:
+    """Builds the model from the preset and runs the stages; resumable from `state.pt`."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, show_progress: bool = True) -> None:
+        self.config, self.out, self.show = config, Path(out), show_progress
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(config.threads)
+        self.preset = get_preset(config.preset, **dict(config.model))
+        self.codec = get_codec(**(config.codec or self.preset.codec))
+        corpus = list(task_corpus(self.codec, config.tokenizer_scenes, config.seed))
+        self.tokenizer = build_tokenizer(self.codec, self.preset.vocab_size, corpus)
+        self.model = build_model(self.preset, self.tokenizer, config.seed)
+        self.processor = build_processor(self.preset, self.tokenizer)
+        mean, std = image_stats()
+        v = self.preset.vision
+        self.encoder = Encoder(self.tokenizer, self.preset.image_tokens, v.image_size, mean, std,
+                               self.preset.image_first)  # fmt: skip
+        self.heads = DenseHeads(v.hidden, int(self.codec.config.get("bins", 32)))
+        self.stream = SceneStream(seed=config.seed)
+        self.rng = random.Random(config.seed)
+        self.log = Log(self.out / "log.jsonl")
+        self.resume = _Resume()
+        self.started = time.time()
+        self.val_items = validation_set(
+            list(config.mix), self.codec, config.eval_per_task, VALIDATION_SEED
+        )
+
+    # --- stages -------------------------------------------------------------------
+    def _stage0_step(self) -> tuple[torch.Tensor, dict[str, float]]:
+        scenes = [self.stream.next() for _ in range(self.config.stage0.batch_size)]
+        v = self.preset.vision
+        px = pixels([im for im, _ in scenes], v.image_size, self.encoder.mean, self.encoder.std)
+        out = self.model.model.vision_tower(px, output_hidden_states=True)
+        feats = out.hidden_states[-1][:, 1:]
+        return stage0_loss(self.heads, feats, [s for _, s in scenes], v.image_size // v.patch_size)
+
+    def _turn_step(
+        self, tasks: list[str], weights: list[float], batch_size: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        items: list[tuple[Image.Image, str, str]] = []
+        while len(items) < batch_size:
+            image, scene = self.stream.next()
+            name = self.rng.choices(tasks, weights)[0]
+            turn = TASKS[name].sample(scene, self.codec, self.rng, CATEGORIES)
+            if turn is not None:
+                items.append((image, turn.prompt, turn.answer))
+        batch = self.encoder.batch(items)
+        return self.model(**batch.as_kwargs()).loss, {}
+
+    def _set_trainable(self, stage: str) -> list[torch.nn.Parameter]:
+        m = self.model.model
+        for p in self.model.parameters():
+            p.requires_grad = False
+        parts: list[torch.nn.Module] = []
+        if stage == "stage0":
+            parts = [m.vision_tower, self.heads]
+        elif stage == "stage1":
+            parts = [m.multi_modal_projector]
+        else:
+            parts = [m.multi_modal_projector, m.language_model, self.model.lm_head]
+            if not self.config.freeze_vision:
+                parts.append(m.vision_tower)
+        params = [p for part in parts for p in part.parameters()]
+        for p in params:
+            p.requires_grad = True
+        return params
+
+    def _run_stage(self, index: int) -> None:
+        stage = STAGES[index]
+        cfg = getattr(self.config, stage)
+        if cfg.steps <= 0:
+            return
+        params = self._set_trainable(stage)
+        deadline = None
+        if stage == "stage2" and self.config.time_budget_s:
+            deadline = self.started + self.config.time_budget_s
+        runner = StageRunner(stage, cfg, params, self.log, self.show, deadline)
+        start = self.resume.step if self.resume.stage == index else 0
+        if stage == "stage0":
+            step_fn = self._stage0_step
+        else:
+            mix = {"caption": 1.0} if stage == "stage1" else self.config.mix
+            tasks, weights = list(mix), list(mix.values())
+            step_fn = lambda: self._turn_step(tasks, weights, cfg.batch_size)  # noqa: E731
+        runner.run(step_fn, start, every=lambda s: self._after_step(index, s, cfg.steps))
+        self.log.write(stage=stage, event="done", elapsed_s=round(time.time() - self.started, 1))
+
+    def _after_step(self, index: int, step: int, total: int) -> None:
+        if step % self.config.checkpoint_every == 0 and step < total:
+            self.save_state(index, step)
+        if STAGES[index] == "stage2" and (step % self.config.eval_every == 0 or step == total):
+            self.validate(step)
+
+    # --- public -------------------------------------------------------------------
+    def validate(self, step: int) -> dict[str, float]:
+        """Score the held-out validation turns now, log and return the scores."""
+        scores = validate(self.model, self.encoder, self.codec, self.val_items)
+        self.log.write(stage="validation", step=step, **{k: round(v, 3) for k, v in scores.items()})
+        return scores
+
+    def run(self) -> Path:
+        """Run (or resume) every stage and save the model; returns the model folder."""
+        self.model.train()
+        for index in range(self.resume.stage, len(STAGES)):
+            self._run_stage(index)
+            self.save_state(index + 1, 0)
+        return self.save_model()
+
+    def sidecar(self) -> Sidecar:
+        """What the server needs to know about this model besides its weights."""
+        return Sidecar.for_training(self.preset, self.codec.config, self.config)
+
+    def save_model(self) -> Path:
+        """Save model, processor (with tokenizer and chat template) and sidecar."""
+        folder = self.out / "model"
+        self.model.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
+        self.sidecar().write(folder)
+        return folder
+
+    def save_state(self, stage: int, step: int) -> None:
+        """Everything needed to resume at (stage, step)."""
+        state: dict[str, Any] = {
+            "stage": stage, "step": step, "model": self.model.state_dict(),
+            "heads": self.heads.state_dict(), "stream": self.stream.index,
+            "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
+            "config": self.config.to_json(),
+        }  # fmt: skip
+        tmp = self.out / "state.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "state.pt")
+
+    def load_state(self) -> bool:
+        """Resume from `state.pt` if present; returns whether it was."""
+        path = self.out / "state.pt"
+        if not path.exists():
+            return False
+        state = torch.load(path, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.heads.load_state_dict(state["heads"])
+        self.stream.index = state["stream"]
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.resume = _Resume(state["stage"], state["step"])
+        return True

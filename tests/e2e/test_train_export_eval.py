@@ -1,0 +1,53 @@
+"""The issue's acceptance chain on a fresh clone: train -> export -> eval (slow tier)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _locvlm(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "locvlm", *args], capture_output=True, text=True, timeout=1200
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done.stdout
+
+
+def test_train_export_eval_end_to_end(tmp_path: Path) -> None:
+    data, bench = tmp_path / "shapes", tmp_path / "bench.jsonl"
+    _locvlm("data", "shapes", "--n", "20", "--seed", "77", "--size", "random", "--out", str(data))
+    coco = str(data / "annotations.json")
+    kinds = "grounding,pope,leftright"
+    _locvlm(
+        "data", "bench", "--kind", kinds, "--coco", coco, "--images", str(data), "--out", str(bench)
+    )
+    _locvlm(
+        "train",
+        "--preset",
+        "tiny-shapes",
+        "--steps",
+        "200",
+        "--out",
+        str(tmp_path / "D"),
+        "--no-progress",
+    )
+    _locvlm("export", str(tmp_path / "D"), str(tmp_path / "E"))
+    assert json.loads((tmp_path / "E" / "locvlm.json").read_text())["codec"]["name"] == "ivb"
+    out = _locvlm(
+        "eval",
+        "--model",
+        str(tmp_path / "E"),
+        "--bench",
+        str(bench),
+        "--out",
+        str(tmp_path / "r.json"),
+    )
+    assert "| grounding | locpred |" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["overall"]["n"] > 0
+    assert set(report["benches"]) == {"grounding", "pope", "leftright"}

@@ -1,0 +1,65 @@
+import pytest
+
+from locvlm.eval.metrics import aspect_bucket, flip_consistency, pope, summarize
+from locvlm.eval.questions import Judged
+
+
+def _row(
+    i: int, answer: str = "yes", group: str | None = None, size: tuple[int, int] = (10, 10)
+) -> dict:
+    return {"id": str(i), "bench": "pope", "task": "exists", "size": list(size),
+            "expected": {"answer": answer}, "group": group, "split": "random"}  # fmt: skip
+
+
+def test_pope_hand_computed() -> None:
+    # truth: 3 yes, 2 no; said: yes, yes, no (for the yes) and yes, no (for the no)
+    said = [True, True, False, True, False]
+    truth = ["yes", "yes", "yes", "no", "no"]
+    rows = [
+        (_row(i, t), Judged(s == (t == "yes"), True, s))
+        for i, (s, t) in enumerate(zip(said, truth, strict=True))
+    ]
+    m = pope(rows)
+    # tp=2 fp=1 tn=1 fn=1
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["yes_ratio"] == pytest.approx(3 / 5)
+
+
+def test_unparsed_answers_count_as_no() -> None:
+    m = pope([(_row(0, "yes"), Judged(False, False, None))])
+    assert m["recall"] == 0.0
+    assert m["yes_ratio"] == 0.0
+
+
+def test_flip_consistency_needs_both_twins() -> None:
+    rows = [
+        (_row(0, group="a"), Judged(True, True)),
+        (_row(1, group="a"), Judged(True, True)),  # group a: both right
+        (_row(2, group="b"), Judged(True, True)),
+        (_row(3, group="b"), Judged(False, True)),  # group b: flip wrong
+    ]
+    assert flip_consistency(rows) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("size", "bucket"),
+    [((100, 100), "square"), ((105, 100), "square"), ((200, 100), "wide"), ((100, 150), "tall")],
+)
+def test_aspect_bucket(size: tuple[int, int], bucket: str) -> None:
+    assert aspect_bucket(size) == bucket
+
+
+def test_summarize_reports_benches_tasks_and_breakdowns() -> None:
+    rows = [
+        (_row(0, size=(200, 100)), Judged(True, True, True)),
+        (_row(1), Judged(False, False, None)),
+    ]
+    report = summarize(rows)
+    pope_entry = report["benches"]["pope"]
+    assert pope_entry["accuracy"] == 0.5
+    assert pope_entry["parse_failures"] == 0.5
+    assert pope_entry["by_aspect"] == {"square": 0.0, "wide": 1.0}
+    assert "random" in pope_entry["pope"]

@@ -1,0 +1,96 @@
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from locvlm.cli import app
+from locvlm.coords import get_codec
+from locvlm.eval.runner import evaluate, load_rows, markdown, open_image
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bench")
+    assert (
+        runner.invoke(
+            app,
+            [
+                "data",
+                "shapes",
+                "--n",
+                "12",
+                "--seed",
+                "4",
+                "--size",
+                "random",
+                "--out",
+                str(root / "d"),
+            ],
+        ).exit_code
+        == 0
+    )
+    out = root / "b.jsonl"
+    kinds = "leftright,pope,grounding,counting"
+    coco = str(root / "d/annotations.json")
+    args = [
+        "data",
+        "bench",
+        "--kind",
+        kinds,
+        "--coco",
+        coco,
+        "--images",
+        str(root / "d"),
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _always(text: str):  # type: ignore[no-untyped-def]
+    def generate(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        assert all(isinstance(i, Image.Image) for i in images)
+        return [text] * len(prompts)
+
+    return generate
+
+
+def test_always_yes_scores_as_pope_predicts(bench: Path) -> None:
+    rows = load_rows([bench])
+    report, records = evaluate(rows, _always("yes"), get_codec("ivb"), evidence=False)
+    pope = report["benches"]["pope"]["pope"]["random"]
+    assert pope["yes_ratio"] == 1.0
+    yes_share = sum(
+        r["expected"]["answer"] == "yes"
+        for r in rows
+        if r["bench"] == "pope" and r.get("split") == "random"
+    )
+    n = sum(1 for r in rows if r["bench"] == "pope" and r.get("split") == "random")
+    assert pope["accuracy"] == pytest.approx(yes_share / n)
+    assert report["benches"]["grounding"]["accuracy"] == 0.0  # "yes" is no box
+    assert len(records) == len(rows) - report["skipped"]
+    assert "| pope | exists |" in markdown(report)
+
+
+def test_flip_rows_are_mirrored(bench: Path) -> None:
+    rows = [r for r in load_rows([bench]) if r.get("hflip")]
+    assert rows, "the left/right bench holds flipped twins"
+    flipped = open_image(rows[0])
+    original = Image.open(rows[0]["image"]).convert("RGB")
+    assert flipped.tobytes() == original.transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+
+
+def test_malformed_bench_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        json.dumps({"id": "a", "bench": "b", "task": "t", "size": [1, 1]}) + "\n{oops\n"
+    )
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: not JSON"):
+        load_rows([path])

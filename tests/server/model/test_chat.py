@@ -1,0 +1,43 @@
+import jinja2
+import pytest
+
+from locvlm.model.chat import IMAGE_TOKEN, chat_template, prompt
+
+
+@pytest.mark.parametrize("image_first", [False, True])
+@pytest.mark.parametrize(
+    "content",
+    [
+        [
+            {"type": "image"},
+            {"type": "text", "text": "Where is the red circle?"},
+        ],  # image part first
+        [
+            {"type": "text", "text": "Where is the red circle?"},
+            {"type": "image_url", "image_url": {"url": "x"}},
+        ],  # url part last
+        [
+            {"type": "text", "text": "Where   is the red\ncircle?"},
+            {"type": "image"},
+        ],  # messy spaces
+    ],
+)
+def test_template_renders_exactly_the_prompt(image_first: bool, content: list[dict]) -> None:
+    template = jinja2.Environment().from_string(chat_template(image_first))
+    text = template.render(
+        messages=[{"role": "user", "content": content}],
+        add_generation_prompt=True,
+        eos_token="</s>",
+    )
+    assert text == prompt("Where is the red circle?", image_first)
+
+
+def test_prompt_orders() -> None:
+    assert prompt("Q?") == f"USER: Q?\n{IMAGE_TOKEN} ASSISTANT:"
+    assert prompt("Q?", image_first=True) == f"USER: {IMAGE_TOKEN}\nQ? ASSISTANT:"
+
+
+def test_assistant_turn_gets_eos() -> None:
+    template = jinja2.Environment().from_string(chat_template())
+    messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "yes"}]
+    assert template.render(messages=messages, eos_token="</s>").endswith(" ASSISTANT: yes</s>")

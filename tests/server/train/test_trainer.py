@@ -1,0 +1,76 @@
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from locvlm.data.shapes import CATEGORIES
+from locvlm.model.loading import load_model
+from locvlm.model.sidecar import Sidecar
+from locvlm.tasks import TASKS
+from locvlm.train.config import TrainConfig
+from locvlm.train.trainer import Trainer
+
+
+def test_loss_falls_on_a_fixed_batch(tmp_path: Path, micro_config: TrainConfig) -> None:
+    trainer = Trainer(micro_config, tmp_path, show_progress=False)
+    rng = random.Random(0)
+    items = []
+    while len(items) < 8:
+        image, scene = trainer.stream.next()
+        turn = TASKS["locpred"].sample(scene, trainer.codec, rng, CATEGORIES)
+        if turn:
+            items.append((image, turn.prompt, turn.answer))
+    batch = trainer.encoder.batch(items).as_kwargs()
+    model = trainer.model
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_run_saves_a_loadable_model_with_sidecar(tmp_path: Path, micro_config: TrainConfig) -> None:
+    folder = Trainer(micro_config, tmp_path, show_progress=False).run()
+    sidecar = Sidecar.read(folder)
+    assert sidecar.codec == {"name": "ivb", "bins": 32}
+    assert sidecar.image_size == 32
+    loaded = load_model(tmp_path)  # a run folder resolves to its model/
+    from PIL import Image
+
+    texts = loaded.generate([Image.new("RGB", (50, 40), "white")], ["Where is the red circle?"], 5)
+    assert isinstance(texts[0], str)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    stages = {r["stage"] for r in log}
+    assert {"stage0", "stage1", "stage2", "validation"} <= stages
+
+
+def test_resume_continues_where_it_stopped(tmp_path: Path, micro_config: TrainConfig) -> None:
+    first = Trainer(micro_config, tmp_path, show_progress=False)
+    first.run()
+    state = torch.load(tmp_path / "state.pt", weights_only=False)
+    assert state["stage"] == 3  # all stages done
+    again = Trainer(micro_config, tmp_path, show_progress=False)
+    assert again.load_state()
+    assert again.stream.index == first.stream.index
+    for a, b in zip(again.model.parameters(), first.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_same_seed_same_weights(tmp_path: Path, micro_config: TrainConfig) -> None:
+    cfg = replace(
+        micro_config,
+        stage1=replace(micro_config.stage1, steps=0),
+        stage2=replace(micro_config.stage2, steps=2),
+    )
+    a = Trainer(cfg, tmp_path / "a", show_progress=False)
+    a.run()
+    b = Trainer(cfg, tmp_path / "b", show_progress=False)
+    b.run()
+    for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(x, y)
