@@ -1,0 +1,1 @@
+"""The REST API: app factory, settings, routes, image loading, metrics, security."""

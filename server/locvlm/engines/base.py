@@ -1,0 +1,150 @@
+"""The `Engine` protocol every inference backend implements (after vLLM's EngineClient).
+
+An engine turns (image, prompt) pairs into text. Callers pass the *question*; the engine
+formats it with the checkpoint's chat format (`model.chat.prompt`), resizes the image to
+the model's square input with PIL (so every engine sees identical pixels), applies an
+optional output constraint (a regular expression or a list of choices), and reports
+token counts. Engines are built and torn down in `async with Engine.open(settings)`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+if TYPE_CHECKING:
+    from locvlm.api.settings import Settings
+    from locvlm.model.sidecar import Sidecar
+
+__all__ = [
+    "Constraint",
+    "Engine",
+    "EngineDeadError",
+    "EngineStats",
+    "GenerationRequest",
+    "GenerationResult",
+    "square",
+]
+
+
+class EngineDeadError(RuntimeError):
+    """The engine failed and cannot serve; readiness reports it."""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What the output must match: a regular expression, or one of `choices`."""
+
+    regex: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.regex is None) == (self.choices is None):
+            raise ValueError("a constraint has exactly one of regex or choices")
+
+    def as_regex(self) -> str:
+        """The constraint as one regular expression."""
+        if self.regex is not None:
+            return self.regex
+        import re
+
+        return "(?:" + "|".join(re.escape(c) for c in self.choices or ()) + ")"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One question about one image."""
+
+    image: Image.Image
+    question: str
+    max_new_tokens: int = 96
+    constraint: Constraint | None = None
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The answer text and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"  # "stop" or "length"
+
+
+@dataclass
+class EngineStats:
+    """A snapshot for metrics and readiness."""
+
+    queued: int = 0
+    running: int = 0
+    finished: int = 0
+    details: dict[str, float] = field(default_factory=dict)
+
+
+def square(image: Image.Image, side: int) -> Image.Image:
+    """The image as the model sees it: RGB, squashed to `side` x `side` (bicubic).
+
+    Squashing keeps normalized coordinates valid for every aspect ratio; doing it here,
+    with PIL, gives every engine identical pixels (their own processors' resize of an
+    image already at size is a no-op).
+    """
+    image = image.convert("RGB")
+    if image.size == (side, side):
+        return image
+    return image.resize((side, side), Image.Resampling.BICUBIC)
+
+
+class Engine(abc.ABC):
+    """A running inference backend."""
+
+    name: str = "engine"
+    sidecar: Sidecar
+
+    @abc.abstractmethod
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Answer every request (batched as the engine sees fit).
+
+        Cancelling the awaiting task frees the engine's work for these requests.
+
+        Raises:
+            EngineDeadError: the engine has failed.
+        """
+
+    @property
+    @abc.abstractmethod
+    def ready(self) -> bool:
+        """Loaded and able to serve."""
+
+    @property
+    def errored(self) -> bool:
+        """Failed for good (a dead worker, a crashed engine process)."""
+        return False
+
+    def stats(self) -> EngineStats:
+        """Queue depth and running requests."""
+        return EngineStats()
+
+    @abc.abstractmethod
+    async def shutdown(self) -> None:
+        """Stop, freeing every process and thread; idempotent."""
+
+    @classmethod
+    @abc.abstractmethod
+    async def create(cls, settings: Settings) -> Engine:
+        """Build and load the engine from settings."""
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Engine]:
+        """Build the engine, yield it, and always shut it down."""
+        engine = await cls.create(settings)
+        try:
+            yield engine
+        finally:
+            await engine.shutdown()
