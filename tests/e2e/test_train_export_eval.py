@@ -1,32 +1,26 @@
 """The issue's acceptance chain on a fresh clone: train -> export -> eval (slow tier)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_locvlm
+
 pytestmark = pytest.mark.slow
-
-
-def _locvlm(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "locvlm", *args], capture_output=True, text=True, timeout=1200
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done.stdout
 
 
 def test_train_export_eval_end_to_end(tmp_path: Path) -> None:
     data, bench = tmp_path / "shapes", tmp_path / "bench.jsonl"
-    _locvlm("data", "shapes", "--n", "20", "--seed", "77", "--size", "random", "--out", str(data))
+    run_locvlm(
+        "data", "shapes", "--n", "20", "--seed", "77", "--size", "random", "--out", str(data)
+    )
     coco = str(data / "annotations.json")
     kinds = "grounding,pope,leftright"
-    _locvlm(
+    run_locvlm(
         "data", "bench", "--kind", kinds, "--coco", coco, "--images", str(data), "--out", str(bench)
     )
-    _locvlm(
+    run_locvlm(
         "train",
         "--preset",
         "tiny-shapes",
@@ -36,9 +30,9 @@ def test_train_export_eval_end_to_end(tmp_path: Path) -> None:
         str(tmp_path / "D"),
         "--no-progress",
     )
-    _locvlm("export", str(tmp_path / "D"), str(tmp_path / "E"))
+    run_locvlm("export", str(tmp_path / "D"), str(tmp_path / "E"))
     assert json.loads((tmp_path / "E" / "locvlm.json").read_text())["codec"]["name"] == "ivb"
-    out = _locvlm(
+    out = run_locvlm(
         "eval",
         "--model",
         str(tmp_path / "E"),
