@@ -51,6 +51,13 @@ else
     step "installing locvlm-client and locvlm (editable, no extras)"
     "$PIP" install -q -e "$ROOT/client" -e "$ROOT"
 fi
+# The vllm tier's engine tests import vllm in-process, so pytest runs in this venv.
+if "$PY" -c "import pytest, pytest_timeout, anyio, psutil" 2>/dev/null; then
+    step "test tools (pytest, pytest-timeout, anyio, psutil) already installed"
+else
+    step "installing the test tools (pytest, pytest-timeout, anyio, psutil)"
+    "$PIP" install -q "pytest>=8" "pytest-timeout>=2.3" "anyio>=4" "psutil>=5.9"
+fi
 TORCH_AFTER="$("$PY" -c "import torch; print(torch.__version__)")"
 if [[ "$TORCH_BEFORE" != "$TORCH_AFTER" ]]; then
     echo "installing our packages replaced torch $TORCH_BEFORE with $TORCH_AFTER" >&2

@@ -2,9 +2,12 @@
 
     .venv-vllm/bin/python tests/vllm/_vllm_generate.py REQUEST.json RESULT.json
 
-REQUEST: `{"model": DIR, "max_new_tokens": N, "max_model_len": L,
+REQUEST: `{"model": DIR, "max_new_tokens": N, "max_model_len": L, "logprobs": K (optional),
 "cases": [{"image": PNG_PATH, "prompt": TEXT}, ...]}`.
-RESULT: `{"texts": [...], "token_ids": [[...], ...]}` in the order of the cases.
+RESULT: `{"texts": [...], "token_ids": [[...], ...], "prompt_token_ids": [[...], ...]}` in
+the order of the cases (prompt ids as the engine expanded them, `<image>` repeated); with
+`logprobs`, also `"logprobs"`: per case, per generated token, `{token id: log-prob}` of the
+K most likely tokens and the chosen one (raw log-softmax of the logits).
 The main venv never imports vllm; tests run this file as a subprocess instead.
 """
 
@@ -28,7 +31,9 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         limit_mm_per_prompt={"image": 1},
         seed=0,
     )
-    params = SamplingParams(temperature=0.0, max_tokens=request["max_new_tokens"])
+    params = SamplingParams(
+        temperature=0.0, max_tokens=request["max_new_tokens"], logprobs=request.get("logprobs")
+    )
     prompts = [
         {
             "prompt": c["prompt"],
@@ -37,10 +42,17 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         for c in request["cases"]
     ]
     outputs = llm.generate(prompts, params, use_tqdm=False)
-    return {
+    result: dict[str, Any] = {
         "texts": [o.outputs[0].text for o in outputs],
         "token_ids": [list(o.outputs[0].token_ids) for o in outputs],
+        "prompt_token_ids": [list(o.prompt_token_ids or []) for o in outputs],
     }
+    if request.get("logprobs") is not None:
+        result["logprobs"] = [
+            [{t: p.logprob for t, p in step.items()} for step in o.outputs[0].logprobs or []]
+            for o in outputs
+        ]
+    return result
 
 
 def main(argv: list[str]) -> None:

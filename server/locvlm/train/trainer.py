@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from PIL import Image
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from locvlm.coords import get_codec
 from locvlm.data.shapes import CATEGORIES
@@ -52,8 +53,7 @@ class Trainer:
         torch.set_num_threads(config.threads)
         self.preset = get_preset(config.preset, **dict(config.model))
         self.codec = get_codec(**(config.codec or self.preset.codec))
-        corpus = list(task_corpus(self.codec, config.tokenizer_scenes, config.seed))
-        self.tokenizer = build_tokenizer(self.codec, self.preset.vocab_size, corpus)
+        self.tokenizer = self._tokenizer()
         self.model = build_model(self.preset, self.tokenizer, config.seed)
         self.processor = build_processor(self.preset, self.tokenizer)
         mean, std = image_stats()
@@ -69,6 +69,18 @@ class Trainer:
         self.val_items = validation_set(
             list(config.mix), self.codec, config.eval_per_task, VALIDATION_SEED
         )
+
+    def _tokenizer(self) -> PreTrainedTokenizerFast:
+        """The run's tokenizer: trained once, saved in the run, reloaded on resume."""
+        folder = self.out / "tokenizer"
+        if (folder / "tokenizer.json").exists():
+            loaded = AutoTokenizer.from_pretrained(folder)
+            assert isinstance(loaded, PreTrainedTokenizerFast)
+            return loaded
+        corpus = list(task_corpus(self.codec, self.config.tokenizer_scenes, self.config.seed))
+        tokenizer = build_tokenizer(self.codec, self.preset.vocab_size, corpus)
+        tokenizer.save_pretrained(folder)
+        return tokenizer
 
     # --- stages -------------------------------------------------------------------
     def _stage0_step(self) -> tuple[torch.Tensor, dict[str, float]]:
@@ -176,11 +188,18 @@ class Trainer:
         tmp.replace(self.out / "state.pt")
 
     def load_state(self) -> bool:
-        """Resume from `state.pt` if present; returns whether it was."""
+        """Resume from `state.pt` if present; returns whether it was.
+
+        Raises:
+            ValueError: the run was started with a different configuration.
+        """
         path = self.out / "state.pt"
         if not path.exists():
             return False
         state = torch.load(path, weights_only=False)
+        if state["config"] != self.config.to_json():
+            raise ValueError(f"{self.out} was started with another configuration; "
+                             "resume with the same settings or use a new --out")  # fmt: skip
         self.model.load_state_dict(state["model"])
         self.heads.load_state_dict(state["heads"])
         self.stream.index = state["stream"]

