@@ -5,6 +5,45 @@ or vllm, so it installs anywhere.
 """
 
 from locvlm_client._box import Box, ImageSize, SizeLike, as_size
+from locvlm_client._types import (
+    AnswerType,
+    CoordSpace,
+    DescribeRequest,
+    DescribeResponse,
+    Detection,
+    DetectRequest,
+    DetectResponse,
+    ErrorBody,
+    ErrorResponse,
+    GroundRequest,
+    GroundResponse,
+    GroundResult,
+    ImageInput,
+    RegionResult,
+    SpatialRequest,
+    SpatialResponse,
+)
 
-__all__ = ["Box", "ImageSize", "SizeLike", "as_size"]
+__all__ = [
+    "AnswerType",
+    "Box",
+    "CoordSpace",
+    "DescribeRequest",
+    "DescribeResponse",
+    "DetectRequest",
+    "DetectResponse",
+    "Detection",
+    "ErrorBody",
+    "ErrorResponse",
+    "GroundRequest",
+    "GroundResponse",
+    "GroundResult",
+    "ImageInput",
+    "ImageSize",
+    "RegionResult",
+    "SizeLike",
+    "SpatialRequest",
+    "SpatialResponse",
+    "as_size",
+]
 __version__ = "0.1.0"

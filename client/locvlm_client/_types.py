@@ -1,0 +1,157 @@
+"""Request and response bodies of the REST API: one schema for the server and the SDK."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from locvlm_client._box import Box, ImageSize
+
+__all__ = [
+    "AnswerType",
+    "CoordSpace",
+    "DescribeRequest",
+    "DescribeResponse",
+    "DetectRequest",
+    "DetectResponse",
+    "Detection",
+    "ErrorBody",
+    "ErrorResponse",
+    "GroundRequest",
+    "GroundResponse",
+    "GroundResult",
+    "ImageInput",
+    "RegionResult",
+    "SpatialRequest",
+    "SpatialResponse",
+]
+
+CoordSpace = Literal["pixel", "normalized"]
+AnswerType = Literal["yes_no", "side", "category", "count", "free"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageInput(_Body):
+    """An image: exactly one of base64 `data` (or a data URL) and an http(s) `url`."""
+
+    data: str | None = Field(
+        None, description="Base64 image bytes, or a `data:image/...;base64,` URL."
+    )
+    url: str | None = Field(None, description="An http(s) URL the server fetches (SSRF-checked).")
+
+    @model_validator(mode="after")
+    def _one(self) -> ImageInput:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("give exactly one of image.data and image.url")
+        return self
+
+
+class GroundRequest(_Body):
+    """Where is each phrase? Every instance comes back."""
+
+    image: ImageInput
+    phrases: list[str] = Field(min_length=1, description="Phrases to ground, e.g. 'red circle'.")
+    coords: CoordSpace = Field(
+        "pixel", description="Boxes in original pixels or normalized to [0, 1]."
+    )
+
+
+class GroundResult(_Body):
+    """The boxes of one phrase."""
+
+    phrase: str
+    found: bool = Field(description="False when the model says the phrase is not in the image.")
+    boxes: list[Box] = Field(default_factory=list, description="Every instance, reading order.")
+    raw: str = Field("", description="The model's text, for debugging.")
+
+
+class GroundResponse(_Body):
+    """Grounding results, one per phrase, in request order."""
+
+    image_size: ImageSize
+    results: list[GroundResult]
+
+
+class DescribeRequest(_Body):
+    """What is in each region (and how it relates to the rest of the scene)?"""
+
+    image: ImageInput
+    regions: list[Box] = Field(min_length=1, description="Regions in original pixels.")
+    context: bool = Field(True, description="Relate each region to another object.")
+
+
+class RegionResult(_Body):
+    """The description of one region."""
+
+    region: Box
+    label: str | None = Field(description="The category at the region; None if unreadable.")
+    description: str = Field(description="e.g. 'the red circle left of the blue square'.")
+    raw: str = ""
+
+
+class DescribeResponse(_Body):
+    """Region descriptions, in request order."""
+
+    image_size: ImageSize
+    results: list[RegionResult]
+
+
+class SpatialRequest(_Body):
+    """A spatial question about the image."""
+
+    image: ImageInput
+    question: str = Field(
+        min_length=1, description="e.g. 'Is the red circle left of the blue square?'"
+    )
+
+
+class Detection(_Body):
+    """One labelled box."""
+
+    label: str
+    box: Box
+
+
+class SpatialResponse(_Body):
+    """The answer and the boxes it rests on."""
+
+    answer: str
+    answer_type: AnswerType
+    evidence: list[Detection] = Field(
+        default_factory=list, description="Objects the answer rests on."
+    )
+    raw: str = ""
+
+
+class DetectRequest(_Body):
+    """Find every object (of the given categories, or all known ones)."""
+
+    image: ImageInput
+    categories: list[str] | None = None
+    coords: CoordSpace = "pixel"
+
+
+class DetectResponse(_Body):
+    """Every object found."""
+
+    image_size: ImageSize
+    detections: list[Detection]
+    raw: str = ""
+
+
+class ErrorBody(_Body):
+    """What went wrong."""
+
+    type: str = Field(description="e.g. invalid_request, unsupported_media_type, rate_limited.")
+    message: str
+    param: str | None = Field(None, description="The request field at fault, if one is.")
+
+
+class ErrorResponse(_Body):
+    """Every error answer has this shape."""
+
+    error: ErrorBody
