@@ -37,6 +37,11 @@ _NOT_WORD = re.compile(r"[^\w\s'-]")
 _AND = re.compile(r"\s*(?:,|\band\b)\s*")
 
 
+def one_of(words: Iterable[str]) -> str:
+    """A regex matching exactly one of `words` (longest first), for output constraints."""
+    return "(?:" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) + ")"
+
+
 def normalize(text: str) -> str:
     """Lowercase, punctuation dropped, whitespace collapsed, leading articles removed.
 

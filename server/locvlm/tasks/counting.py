@@ -36,6 +36,11 @@ def answer(count: int) -> str:
     return str(count)
 
 
+def answer_regex() -> str:
+    """The output constraint: a count written as `answer` writes it."""
+    return "[0-9]|[1-9][0-9]"
+
+
 def parse(text: str) -> int | None:
     """The first number in `text` (digits or words; "no"/"none" is 0), None without one."""
     return parse_number(text)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from locvlm.coords import Codec
-from locvlm.tasks._text import NOTHING, join_and, normalize
+from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
 from locvlm.tasks.base import Obj, Scene, Task, Turn, reading_key
 from locvlm_client import SizeLike
 
@@ -57,6 +57,17 @@ def prompt(categories: Sequence[str] | None = None, template: int = 0) -> str:
 def listing(objects: Sequence[Obj], codec: Codec, size: SizeLike) -> str:
     """`objects` as written, in the given order: `"red circle [..]; blue square [..]"`."""
     return _ITEM_SEPARATOR.join(f"{o.category} {codec.encode([o.box], size)}" for o in objects)
+
+
+def listing_regex(codec: Codec, vocabulary: Sequence[str]) -> str:
+    """The constraint of a non-empty listing: "<category> <box>" items joined by "; "."""
+    item = f"{one_of(vocabulary)} {codec.box_regex}"
+    return f"{item}(?:{re.escape(_ITEM_SEPARATOR)}{item})*"
+
+
+def answer_regex(codec: Codec, vocabulary: Sequence[str]) -> str:
+    """The output constraint of a detect answer: a listing or "nothing"."""
+    return f"(?:{listing_regex(codec, vocabulary)})|{re.escape(NOTHING)}"
 
 
 def parse_listing(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...]:

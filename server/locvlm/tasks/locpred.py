@@ -54,6 +54,11 @@ def answer(boxes: Sequence[Box], codec: Codec, size: SizeLike) -> str:
     return codec.encode(sorted(boxes, key=reading_key), size)
 
 
+def answer_regex(phrase: str, codec: Codec) -> str:
+    """The output constraint: the codec's boxes, or NegPred's absent answer."""
+    return f"(?:{codec.regex})|(?:{negpred.absent_regex(phrase)})"
+
+
 def parse(text: str, codec: Codec, size: SizeLike) -> Location | None:
     """The boxes in `text`, or no boxes for NegPred's absent answer; None for neither."""
     if negpred.is_absent(text):

@@ -52,6 +52,16 @@ def answer(phrase: str) -> str:
     return _ABSENT.format(phrase=phrase)
 
 
+def absent_regex(phrase: str) -> str:
+    """The output constraint of the absent answer about `phrase`."""
+    return re.escape(answer(phrase))
+
+
+def exists_choices() -> tuple[str, str]:
+    """The answers the POPE-style question allows."""
+    return exists_answer(True), exists_answer(False)
+
+
 def is_absent(text: str) -> bool:
     """Whether model `text` says the object is not in the image."""
     return _ABSENT_PATTERN.search(text) is not None

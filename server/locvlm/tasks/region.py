@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Relation
-from locvlm.tasks._text import normalize
+from locvlm.tasks._text import normalize, one_of
 from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
 from locvlm_client import Box, SizeLike
 
@@ -72,6 +72,15 @@ def answer(category: str, relation: Relation | None = None, other: str | None = 
     if relation is None or other is None:
         return f"the {category}"
     return f"the {category} {relation.value} the {other}"
+
+
+def answer_regex(vocabulary: Sequence[str], context: bool = True) -> str:
+    """The output constraint: "the <category>" [+ " <relation> the <category>"]."""
+    cats = one_of(vocabulary)
+    if not context:
+        return f"the {cats}"
+    relations = one_of(rel.value for rel in Relation)
+    return f"the {cats}(?: {relations} the {cats})?"
 
 
 def parse(text: str) -> Description | None:

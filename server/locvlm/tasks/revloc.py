@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from locvlm.coords import Codec
-from locvlm.tasks._text import match_vocabulary, normalize
+from locvlm.tasks._text import match_vocabulary, normalize, one_of
 from locvlm.tasks.base import Scene, Task, Turn
 from locvlm_client import Box, SizeLike
 
@@ -41,6 +41,11 @@ def prompt(box: Box, codec: Codec, size: SizeLike, template: int = 0) -> str:
 def answer(category: str) -> str:
     """The target: the bare category, `"red circle"`."""
     return category
+
+
+def answer_regex(vocabulary: Sequence[str]) -> str:
+    """The output constraint: one category of the model's vocabulary."""
+    return one_of(answer(c) for c in vocabulary)
 
 
 def parse(text: str, vocabulary: Sequence[str] = ()) -> Named | None:
