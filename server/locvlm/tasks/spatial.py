@@ -24,7 +24,7 @@ from typing import ClassVar
 from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation, relation
 from locvlm.tasks import detect
-from locvlm.tasks._text import NOTHING, join_and, normalize, split_and, yes_no, yes_or_no
+from locvlm.tasks._text import NOTHING, join_and, normalize, one_of, split_and, yes_no, yes_or_no
 from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
 from locvlm_client import SizeLike
 
@@ -167,6 +167,26 @@ _READERS: dict[str, Callable[[str], SpatialValue | None]] = {
     "side": _read_side,
     "category": _read_categories,
 }
+
+
+def answer_regex(
+    kind: str, codec: Codec, vocabulary: Sequence[str], evidence: bool, axis: Axis = Axis.HORIZONTAL
+) -> str:
+    """The output constraint of a `kind` answer ("yes_no", "side" or "category").
+
+    With `evidence`, the answer's listing of boxes comes first, as `answer_with_evidence`
+    writes it.
+    """
+    if kind == "yes_no":
+        value = one_of((yes_or_no(True), yes_or_no(False)))
+    elif kind == "side":
+        value = one_of(SIDE_WORDS[r] for r in Relation if r.axis is axis)
+    else:
+        cats = one_of(vocabulary)
+        value = f"(?:{cats}(?:(?:, | and ){cats})*|{re.escape(NOTHING)})"
+    if not evidence:
+        return value
+    return f"{detect.listing_regex(codec, vocabulary)}\\. {re.escape(_MARK)} {value}"
 
 
 def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | None:
