@@ -1,0 +1,38 @@
+"""`POST /v1/detect`: every object (of some categories, or every known one), labelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PIL import Image
+
+from locvlm.serving.context import ServingContext
+from locvlm.serving.ground import in_space
+from locvlm.tasks import detect as detect_task
+from locvlm_client import CoordSpace, Detection, DetectResponse, ImageSize
+
+__all__ = ["detect"]
+
+
+async def detect(
+    ctx: ServingContext,
+    image: Image.Image,
+    categories: Sequence[str] | None = None,
+    coords: CoordSpace = "pixel",
+) -> DetectResponse:
+    """List the objects with the detect task's prompt; boxes in the requested space."""
+    size = image.size
+    names = list(categories or ctx.vocabulary)
+    question = detect_task.prompt(list(categories) if categories else None)
+    pattern = detect_task.answer_regex(ctx.codec, names) if names else None
+    (out,) = await ctx.ask(image, [question], [pattern])
+    found = detect_task.parse(out.text, ctx.codec, size) or ()
+    wanted = set(categories or ())
+    detections = [
+        Detection(label=o.category, box=in_space(o.box, size, coords))
+        for o in found
+        if not wanted or o.category in wanted
+    ]
+    return DetectResponse(
+        image_size=ImageSize(width=size[0], height=size[1]), detections=detections, raw=out.text
+    )
