@@ -1,0 +1,176 @@
+"""The paper's two ablations in the shapes world, each run on the same budget and seeds.
+
+    python bench/ablations.py [--only codec|objectives] [--steps 3000] [--out runs/ablations]
+
+1. Coordinate representation: `nfp` vs `ivb` vs `diga` (same recipe otherwise) ->
+   grounding Acc@0.5, RevLoc, spatial accuracy.
+2. Objectives: baseline (captions, POPE-style yes/no, counting and spatial VQA: no
+   localization objective) vs + LocPred vs + LocPred + NegPred vs all three (+ RevLoc and
+   contextual description) -> spatial accuracy with flip consistency, POPE F1, grounding.
+
+Every run trains `tiny-shapes` from scratch with the same stage-0/stage-2 step counts and
+seed, then is evaluated on one held-out benchmark (a seed never used in training, every
+size and aspect of the contract). Spatial answers are plain (no evidence boxes) in every
+run, so that the baseline's answer format is the same as the others'. Results:
+`OUT/<run>/report.json`, the table in `OUT/ablations.md`, plots `OUT/*.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
+SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
+GENERAL = {"caption": 0.5, "exists": 1.0, "counting": 1.0, **SPATIAL}
+OBJECTIVES: dict[str, dict[str, float]] = {
+    "baseline": GENERAL,
+    "+locpred": {**GENERAL, "locpred": 3.0},
+    "+locpred+negpred": {**GENERAL, "locpred": 3.0, "negpred": 1.0},
+    "all": {**GENERAL, "locpred": 3.0, "negpred": 1.0, "revloc": 1.5, "region": 1.5},
+}
+CODECS = {"nfp": {"name": "nfp", "decimals": 3}, "ivb": {"name": "ivb", "bins": 32},
+          "diga": {"name": "diga", "grid": 4, "bins": 32}}  # fmt: skip
+
+
+def runs(only: str | None) -> dict[str, dict[str, Any]]:
+    """Run name -> `--set` overrides."""
+    out: dict[str, dict[str, Any]] = {}
+    if only in (None, "codec"):
+        for name, codec in CODECS.items():
+            out[f"codec-{name}"] = {"codec": codec, "mix": OBJECTIVES["all"]}
+    if only in (None, "objectives"):
+        for name, mix in OBJECTIVES.items():
+            if name != "all" or only == "objectives":  # "all" with ivb is codec-ivb
+                out[f"objectives-{name}"] = {"codec": CODECS["ivb"], "mix": mix}
+    return out
+
+
+def _locvlm(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "locvlm", *args], check=True)
+
+
+def make_bench(out: Path) -> Path:
+    """The held-out benchmark shared by every run."""
+    bench = out / "bench.jsonl"
+    if not bench.exists():
+        data = out / "bench-data"
+        _locvlm(
+            "data",
+            "shapes",
+            "--n",
+            "300",
+            "--seed",
+            str(BENCH_SEED),
+            "--size",
+            "random",
+            "--out",
+            str(data),
+        )
+        _locvlm("data", "bench", "--kind", "leftright,abovebelow,pope,grounding,region,counting",
+                "--coco", str(data / "annotations.json"), "--images", str(data), "--seed", "1",
+                "--out", str(bench))  # fmt: skip
+    return bench
+
+
+def train_and_eval(
+    name: str, overrides: dict[str, Any], steps: dict[str, int], out: Path, bench: Path
+) -> dict[str, Any]:
+    """Train one run (resumes if interrupted), evaluate it, return its report."""
+    run = out / name
+    sets = [f"--set=stage0.steps={steps['stage0']}", f"--set=stage2.steps={steps['stage2']}",
+            "--set=spatial_evidence=false", f"--set=eval_every={steps['stage2'] // 4}"]  # fmt: skip
+    sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
+    start = time.time()
+    if not (run / "model" / "config.json").exists():
+        _locvlm("train", "--out", str(run), "--no-progress", *sets)
+    report_path = run / "report.json"
+    if not report_path.exists():
+        _locvlm("eval", "--model", str(run), "--bench", str(bench), "--out", str(report_path))
+    report = json.loads(report_path.read_text())
+    report["wall_s"] = round(time.time() - start)
+    return report
+
+
+def headline(report: dict[str, Any]) -> dict[str, float]:
+    """The ablation table's columns from an eval report."""
+    b = report["benches"]
+    pope = b.get("pope", {}).get("pope", {})
+    return {
+        "grounding_acc50": b.get("grounding", {})
+        .get("tasks", {})
+        .get("locpred", {})
+        .get("accuracy", 0.0),
+        "revloc": b.get("region", {}).get("tasks", {}).get("revloc", {}).get("accuracy", 0.0),
+        "leftright": b.get("leftright", {}).get("accuracy", 0.0),
+        "leftright_flip_consistent": b.get("leftright", {}).get("flip_consistency", 0.0),
+        "abovebelow": b.get("abovebelow", {}).get("accuracy", 0.0),
+        "pope_f1_random": pope.get("random", {}).get("f1", 0.0),
+        "pope_f1_popular": pope.get("popular", {}).get("f1", 0.0),
+        "pope_f1_adversarial": pope.get("adversarial", {}).get("f1", 0.0),
+    }
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    """A markdown table of the headline numbers."""
+    cols = list(next(iter(results.values())))
+    lines = ["| run | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines += [
+        f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in results.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(out: Path, names: list[str]) -> None:
+    """Validation accuracy (grounding, spatial) vs training time, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for metric in ("locpred", "spatial_yes_no", "revloc", "exists"):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name in names:
+            rows = [json.loads(x) for x in (out / name / "log.jsonl").read_text().splitlines()]
+            pts = [
+                (r["t"] / 60, r[metric])
+                for r in rows
+                if r.get("stage") == "validation" and metric in r
+            ]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+        ax.set(xlabel="training time (min)", ylabel=f"validation accuracy: {metric}", ylim=(0, 1))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / f"{metric}.png", dpi=100)
+        plt.close(fig)
+
+
+def main() -> None:
+    """Run the ablations and write the table and plots."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["codec", "objectives"])
+    parser.add_argument("--stage0-steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=3000, help="stage-2 steps per run")
+    parser.add_argument("--out", type=Path, default=Path("runs/ablations"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    bench = make_bench(args.out)
+    steps = {"stage0": args.stage0_steps, "stage2": args.steps}
+    results = {}
+    for name, overrides in runs(args.only).items():
+        report = train_and_eval(name, overrides, steps, args.out, bench)
+        results[name] = {**headline(report), "wall_min": report["wall_s"] / 60}
+        (args.out / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "ablations.md").write_text(table(results))
+    plot(args.out, list(results))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
