@@ -230,7 +230,9 @@ def bench(
     kind: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(BENCHMARKS)}.")],
     coco: CocoOpt,
     out: JsonlOpt,
-    images: Annotated[Path | None, typer.Option(help="Image folder of the file names.")] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="Image folder of the file names (default: --coco's folder).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Rows of image i draw from (seed, kind, i).")] = 0,
     max_per_image: Annotated[int, typer.Option(min=1, help="Questions per image and kind.")] = 3,
     negatives: Annotated[
@@ -247,7 +249,9 @@ def bench(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--kind") from None
     try:
-        root = None if images is None else rows_root(images, out)
+        # Without --images, file names stay relative to the annotations' folder (as the
+        # shapes writer lays datasets out), rewritten to resolve from the output file.
+        root = rows_root(images or coco.parent, out)
         options = BenchOptions(seed, max_per_image, negatives, root)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

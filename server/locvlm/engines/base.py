@@ -10,6 +10,7 @@ token counts. Engines are built and torn down in `async with Engine.open(setting
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -51,9 +52,17 @@ class Constraint:
         """The constraint as one regular expression."""
         if self.regex is not None:
             return self.regex
-        import re
-
         return "(?:" + "|".join(re.escape(c) for c in self.choices or ()) + ")"
+
+    def for_engine(self) -> str:
+        """The regex every engine constrains generation with.
+
+        A leading space is allowed (answers are trained as `" " + answer`, so the first
+        token usually carries it) and an escaped space is written plainly (xgrammar, which
+        both vLLM and our transformers engine use, warns on that escape).
+        """
+        cleaned = re.sub(r"(?<!\\)((?:\\\\)*)\\ ", r"\1 ", self.as_regex())
+        return f"[ ]?(?:{cleaned})"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def engine_class(kind: str) -> type[Engine]:
 
 
 async def _auto(settings: Settings) -> Engine:
-    """vLLM when it is installed and starts, else transformers; logs the reason."""
+    """Build vLLM when it is installed and starts, else transformers; logs the reason."""
     try:
         vllm = engine_class("vllm")
     except EngineUnavailableError as exc:

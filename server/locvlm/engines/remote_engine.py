@@ -127,6 +127,8 @@ class RemoteEngine(Engine):
         """
         from locvlm.model.loading import resolve_model_dir
 
+        if not settings.remote_urls:
+            raise ValueError("engine=remote needs remote_urls (LOCVLM_REMOTE_URLS)")
         sidecar = Sidecar.read(resolve_model_dir(settings.model))
         limit = settings.remote_timeout_s
         client = httpx.AsyncClient(timeout=httpx.Timeout(limit, connect=min(5.0, limit)))
@@ -225,9 +227,12 @@ class RemoteEngine(Engine):
             raise EngineDeadError("the remote engine is shut down")
         if self.model is None and not await self.probe():
             raise NoReplicaError("no replica answered /v1/models, so no model name is known")
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._one(r)) for r in requests]
-        return [t.result() for t in tasks]
+        calls = [asyncio.ensure_future(self._one(r)) for r in requests]
+        try:  # gather cancels every call when the caller is cancelled, closing its socket
+            return list(await asyncio.gather(*calls))
+        finally:  # and after a failure, the calls still waiting are dropped too
+            for call in calls:
+                call.cancel()
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         image = square(request.image, self.sidecar.image_size)
@@ -246,7 +251,7 @@ class RemoteEngine(Engine):
             "temperature": 0.0,
         }
         if request.constraint is not None:  # vLLM >= 0.12; older servers used guided_regex
-            body["structured_outputs"] = {"regex": request.constraint.as_regex()}
+            body["structured_outputs"] = {"regex": request.constraint.for_engine()}
         return body
 
     async def _one(self, request: GenerationRequest) -> GenerationResult:

@@ -16,23 +16,18 @@ none, share a batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
-import xgrammar as xgr
-from transformers import (
-    LogitsProcessor,
-    LogitsProcessorList,
-    PreTrainedTokenizerFast,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from PIL import Image
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from locvlm.engines._grammar import ConstrainRows, Grammars
 from locvlm.engines.base import (
     Engine,
     EngineDeadError,
@@ -47,56 +42,9 @@ from locvlm.model.loading import LoadedModel, load_model
 if TYPE_CHECKING:
     from locvlm.api.settings import Settings
 
-__all__ = ["Grammars", "TransformersEngine"]
+__all__ = ["TransformersEngine"]
 
 _log = logging.getLogger("locvlm.engines")
-
-
-class Grammars:
-    """xgrammar grammars compiled for one tokenizer, cached by regular expression."""
-
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, vocab_size: int) -> None:
-        info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=vocab_size, stop_token_ids=[tokenizer.eos_token_id]
-        )
-        self._compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)
-        self._cache: dict[str, xgr.CompiledGrammar] = {}
-        self.vocab_size = vocab_size
-
-    def compile(self, regex: str) -> xgr.CompiledGrammar:
-        """The grammar of an answer matching `regex`, after the space answers start with."""
-        if regex not in self._cache:
-            if len(self._cache) >= 256:  # bounded: NegPred alternatives carry the phrase
-                self._cache.clear()
-            # xgrammar warns on `\ ` (what re.escape writes for a space) and means " ".
-            cleaned = re.sub(r"(?<!\\)((?:\\\\)*)\\ ", r"\1 ", regex)
-            grammar = xgr.Grammar.from_regex(f"[ ]?(?:{cleaned})")
-            self._cache[regex] = self._compiler.compile_grammar(grammar)
-        return self._cache[regex]
-
-
-class _Constrain(LogitsProcessor):
-    """Masks the logits of constrained rows with one xgrammar matcher per row."""
-
-    def __init__(self, grammars: Sequence[xgr.CompiledGrammar | None], vocab_size: int) -> None:
-        self.matchers = [None if g is None else xgr.GrammarMatcher(g) for g in grammars]
-        self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
-        self.started = False
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.started:
-            for i, matcher in enumerate(self.matchers):
-                # A refused token is the padding after a row stopped at its own limit.
-                if matcher and not matcher.is_terminated():
-                    if not matcher.accept_token(int(input_ids[i, -1])):
-                        self.matchers[i] = None
-        self.started = True
-        rows = [i for i, m in enumerate(self.matchers) if m and not m.is_terminated()]
-        for i in rows:
-            self.matchers[i].fill_next_token_bitmask(self.bitmask, i)  # type: ignore[union-attr]
-        if rows:
-            xgr.apply_token_bitmask_inplace(scores, self.bitmask, indices=rows)
-        return scores
 
 
 @dataclass(eq=False)
@@ -206,7 +154,7 @@ class TransformersEngine(Engine):
         pending = [_Pending(r, loop.create_future()) for r in requests]
         for p in pending:
             self._queued.add(p)
-            p.future.add_done_callback(lambda _, p=p: self._queued.discard(p))
+            p.future.add_done_callback(functools.partial(self._forget, p))
             self._queue.put_nowait(p)
         try:
             return list(await asyncio.gather(*(p.future for p in pending)))
@@ -214,31 +162,35 @@ class TransformersEngine(Engine):
             for p in pending:
                 p.future.cancel()
 
+    def _forget(self, pending: _Pending, _: object) -> None:
+        self._queued.discard(pending)
+
     async def _serve(self) -> None:
-        while True:
-            self._batch = batch = await self._next_batch()
-            try:
-                job = self._worker.submit(self._run, batch)
-            except RuntimeError as exc:  # the worker is gone: nothing can be served again
-                self._dead = exc
-                _log.error("transformers engine died: %s", exc)
-                self._fail_all(EngineDeadError(f"transformers engine died: {exc}"))
-                return
-            results: Sequence[GenerationResult | BaseException]
-            try:
-                results = await asyncio.wrap_future(job)
-            except Exception as exc:  # this batch failed; the engine serves the next
-                _log.exception("transformers engine: a batch of %d failed", len(batch))
-                results = [exc] * len(batch)
-            self._batch = []
-            for p, result in zip(batch, results, strict=True):
-                if p.future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    p.future.set_exception(result)
-                else:
-                    p.future.set_result(result)
-                    self._counts["finished"] += 1
+        try:
+            while True:
+                await self._serve_batch(await self._next_batch())
+        except Exception as exc:  # the worker refused work (or a bug): nothing is served again
+            self._dead = exc
+            _log.exception("transformers engine died")
+            self._fail_all(EngineDeadError(f"transformers engine died: {exc!r}"))
+
+    async def _serve_batch(self, batch: list[_Pending]) -> None:
+        self._batch = batch
+        job = self._worker.submit(self._run, batch)  # RuntimeError: the worker is gone
+        try:
+            results = await asyncio.wrap_future(job)
+        except Exception as exc:  # generation failed for this batch; the engine goes on
+            _log.exception("transformers engine: a batch of %d failed", len(batch))
+            results = [exc] * len(batch)
+        for p, result in zip(batch, results, strict=True):
+            if p.future.done():
+                continue
+            if isinstance(result, BaseException):
+                p.future.set_exception(result)
+            else:
+                p.future.set_result(result)
+                self._counts["finished"] += 1
+        self._batch = []
 
     async def _next_batch(self) -> list[_Pending]:
         loop = asyncio.get_running_loop()
@@ -272,18 +224,34 @@ class TransformersEngine(Engine):
                 p.future.set_exception(error)
 
     # --- the worker thread ---------------------------------------------------------
-    def _run(self, batch: Sequence[_Pending]) -> list[GenerationResult]:
+    def _run(self, batch: Sequence[_Pending]) -> list[GenerationResult | Exception]:
+        """Prepare each request on its own (a bad image fails only its request), then generate."""
+        images: dict[int, Image.Image] = {}
+        failed: dict[int, Exception] = {}
+        for i, p in enumerate(batch):
+            try:
+                images[i] = square(p.request.image, self.sidecar.image_size)
+            except Exception as exc:  # an unreadable or truncated image
+                failed[i] = exc
+        rows = list(images)
+        results = self._generate([batch[i] for i in rows], list(images.values())) if rows else []
+        done = dict(zip(rows, results, strict=True))
+        return [failed[i] if i in failed else done[i] for i in range(len(batch))]
+
+    def _generate(
+        self, batch: Sequence[_Pending], images: Sequence[Image.Image]
+    ) -> list[GenerationResult]:
         loaded, tok = self.loaded, self.loaded.tokenizer
-        side = self.sidecar.image_size
-        images = [square(p.request.image, side) for p in batch]
         inputs = prompt_batch(loaded.encoder, images, [p.request.question for p in batch])
         prompt_len = inputs["input_ids"].shape[1]
         stop = _RowStop(batch, prompt_len, lambda: self._closed)
         constraints = [p.request.constraint for p in batch]
         processors = LogitsProcessorList()
         if any(constraints):
-            grammars = [None if c is None else self._grammars.compile(c.as_regex()) for c in constraints]
-            processors.append(_Constrain(grammars, self._grammars.vocab_size))
+            grammars = [
+                None if c is None else self._grammars.compile(c.for_engine()) for c in constraints
+            ]
+            processors.append(ConstrainRows(grammars, self._grammars.vocab_size))
         with torch.inference_mode():
             out = loaded.model.generate(
                 **inputs, max_new_tokens=max(p.request.max_new_tokens for p in batch),
@@ -306,7 +274,7 @@ class TransformersEngine(Engine):
         prompt_tokens = len(self.loaded.encoder.prompt_ids(request.question))
         self._counts["prompt_tokens"] += prompt_tokens
         self._counts["completion_tokens"] += len(tokens)
-        text = tok.decode(tokens, skip_special_tokens=True).strip()
+        text = cast(str, tok.decode(tokens, skip_special_tokens=True)).strip()
         return GenerationResult(text, prompt_tokens, len(tokens), finish)
 
     async def shutdown(self) -> None:

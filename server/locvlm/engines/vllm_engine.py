@@ -47,7 +47,9 @@ class _Counters:
 
 def _stats_hook(counters: _Counters) -> Any:
     """A vLLM stat-logger factory that copies each step's numbers into `counters`."""
-    from vllm.v1.metrics.loggers import StatLoggerBase  # type: ignore[import-not-found,unused-ignore]
+    from vllm.v1.metrics.loggers import (  # type: ignore[import-not-found,unused-ignore]
+        StatLoggerBase,
+    )
 
     class _Recorder(StatLoggerBase):
         def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
@@ -97,8 +99,12 @@ class VLLMEngine(Engine):
             FileNotFoundError: no checkpoint or no sidecar at `settings.model`.
             ImportError: vllm is not installed.
         """
-        from vllm import AsyncEngineArgs  # type: ignore[import-not-found,unused-ignore]
-        from vllm.v1.engine.async_llm import AsyncLLM  # type: ignore[import-not-found,unused-ignore]
+        from vllm.engine.arg_utils import (  # type: ignore[import-not-found,unused-ignore]
+            AsyncEngineArgs,
+        )
+        from vllm.v1.engine.async_llm import (  # type: ignore[import-not-found,unused-ignore]
+            AsyncLLM,
+        )
 
         path = resolve_model_dir(settings.model)
         sidecar = Sidecar.read(path)
@@ -131,20 +137,22 @@ class VLLMEngine(Engine):
         return self._dead or bool(self._llm.errored)
 
     def stats(self) -> EngineStats:
-        """Requests in flight (vLLM's scheduler: waiting and running) and decoded tokens."""
-        unfinished = 0 if self._closed else int(self._llm.get_num_unfinished_requests())
-        queued = min(self._counters.waiting, unfinished)
+        """Requests in flight, and the scheduler's numbers as of its last step.
+
+        `details`: `batch` (requests in the last decoding step), `generation_tokens` (every
+        token decoded so far, cancelled requests included), `prompt_tokens`,
+        `kv_cache_usage` (0..1).
+        """
         c = self._counters
-        return EngineStats(
-            queued=queued,
-            running=unfinished - queued,
-            finished=self._finished,
-            details={
-                "generation_tokens": float(c.generation_tokens),
-                "prompt_tokens": float(c.prompt_tokens),
-                "kv_cache_usage": c.kv_cache_usage,
-            },
-        )
+        unfinished = 0 if self._closed else int(self._llm.get_num_unfinished_requests())
+        queued = min(c.waiting, unfinished)
+        details = {
+            "batch": float(c.running),
+            "generation_tokens": float(c.generation_tokens),
+            "prompt_tokens": float(c.prompt_tokens),
+            "kv_cache_usage": c.kv_cache_usage,
+        }
+        return EngineStats(queued, unfinished - queued, self._finished, details)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Submit every request at once; cancelling the caller aborts those still running.
@@ -154,44 +162,53 @@ class VLLMEngine(Engine):
         """
         if self._closed or self.errored:
             raise EngineDeadError(f"the vLLM engine is {'shut down' if self._closed else 'dead'}")
-        # A TaskGroup cancels the siblings of a failed request and, when the caller is
-        # cancelled, every child: vLLM's generator then aborts its request.
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._one(r)) for r in requests]
-        return [t.result() for t in tasks]
+        # A cancelled caller cancels the gather and so every stream; a stream's generator
+        # then aborts its request in vLLM. A failed request cancels its siblings.
+        streams = [asyncio.ensure_future(self._one(r)) for r in requests]
+        try:
+            return list(await asyncio.gather(*streams))
+        finally:
+            for stream in streams:
+                stream.cancel()  # a no-op for those already done
 
-    async def _one(self, request: GenerationRequest) -> GenerationResult:
-        from vllm import SamplingParams  # type: ignore[import-not-found,unused-ignore]
-        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams  # type: ignore[import-not-found,unused-ignore]
-        from vllm.v1.engine.exceptions import EngineDeadError as VLLMDeadError  # type: ignore[import-not-found,unused-ignore]
+    def _params(self, request: GenerationRequest) -> Any:
+        from vllm.sampling_params import (  # type: ignore[import-not-found,unused-ignore]
+            RequestOutputKind,
+            SamplingParams,
+            StructuredOutputsParams,
+        )
 
         structured = None
         if request.constraint is not None:
-            structured = StructuredOutputsParams(regex=request.constraint.as_regex())
-        params = SamplingParams(
+            structured = StructuredOutputsParams(regex=request.constraint.for_engine())
+        return SamplingParams(
             temperature=0.0,
             max_tokens=min(request.max_new_tokens, self._max_new_tokens),
             structured_outputs=structured,
             output_kind=RequestOutputKind.FINAL_ONLY,  # no per-token objects to hand over
         )
+
+    async def _one(self, request: GenerationRequest) -> GenerationResult:
+        from vllm.v1.engine.exceptions import (  # type: ignore[import-not-found,unused-ignore]
+            EngineDeadError as VLLMDeadError,
+        )
+
         inputs = {
             "prompt": prompt(request.question, self.sidecar.image_first),
             "multi_modal_data": {"image": square(request.image, self.sidecar.image_size)},
         }
         request_id = f"{request.request_id or 'locvlm'}-{next(self._ids)}"
         final = None
-        try:
-            async for output in self._llm.generate(inputs, params, request_id):
+        try:  # cancellation (a BaseException) passes through: vLLM aborts the request
+            async for output in self._llm.generate(inputs, self._params(request), request_id):
                 final = output
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             if isinstance(exc, VLLMDeadError) or self._llm.errored:
                 self._dead = True
                 raise EngineDeadError(f"the vLLM engine died: {exc!r}") from exc
             raise
-        if final is None:  # the stream ended without an output: an abort from elsewhere
-            raise EngineDeadError(f"vLLM returned nothing for request {request_id}")
+        if final is None:
+            raise RuntimeError(f"vLLM ended request {request_id} without an output")
         self._finished += 1
         completion = final.outputs[0]
         return GenerationResult(
@@ -206,6 +223,7 @@ class VLLMEngine(Engine):
         if self._closed:
             return
         self._closed = True
+        # Synchronous (vLLM's own graceful stop of the core and workers, a few seconds):
+        # the sockets it closes belong to this loop, so it is not moved to a thread.
         self._llm.shutdown()
-        # Let the cancelled output-handler task finish on this loop.
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let the cancelled output-handler task finish

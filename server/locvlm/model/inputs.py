@@ -78,15 +78,16 @@ class Encoder:
 
     def prompt_ids(self, question: str) -> list[int]:
         """Token ids of the prompt, `<image>` expanded to one id per image token."""
-        if question not in self._cache:
+        cached = self._cache.get(question)
+        if cached is None:
             ids = self.tok(prompt(question, self.image_first)).input_ids
-            expanded: list[int] = []
+            cached = []
             for i in ids:
-                expanded.extend([i] * self.image_tokens if i == self.image_id else [i])
-            self._cache[question] = expanded
-            if len(self._cache) > 200_000:  # bounded: questions hold box text
+                cached.extend([i] * self.image_tokens if i == self.image_id else [i])
+            if len(self._cache) >= 200_000:  # bounded: questions hold box text
                 self._cache.clear()
-        return self._cache[question]
+            self._cache[question] = cached
+        return cached
 
     def answer_ids(self, answer: str) -> list[int]:
         """Token ids of the target: a space, the answer, then EOS."""

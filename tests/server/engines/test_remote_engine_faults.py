@@ -204,7 +204,7 @@ async def test_request_body_shape() -> None:
 
     remote = engine(handle, max_new_tokens=20)
     constraint = Constraint(choices=("yes", "no"))
-    [plain, constrained] = await remote.generate(
+    [plain, _] = await remote.generate(
         [request(max_new_tokens=50), request("Is it left?", constraint=constraint)]
     )
     assert (plain.text, plain.finish_reason) == ("[5, 6, 7, 8]", "length")
@@ -213,7 +213,7 @@ async def test_request_body_shape() -> None:
     assert first["max_tokens"] == 20  # the server's limit caps the request's
     assert first["temperature"] == 0.0
     assert "structured_outputs" not in first
-    assert second["structured_outputs"] == {"regex": constraint.as_regex()}
+    assert second["structured_outputs"] == {"regex": constraint.for_engine()}
     [message] = second["messages"]
     image_part, text_part = message["content"]
     assert text_part == {"type": "text", "text": "Is it left?"}
@@ -247,23 +247,26 @@ async def test_cancelling_the_caller_frees_in_flight_requests() -> None:
 class _Replica(BaseHTTPRequestHandler):
     delay_s = 0.0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self._answer({"object": "list", "data": [{"id": "served-tiny"}]})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(self.delay_s)
         self._answer(completion(f"{body['model']}: [0, 0, 9, 9]"))
 
     def _answer(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except BrokenPipeError:
+            pass  # the client timed out and left
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -286,16 +289,16 @@ def closed_port() -> int:
 
 async def test_real_server_beside_a_dead_port(loopback: str) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
-    client = httpx.AsyncClient(timeout=httpx.Timeout(0.5))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(0.3))
     remote = RemoteEngine(client, [dead, loopback], SIDECAR)
     assert await remote.probe() == 1
     assert remote.ready
     results = await remote.generate([request() for _ in range(4)])
     assert [r.text for r in results] == ["served-tiny: [0, 0, 9, 9]"] * 4
     assert [ok for _, ok in remote.replicas] == [False, True]
-    _Replica.delay_s = 2.0  # longer than the client's timeout
+    _Replica.delay_s = 1.0  # longer than the client's timeout
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         await remote.generate([request()])
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 0.9
     await remote.shutdown()

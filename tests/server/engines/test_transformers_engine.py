@@ -1,0 +1,310 @@
+"""The transformers engine on the real tiny-shapes export: batching, constraints, cancellation."""
+
+import asyncio
+import io
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from locvlm.api.settings import Settings
+from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
+from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
+from locvlm.engines.transformers_engine import TransformersEngine
+from locvlm.model.loading import LoadedModel, load_model
+from locvlm.tasks import counting, locpred, negpred, revloc
+
+# The first test here builds `tiny_shapes_export` (a minute on two idle cores, five
+# while a training run shares them): more than the suite's 300 s default.
+pytestmark = pytest.mark.timeout(900)
+
+# No grammar path completes within any token limit used here: rows run to their limit.
+ENDLESS = Constraint(regex="[a-z]{2000}")
+WORKER = "locvlm-transformers"
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_shapes_export: Path) -> LoadedModel:
+    return load_model(tiny_shapes_export)
+
+
+def _settings(base: Settings, **update: object) -> Settings:
+    return base.model_copy(update=update)
+
+
+def _scene(i: int) -> tuple[Image.Image, list[str]]:
+    image, objects = render_scene(seed=(11, i), config=ShapesConfig(size=(128, 128)))
+    return image, [o.category for o in objects]
+
+
+def _mixed(n: int, loaded: LoadedModel) -> tuple[list[Image.Image], list[str]]:
+    """Questions of four tasks and lengths on scenes of random sizes (varied padding)."""
+    images, questions = [], []
+    for i in range(n):
+        image, objects = render_scene(seed=(11, i), config=ShapesConfig(size=None))
+        obj = objects[0]
+        questions.append(
+            [
+                locpred.prompt(obj.category, i % len(locpred.TEMPLATES)),
+                negpred.exists_prompt(CATEGORIES[i % len(CATEGORIES)]),
+                counting.prompt(obj.category),
+                revloc.prompt(obj.box, loaded.codec, image.size),
+            ][i % 4]
+        )
+        images.append(image)
+    return images, questions
+
+
+def _greedy(
+    loaded: LoadedModel, images: list[Image.Image], questions: list[str], limit: int
+) -> list[str]:
+    """`LoadedModel.generate` in one batch, on one torch thread as the engine's worker."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return loaded.generate(images, questions, max_new_tokens=limit)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _grounding_constraint(phrase: str, loaded: LoadedModel) -> Constraint:
+    """Boxes in the checkpoint's codec, or NegPred's answer that the phrase is absent."""
+    return Constraint(regex=f"(?:{loaded.codec.regex})|{re.escape(negpred.answer(phrase))}")
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 60.0) -> float:
+    """Seconds until `condition` holds, polling the engine's state."""
+    start = time.perf_counter()
+    while not condition():
+        assert time.perf_counter() - start < timeout, "condition never held"
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - start
+
+
+def _workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(WORKER)]
+
+
+@pytest.mark.anyio
+async def test_micro_batched_answers_equal_greedy(tiny_settings: Settings, loaded: LoadedModel):
+    images, questions = _mixed(20, loaded)
+    async with TransformersEngine.open(_settings(tiny_settings, max_batch=6)) as engine:
+        outs = await asyncio.gather(
+            *(
+                engine.generate([GenerationRequest(im, q, 16)])
+                for im, q in zip(images, questions, strict=True)
+            )
+        )
+        batches = engine.stats().details["batches"]
+    results = [out.text for (out,) in outs]
+    batched = _greedy(loaded, images, questions, 16)  # one batch of 20
+    alone = [_greedy(loaded, [im], [q], 16)[0] for im, q in zip(images, questions, strict=True)]
+    for reference in (batched, alone):
+        same = [r == ref for r, ref in zip(results, reference, strict=True)]
+        assert sum(same) / len(same) >= 0.95, list(zip(results, reference, strict=True))
+    assert batches >= 4  # batches of at most 6: other padding than the reference's
+    for (r,), q in zip(outs, questions, strict=True):
+        assert r.prompt_tokens == len(loaded.encoder.prompt_ids(q))
+        limit = 16 if r.finish_reason == "length" else 15  # a stopped answer ends before 16
+        assert r.completion_tokens <= limit
+        assert r.finish_reason == "stop" or r.completion_tokens == 16
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("max_batch", "most_batches"),
+    [
+        (16, 15),  # 16 callers at once: fewer batches than requests
+        (4, 16),  # the limit splits them, never more than 4 a batch
+    ],
+)
+async def test_concurrent_requests_share_batches(
+    tiny_settings: Settings, max_batch: int, most_batches: int
+):
+    image, categories = _scene(0)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), max_new_tokens=8)
+    async with TransformersEngine.open(_settings(tiny_settings, max_batch=max_batch)) as engine:
+        outs = await asyncio.gather(*(engine.generate([request]) for _ in range(16)))
+        stats = engine.stats()
+    assert len({out[0].text for out in outs}) == 1
+    assert stats.finished == 16
+    assert stats.details["batched"] == 16
+    assert stats.details["batches"] <= most_batches
+    assert stats.details["largest_batch"] <= max_batch
+    assert stats.details["batches"] >= 16 / max_batch
+
+
+@pytest.mark.anyio
+async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Settings):
+    image, categories = _scene(1)
+    where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
+    free = GenerationRequest(image, where, max_new_tokens=10)
+    async with TransformersEngine.open(tiny_settings) as engine:
+        [alone] = await engine.generate([free])
+        short, long_, choice, mixed = await engine.generate(
+            [
+                GenerationRequest(image, where, 5, ENDLESS),
+                GenerationRequest(image, where, 12, ENDLESS),
+                GenerationRequest(image, exists, 8, Constraint(choices=("yes", "no"))),
+                free,
+            ]
+        )
+        assert engine.stats().details["batches"] == 2
+    assert (short.completion_tokens, short.finish_reason) == (5, "length")
+    assert (long_.completion_tokens, long_.finish_reason) == (12, "length")
+    assert re.fullmatch("[a-z]+", short.text)
+    assert long_.text.startswith(short.text)  # greedy: the same row, cut later
+    assert choice.text in {"yes", "no"}
+    assert choice.finish_reason == "stop"
+    assert mixed == alone
+
+
+@pytest.mark.anyio
+async def test_constraints_turn_malformed_answers_into_parseable(
+    tiny_settings: Settings, loaded: LoadedModel
+):
+    scenes = [_scene(i) for i in range(12)]
+    free, constrained = [], []
+    for image, categories in scenes:
+        question = locpred.prompt(categories[0])
+        free.append(GenerationRequest(image, question, 24))
+        constraint = _grounding_constraint(categories[0], loaded)
+        constrained.append(GenerationRequest(image, question, 24, constraint))
+    async with TransformersEngine.open(tiny_settings) as engine:
+        free_out = await engine.generate(free)
+        constrained_out = await engine.generate(constrained)
+
+    def parse_rate(results: list) -> float:
+        parsed = [locpred.parse(r.text, loaded.codec, (128, 128)) for r in results]
+        return sum(p is not None for p in parsed) / len(parsed)
+
+    assert parse_rate(constrained_out) == 1.0
+    assert parse_rate(free_out) < parse_rate(constrained_out), [r.text for r in free_out]
+    for request, result in zip(constrained, constrained_out, strict=True):
+        if result.finish_reason == "stop":  # complete answers match the whole expression
+            assert re.fullmatch(request.constraint.as_regex(), result.text)
+
+
+@pytest.mark.anyio
+async def test_an_unreadable_image_fails_only_its_request(tiny_settings: Settings):
+    image, categories = _scene(7)
+    encoded = io.BytesIO()
+    image.save(encoded, "PNG")
+    data = encoded.getvalue()
+    truncated = Image.open(io.BytesIO(data[: len(data) // 2]))  # decoded lazily, in the worker
+    question = locpred.prompt(categories[0])
+    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=100)) as engine:
+        bad = asyncio.create_task(engine.generate([GenerationRequest(truncated, question, 4)]))
+        [good] = await engine.generate([GenerationRequest(image, question, 4)])
+        with pytest.raises(OSError, match="truncated"):
+            await bad
+        stats = engine.stats()
+        assert engine.ready
+    assert good.completion_tokens >= 1
+    assert (stats.finished, stats.details["batches"]) == (1, 1)  # one batch, one failure
+
+
+@pytest.mark.anyio
+async def test_cancelled_queued_requests_are_skipped(tiny_settings: Settings):
+    image, categories = _scene(2)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), 24, ENDLESS)
+    settings = _settings(tiny_settings, max_batch=2, batch_wait_ms=0)
+    async with TransformersEngine.open(settings) as engine:
+        await engine.generate([request, request])  # warm up this batch shape
+        start = time.perf_counter()
+        await engine.generate([request, request])
+        one_batch = time.perf_counter() - start
+        before = engine.stats()
+        tasks = [asyncio.create_task(engine.generate([request])) for _ in range(32)]
+        await _until(lambda: engine.stats().running == 2)
+        for task in tasks[2:]:
+            task.cancel()
+        await asyncio.sleep(0)
+        assert engine.stats().queued == 0  # cancelled callers leave the queue at once
+        drained = await _until(lambda: all(t.done() for t in tasks) and not engine.stats().running)
+        after = engine.stats()
+    assert all(t.cancelled() for t in tasks[2:])
+    assert [len(t.result()) for t in tasks[:2]] == [1, 1]
+    assert after.finished - before.finished == 2
+    assert after.details["skipped_cancelled"] - before.details["skipped_cancelled"] == 30
+    assert after.details["batches"] - before.details["batches"] == 1
+    # Serving the 30 would take 15 more batches; skipping them costs no batch at all.
+    assert drained < 3 * one_batch + 0.5, (drained, one_batch)
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_running_request_frees_the_worker(tiny_settings: Settings):
+    image, categories = _scene(3)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), 150, ENDLESS)
+    async with TransformersEngine.open(tiny_settings) as engine:
+        start = time.perf_counter()
+        [full] = await engine.generate([request])
+        whole = time.perf_counter() - start
+        task = asyncio.create_task(engine.generate([request]))
+        await _until(lambda: engine.stats().running == 1)
+        await asyncio.sleep(whole / 10)
+        task.cancel()
+        freed = await _until(lambda: engine.stats().running == 0)
+        stats = engine.stats()
+    assert full.completion_tokens == 150
+    assert stats.details["stopped_cancelled"] == 1
+    assert stats.finished == 1
+    assert freed < whole / 3, (freed, whole)
+
+
+@pytest.mark.anyio
+async def test_shutdown_fails_waiting_callers_and_joins_the_worker(tiny_settings: Settings):
+    image, categories = _scene(4)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), 150, ENDLESS)
+    engine = await TransformersEngine.create(tiny_settings)
+    assert engine.ready
+    running = asyncio.create_task(engine.generate([request]))
+    await _until(lambda: engine.stats().running == 1)
+    queued = asyncio.create_task(engine.generate([request]))
+    await _until(lambda: engine.stats().queued == 1)
+    await engine.shutdown()
+    await engine.shutdown()  # idempotent
+    for task in (running, queued):
+        with pytest.raises(EngineDeadError):
+            await task
+    assert _workers() == []
+    assert not engine.ready
+    assert not engine.errored
+    with pytest.raises(EngineDeadError):
+        await engine.generate([request])
+
+
+@pytest.mark.anyio
+async def test_dead_worker_flips_readiness(tiny_settings: Settings):
+    image, categories = _scene(5)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), 4)
+    async with TransformersEngine.open(tiny_settings) as engine:
+        await engine.generate([request])
+        engine._worker.shutdown(wait=True)  # the fault: the worker is gone under the engine
+        with pytest.raises(EngineDeadError, match="died"):
+            await engine.generate([request])
+        assert engine.errored
+        assert not engine.ready
+        with pytest.raises(EngineDeadError):
+            await engine.generate([request])
+    assert _workers() == []
+
+
+@pytest.mark.anyio
+async def test_requests_that_cannot_be_served_are_refused(tiny_settings: Settings):
+    image, _ = _scene(6)
+    async with TransformersEngine.open(tiny_settings) as engine:
+        with pytest.raises(ValueError, match="context"):
+            await engine.generate([GenerationRequest(image, "Where? " * 400, 8)])
+        assert await engine.generate([]) == []
+        assert engine.ready
+    with pytest.raises(ValueError, match="dtype"):
+        await TransformersEngine.create(_settings(tiny_settings, dtype="float33"))
+    with pytest.raises(FileNotFoundError):
+        await TransformersEngine.create(_settings(tiny_settings, model="/nonexistent/model"))
+    assert _workers() == []
