@@ -33,11 +33,15 @@ class Log:
             handle.write(json.dumps(record) + "\n")
 
 
-def lr_at(step: int, cfg: StageConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
+def lr_at(step: int, cfg: StageConfig, time_progress: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak.
+
+    With a time budget, `time_progress` (the share of it spent) can run the decay ahead
+    of the step count, so a run cut by its budget still ends at the low learning rate.
+    """
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    progress = max((step - cfg.warmup) / max(1, cfg.steps - cfg.warmup), time_progress)
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
@@ -75,12 +79,15 @@ class StageRunner:
         with Progress(*columns, disable=not self.show_progress) as bar:
             task = bar.add_task(self.name, total=self.cfg.steps, completed=start, info="")
             tick, seen, step = time.time(), 0, start
+            began = time.time()
             for step in range(start, self.cfg.steps):
-                if self.deadline and time.time() > self.deadline:
+                now = time.time()
+                if self.deadline and now > self.deadline:
                     self.log.write(stage=self.name, event="time budget reached", step=step)
                     return step
+                spent = (now - began) / (self.deadline - began) if self.deadline else 0.0
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr_at(step, self.cfg)
+                    group["lr"] = lr_at(step, self.cfg, spent)
                 loss, info = step_fn()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.params, 1.0)
