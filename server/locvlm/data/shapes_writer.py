@@ -14,8 +14,6 @@ in a temporary folder and renamed into place: a failure leaves nothing half-writ
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from locvlm.data._atomic import atomic_dir
 from locvlm.data.clips import render_clip
 from locvlm.data.coco import CocoAnnotation, CocoCategory, CocoImage, write_coco
 from locvlm.data.shapes import CATEGORIES, SceneObject, ShapesConfig, render_scene
@@ -38,21 +37,6 @@ def shapes_categories() -> list[CocoCategory]:
     ]
 
 
-def prepare_output(out: Path) -> Path:
-    """A fresh temporary folder beside `out` (which must not hold files already)."""
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty; choose a new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-
-
-def publish(tmp: Path, out: Path) -> None:
-    """Move the finished temporary folder to `out`."""
-    if out.exists():
-        out.rmdir()  # empty, checked by prepare_output
-    tmp.rename(out)
-
-
 def write_shapes_dataset(
     out: str | Path,
     n: int,
@@ -64,8 +48,7 @@ def write_shapes_dataset(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     target = Path(out)
-    tmp = prepare_output(target)
-    try:
+    with atomic_dir(target) as tmp:
         (tmp / "images").mkdir()
         images: list[CocoImage] = []
         annotations: list[CocoAnnotation] = []
@@ -79,10 +62,6 @@ def write_shapes_dataset(
                 progress(1)
         info = {"description": "locvlm shapes world v1", "seed": seed, "config": repr(config)}
         write_coco(tmp / "annotations.json", images, shapes_categories(), annotations, info)
-        publish(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
@@ -124,8 +103,7 @@ def write_clips_dataset(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     target = Path(out)
-    tmp = prepare_output(target)
-    try:
+    with atomic_dir(target) as tmp:
         images: list[CocoImage] = []
         annotations: list[CocoAnnotation] = []
         videos: list[dict[str, object]] = []
@@ -153,8 +131,4 @@ def write_clips_dataset(
             tmp / "annotations.json", images, shapes_categories(), annotations, info,
             extra={"videos": videos},
         )  # fmt: skip
-        publish(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

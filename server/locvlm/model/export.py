@@ -14,8 +14,6 @@ on load. So the weights are renamed here and written with safetensors directly.
 import copy
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,8 @@ from transformers import (
     PreTrainedConfig,
     ProcessorMixin,
 )
+
+from locvlm.data._atomic import atomic_dir
 
 __all__ = ["SIDECAR", "export_llava", "load_exported", "to_vllm_key"]
 
@@ -104,19 +104,13 @@ def export_llava(
         raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
     sidecar_text = _sidecar_json(sidecar)
     target = _resolve_dtype(dtype) if dtype is not None else model.dtype
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    with atomic_dir(out, overwrite=True) as tmp:
         _write_weights(_vllm_tensors(model, target), tmp, max_shard_bytes)
         _export_config(model, target).save_pretrained(tmp)
         if model.generation_config is not None:
             model.generation_config.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         (tmp / SIDECAR).write_text(sidecar_text, encoding="utf-8")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -205,14 +199,3 @@ def _export_config(model: LlavaForConditionalGeneration, dtype: torch.dtype) -> 
         if isinstance(part, PreTrainedConfig):
             part.dtype = dtype
     return config
-
-
-def _replace_dir(new: Path, out: Path) -> None:
-    """Move the finished `new` to `out`, replacing an old `out` only once `new` is whole."""
-    if not out.exists():
-        new.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    out.rename(old / out.name)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
