@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from locvlm.api.serve import serve
 from locvlm.coords import CODECS, get_codec
 from locvlm.coords.base import Codec
 from locvlm.data.cli import app as data_app
@@ -33,6 +34,7 @@ app.add_typer(data_app, name="data")
 app.command()(train)
 app.command("eval")(eval_command)
 app.command("export")(export_command)
+app.command()(serve)
 
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `coords list`).")]
 SizeOpt = Annotated[str, typer.Option("--size", "-s", help="Original image size, WIDTHxHEIGHT.")]

@@ -1,0 +1,135 @@
+"""What routes depend on, as named types: `async def route(serving: ServingDep, ...)`.
+
+Everything comes from `app.state` (set by `create_app`), never from module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from PIL import Image
+
+from locvlm.api.errors import AuthenticationError, UnavailableError, UnsupportedMediaTypeError
+from locvlm.api.images import ImageLimits, decode_image, load_image
+from locvlm.api.lifecycle import Lifecycle
+from locvlm.api.security import key_matches
+from locvlm.api.settings import Settings
+from locvlm.serving.context import ServingContext
+from locvlm_client import ImageInput
+
+__all__ = [
+    "JSON_BODY",
+    "MULTIPART_BODY",
+    "REQUIRE_API_KEY",
+    "Images",
+    "ImagesDep",
+    "LifecycleDep",
+    "ServingDep",
+    "SettingsDep",
+]
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_lifecycle(request: Request) -> Lifecycle:
+    """The app's lifecycle: phase, engine, in-flight count."""
+    lifecycle: Lifecycle = request.app.state.lifecycle
+    return lifecycle
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+
+
+def get_serving(lifecycle: LifecycleDep) -> ServingContext:
+    """The serving context, while the engine is up.
+
+    Raises:
+        UnavailableError: 503, the engine is loading, draining or dead.
+    """
+    if lifecycle.serving is None or lifecycle.phase not in ("ready", "draining"):
+        raise UnavailableError(f"the server is {lifecycle.phase}", retry_after=5)
+    return lifecycle.serving
+
+
+ServingDep = Annotated[ServingContext, Depends(get_serving)]
+
+_bearer = HTTPBearer(
+    auto_error=False, description="`Authorization: Bearer <key>`, one of LOCVLM_API_KEYS."
+)
+
+
+def require_api_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    """Let the request through when keys are off, or it carries one of them.
+
+    Raises:
+        AuthenticationError: 401, no key or a wrong one.
+    """
+    if not settings.api_keys:
+        return
+    if credentials is None or not key_matches(credentials.credentials, settings.api_keys):
+        raise AuthenticationError()
+
+
+REQUIRE_API_KEY = Depends(require_api_key)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def require_json(request: Request) -> None:
+    """JSON routes take `application/json` (415 otherwise, e.g. for a form or a file)."""
+    kind = _media_type(request)
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            "send application/json (files go to the /upload variant)", param="content-type"
+        )
+
+
+def require_multipart(request: Request) -> None:
+    """Upload routes take `multipart/form-data` (415 otherwise)."""
+    if _media_type(request) != "multipart/form-data":
+        raise UnsupportedMediaTypeError("send multipart/form-data", param="content-type")
+
+
+JSON_BODY = Depends(require_json)
+MULTIPART_BODY = Depends(require_multipart)
+
+
+@dataclass(frozen=True)
+class Images:
+    """Loads request images under the settings' limits (see `locvlm.api.images`)."""
+
+    settings: Settings
+    lifecycle: Lifecycle
+
+    async def load(self, image: ImageInput, param: str = "image") -> Image.Image:
+        """A JSON request's image (base64, data URL or URL)."""
+        client = self.lifecycle.fetch_client
+        return await load_image(image, self.settings, client, param=param)
+
+    async def upload(self, file: UploadFile, param: str = "file") -> Image.Image:
+        """An uploaded file's image; its declared content type is ignored."""
+        data = await file.read()
+        limits = ImageLimits.from_settings(self.settings)
+        return await asyncio.to_thread(decode_image, data, limits, param=param)
+
+
+def get_images(settings: SettingsDep, lifecycle: LifecycleDep) -> Images:
+    """The image loader."""
+    return Images(settings, lifecycle)
+
+
+ImagesDep = Annotated[Images, Depends(get_images)]

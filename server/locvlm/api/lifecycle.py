@@ -1,0 +1,171 @@
+"""The server's life: loading -> ready -> draining (or dead), and the drain on SIGTERM.
+
+The engine loads in the background once the server listens, so `/healthz` answers at
+once and `/readyz` says 503 until the model is up (and again when it dies or drains).
+
+On SIGTERM (or Ctrl+C) `DrainingServer`, a uvicorn `Server`, first flips the phase to
+draining: `/readyz` answers 503 and new `/v1` requests are refused with 503 while the
+listener stays open, so probes and load balancers see it. The requests in flight finish,
+for up to `drain_timeout_s`; only then does uvicorn's own shutdown start (close the
+listener, close idle connections, cancel what is left), and the lifespan shuts the
+engine down. A second signal skips the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Literal
+
+import httpx
+import uvicorn
+
+from locvlm.api.fetch import new_fetch_client
+from locvlm.api.settings import Settings
+from locvlm.engines.factory import open_engine
+from locvlm.serving.context import ServingContext
+
+__all__ = ["DrainingServer", "Lifecycle", "Phase"]
+
+_log = logging.getLogger("locvlm.api")
+
+Phase = Literal["loading", "ready", "draining", "dead"]
+
+
+class Lifecycle:
+    """The engine, the phase, and the count of `/v1` requests in flight (one per app)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.serving: ServingContext | None = None
+        self.fetch_client: httpx.AsyncClient | None = None
+        self.in_flight = 0
+        self.started_at = int(time.time())
+        self._draining = False
+        self._failed = False
+        self._changed = asyncio.Event()  # set whenever in_flight drops
+        self._stop = asyncio.Event()
+
+    @property
+    def phase(self) -> Phase:
+        """Where the server is; only `ready` serves `/v1`."""
+        engine = self.serving.engine if self.serving else None
+        if self._failed or (engine is not None and engine.errored):
+            return "dead"
+        if self._draining:
+            return "draining"
+        return "ready" if engine is not None and engine.ready else "loading"
+
+    # --- requests in flight (counted by locvlm.api.limits) ------------------------
+    def enter(self) -> None:
+        """A `/v1` request starts."""
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        """A `/v1` request ends (answered, failed, cancelled)."""
+        self.in_flight -= 1
+        self._changed.set()
+
+    def begin_drain(self) -> None:
+        """Refuse new `/v1` requests and report not ready; in-flight ones go on."""
+        if not self._draining:
+            _log.info("draining: %d request(s) in flight", self.in_flight)
+        self._draining = True
+
+    async def drain(self, timeout_s: float) -> int:
+        """Begin draining and wait up to `timeout_s` for the in-flight requests.
+
+        Returns:
+            How many are still in flight (0: all finished).
+        """
+        self.begin_drain()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self.in_flight > 0:
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            pass
+        return self.in_flight
+
+    # --- the engine (held by the app's lifespan) ----------------------------------
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Load the engine in the background; on exit, shut it down (or stop loading)."""
+        self.fetch_client = new_fetch_client()
+        holder = asyncio.create_task(self._hold_engine(), name="locvlm-engine")
+        try:
+            yield
+        finally:
+            self._draining = True
+            self._stop.set()
+            if self.serving is None:  # still loading: stop that
+                holder.cancel()
+            await asyncio.gather(holder, return_exceptions=True)
+            await self.fetch_client.aclose()
+
+    async def _hold_engine(self) -> None:
+        try:
+            async with open_engine(self.settings) as engine:
+                self.serving = ServingContext(engine, engine.sidecar, self.settings.max_new_tokens)
+                _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
+                try:
+                    await self._stop.wait()
+                finally:
+                    self._failed = self._failed or engine.errored  # for the exit status
+                    self.serving = None
+        except Exception:
+            started = self._stop.is_set()
+            self._failed = True
+            _log.exception("the engine failed to %s", "stop" if started else "start")
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with a drain before its shutdown and an exit when the engine dies."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_requested = False
+        self._drain_task: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Remember the loop (signals schedule the drain on it), then start uvicorn."""
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets=sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First signal: drain, then shut down. Second (or before serving): uvicorn's own."""
+        if self._drain_requested or not self.started or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._drain_requested = True
+        _log.info("%s: draining for up to %gs", signal.Signals(sig).name,
+                  self.lifecycle.settings.drain_timeout_s)  # fmt: skip
+        self.lifecycle.begin_drain()
+        # A signal handler runs between bytecodes of the loop's thread: only schedule here.
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        if self._drain_task is None:
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        left = await self.lifecycle.drain(self.lifecycle.settings.drain_timeout_s)
+        if left:
+            _log.warning("drain timeout: cancelling %d request(s) still in flight", left)
+        self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        """Stop serving when the engine is dead (it failed to load or crashed)."""
+        if self.lifecycle.phase == "dead" and not self.should_exit:
+            _log.error("the engine is dead: shutting down")
+            self.should_exit = True
+        return await super().on_tick(counter)

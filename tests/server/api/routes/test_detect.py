@@ -1,0 +1,57 @@
+"""`POST /v1/detect` and `/v1/detect/upload` on the live server."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from locvlm_client import DetectResponse
+from tests.server.api.live import LiveServer, assert_inside, b64, encoded, error_of, scene, send_all
+
+IMAGE, OBJECTS = scene((200, 128), seed=3)
+PNG = encoded(IMAGE)
+WANTED = [OBJECTS[0].category]
+
+
+@pytest.fixture(scope="module")
+def answers(server: LiveServer) -> dict[str, httpx.Response]:
+    """This module's engine requests, sent together."""
+    return send_all(server, {
+        "all": ("/v1/detect", {"json": {"image": b64(PNG)}}),
+        "some": ("/v1/detect", {"json": {"image": b64(PNG), "categories": WANTED,
+                                         "coords": "normalized"}}),
+        "upload": ("/v1/detect/upload", {"files": {"file": ("s.png", PNG)},
+                                         "data": {"categories": WANTED}}),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "space", "labels"),
+    [
+        ("all", (200, 128), None),  # every known category, pixels
+        ("some", (1, 1), WANTED),  # one category, normalized
+        ("upload", (200, 128), WANTED),  # multipart
+    ],
+)
+def test_detections(
+    name: str, space: tuple[int, int], labels: list[str] | None, answers: dict[str, httpx.Response]
+) -> None:
+    response = answers[name]
+    assert response.status_code == 200, response.text
+    answer = DetectResponse.model_validate(response.json())
+    assert (answer.image_size.width, answer.image_size.height) == (200, 128)
+    for item in answer.detections:
+        assert_inside(item.box.model_dump(), space)
+        assert labels is None or item.label in labels
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"image": b64(PNG), "categories": ["a"] * 7}, "categories"),  # over max_phrases
+        ({"image": b64(PNG), "categories": [""]}, "categories[0]"),  # blank
+        ({"image": b64(PNG), "coords": "pixels"}, "coords"),  # unknown space
+    ],
+)
+def test_bad_requests(body: dict[str, Any], param: str, client: httpx.Client) -> None:
+    assert error_of(client.post("/v1/detect", json=body), 422)["param"] == param

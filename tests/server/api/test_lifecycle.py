@@ -1,0 +1,206 @@
+"""Loading, draining on SIGTERM with nothing lost, the drain timeout, a dead engine."""
+
+import json
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from locvlm.api.app import create_app
+from locvlm.api.lifecycle import Lifecycle
+from locvlm.api.settings import Settings
+from locvlm.cli import app as cli_app
+from tests.server.api.live import (
+    AUTH,
+    AsyncHeldBody,
+    LiveServer,
+    b64,
+    encoded,
+    error_of,
+    launch,
+    launch_for,
+    scene,
+)
+
+PNG = encoded(scene((128, 96))[0])
+GROUND = {"image": b64(PNG), "phrases": ["red circle", "blue square"]}
+JSON = {"content-type": "application/json"}
+
+
+# --- in process: phases and the drain count ---------------------------------------------
+@pytest.mark.anyio
+async def test_while_loading_readyz_and_v1_answer_503() -> None:
+    app = create_app(Settings(model="/nowhere"))  # no lifespan here: the engine never loads
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app", headers=AUTH) as c:
+        assert (await c.get("/healthz")).status_code == 200
+        ready = await c.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "loading"
+        response = await c.post("/v1/ground", json=GROUND)
+        assert error_of(response, 503)["type"] == "unavailable"
+        assert int(response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.anyio
+async def test_drain_waits_for_requests_in_flight() -> None:
+    lifecycle = Lifecycle(Settings())
+    lifecycle.enter()
+    lifecycle.enter()
+
+    async def finish() -> None:
+        for _ in range(2):
+            await anyio.sleep(0.05)
+            lifecycle.leave()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(finish)
+        assert await lifecycle.drain(timeout_s=30) == 0
+    assert lifecycle.phase == "draining"
+
+
+@pytest.mark.anyio
+async def test_drain_gives_up_after_its_timeout() -> None:
+    lifecycle = Lifecycle(Settings())
+    lifecycle.enter()
+    started = time.monotonic()
+    assert await lifecycle.drain(timeout_s=0.2) == 1
+    assert time.monotonic() - started < 5
+
+
+# --- live: SIGTERM, a dead engine ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def servers(
+    request: pytest.FixtureRequest,
+    tiny_shapes_export: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, LiveServer]]:
+    """This module's servers, started together (their imports overlap): to drain, to
+    drain past a 1 s timeout, and one whose checkpoint's weights are garbage."""
+    broken = tmp_path_factory.mktemp("broken") / "model"
+    shutil.copytree(tiny_shapes_export, broken)
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    started = {
+        "drain": launch_for(request, "drain", LOCVLM_DRAIN_TIMEOUT_S="120"),
+        "drain_timeout": launch_for(request, "drain_timeout", LOCVLM_DRAIN_TIMEOUT_S="1"),
+        "dead": launch(broken, broken.parent),
+    }
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+async def _readyz(client: httpx.AsyncClient) -> dict[str, Any]:
+    return dict((await client.get("/readyz")).json())
+
+
+async def _until(client: httpx.AsyncClient, condition: Any) -> None:
+    with anyio.fail_after(120):
+        while not condition(await _readyz(client)):
+            await anyio.sleep(0.02)
+
+
+def test_sigterm_drains_every_request_in_flight(servers: dict[str, LiveServer]) -> None:
+    """Two slow uploads and three engine requests in flight at SIGTERM: all get 200."""
+    server = servers["drain"]
+    server.wait_ready()
+    held = [AsyncHeldBody(json.dumps(GROUND).encode()) for _ in range(2)]
+
+    async def scenario() -> tuple[list[httpx.Response], dict[str, Any], float]:
+        answers: list[httpx.Response] = []
+        seen: dict[str, Any] = {}
+        async with server.async_client() as client, server.async_client() as probe:
+
+            async def send(**kwargs: Any) -> None:
+                answers.append(await client.post("/v1/ground", **kwargs))
+
+            async with anyio.create_task_group() as tg:
+                for body in held:
+                    tg.start_soon(partial(send, content=body, headers=JSON))
+                for _ in range(3):
+                    tg.start_soon(partial(send, json=GROUND))
+                await _until(probe, lambda r: r["in_flight"] >= 2)
+                server.proc.send_signal(signal.SIGTERM)
+                sent_at = time.monotonic()
+                await _until(probe, lambda r: r["status"] == "draining")
+                seen["refused"] = await probe.post("/v1/ground", json=GROUND)
+                async with server.async_client() as fresh:  # a new connection too
+                    seen["refused_new"] = await fresh.post("/v1/ground", json=GROUND)
+                    seen["healthz"] = (await fresh.get("/healthz")).status_code
+                for body in held:
+                    body.release()
+        return answers, seen, sent_at
+
+    answers, seen, sent_at = anyio.run(scenario)
+    assert [r.status_code for r in answers] == [200] * 5, [r.text for r in answers]
+    for name in ("refused", "refused_new"):
+        assert error_of(seen[name], 503)["type"] == "unavailable"
+    assert seen["healthz"] == 200
+    assert server.proc.wait(timeout=60) == 0
+    assert time.monotonic() - sent_at < 60
+    assert "SIGTERM: draining" in server.log()
+    assert "drain timeout" not in server.log()
+
+
+def test_the_drain_ends_at_its_timeout(servers: dict[str, LiveServer]) -> None:
+    server = servers["drain_timeout"]
+    server.wait_ready()
+    held = AsyncHeldBody(json.dumps(GROUND).encode())
+
+    async def scenario() -> tuple[BaseException | None, float]:
+        failure: list[BaseException] = []
+        async with server.async_client() as client, anyio.create_task_group() as tg:
+
+            async def send() -> None:
+                try:
+                    await client.post("/v1/ground", content=held, headers=JSON)
+                except httpx.TransportError as exc:
+                    failure.append(exc)
+
+            tg.start_soon(send)
+            await _until(client, lambda r: r["in_flight"] == 1)
+            server.proc.send_signal(signal.SIGTERM)
+            sent_at = time.monotonic()
+            await anyio.to_thread.run_sync(server.proc.wait, 60)
+            exited_after = time.monotonic() - sent_at
+            held.release()
+        return (failure or [None])[0], exited_after
+
+    failure, exited_after = anyio.run(scenario)
+    assert server.proc.returncode == 0
+    assert exited_after < 1 + 15  # the drain, uvicorn's last second, the engine's stop
+    assert isinstance(failure, httpx.TransportError)  # cut off, never answered
+    assert "drain timeout: cancelling 1 request(s)" in server.log()
+
+
+def test_a_dead_engine_stops_the_server(servers: dict[str, LiveServer]) -> None:
+    server = servers["dead"]
+    assert server.proc.wait(timeout=180) == 1
+    assert "the engine failed to start" in server.log()
+    assert "locvlm serve: the engine failed" in server.log()
+
+
+# --- `locvlm serve` without a model ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no model is shipped in this package yet: pass --model DIR"),  # the default
+        (["--model", "/no/such/dir"], "no model checkpoint"),  # a wrong folder
+        (["--model", "x", "--engine", "tpu"], "expected one of auto, vllm, transformers"),  # engine
+    ],
+)
+def test_serve_fails_clearly_without_a_model(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOCVLM_MODEL", raising=False)
+    done = CliRunner().invoke(cli_app, ["serve", *args])
+    assert done.exit_code == 2
+    assert message in " ".join(done.output.split())
