@@ -25,6 +25,7 @@ def tiny_shapes_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     root = tmp_path_factory.mktemp("tiny_shapes")
     run_locvlm("train", "--preset", "tiny-shapes", "--steps", "20", "--out", str(root / "run"),
-               "--no-progress", "--set", "eval_per_task=2", "--set", "tokenizer_scenes=1500")  # fmt: skip
+               "--no-progress", "--set", "eval_per_task=2",
+               "--set", "tokenizer_scenes=1500")  # fmt: skip
     run_locvlm("export", str(root / "run"), str(root / "export"))
     return root / "export"

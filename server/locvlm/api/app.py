@@ -28,7 +28,9 @@ from locvlm.api.errors import (
 )
 from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.limits import RequestLimits
-from locvlm.api.routes import describe, detect, ground, health, models, spatial
+from locvlm.api.metrics import HTTPMetrics, Metrics
+from locvlm.api.metrics import router as metrics_router
+from locvlm.api.routes import chat, describe, detect, ground, health, models, playground, spatial
 from locvlm.api.security import RequestIdMiddleware, add_cors
 from locvlm.api.settings import Settings
 from locvlm.engines.base import EngineDeadError
@@ -56,12 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="locvlm", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.settings, app.state.lifecycle = settings, lifecycle
+    lifecycle.observer = app.state.metrics = Metrics(lifecycle)
     app.include_router(health.router)
-    for module in (ground, describe, spatial, detect, models):
+    app.include_router(metrics_router)  # GET /metrics: open like /healthz
+    app.include_router(playground.router)  # GET /: the page, open like /healthz
+    for module in (ground, describe, spatial, detect, models, chat):
         app.include_router(module.router, prefix="/v1", dependencies=[REQUIRE_API_KEY])
     _add_error_handlers(app)
-    # Added innermost first: request id (outermost) -> CORS -> limits -> routes.
+    # Added innermost first: request id (outermost) -> CORS -> metrics -> limits -> routes.
     app.add_middleware(RequestLimits, lifecycle=lifecycle)
+    app.add_middleware(HTTPMetrics, metrics=app.state.metrics)
     add_cors(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,11 +1,14 @@
 """What routes depend on, as named types: `async def route(serving: ServingDep, ...)`.
 
-Everything comes from `app.state` (set by `create_app`), never from module globals.
+Everything comes from `app.state` (set by `create_app`), never from module globals. The
+dependencies are `async def` although they never wait: FastAPI runs a plain `def` one in
+a thread pool, a thread hop per dependency per request (measured by `bench/api.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,6 +19,7 @@ from PIL import Image
 from locvlm.api.errors import AuthenticationError, UnavailableError, UnsupportedMediaTypeError
 from locvlm.api.images import ImageLimits, decode_image, load_image
 from locvlm.api.lifecycle import Lifecycle
+from locvlm.api.metrics import Metrics
 from locvlm.api.security import key_matches
 from locvlm.api.settings import Settings
 from locvlm.serving.context import ServingContext
@@ -33,13 +37,13 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_lifecycle(request: Request) -> Lifecycle:
+async def get_lifecycle(request: Request) -> Lifecycle:
     """The app's lifecycle: phase, engine, in-flight count."""
     lifecycle: Lifecycle = request.app.state.lifecycle
     return lifecycle
@@ -49,7 +53,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
-def get_serving(lifecycle: LifecycleDep) -> ServingContext:
+async def get_serving(lifecycle: LifecycleDep) -> ServingContext:
     """The serving context, while the engine is up.
 
     Raises:
@@ -67,7 +71,7 @@ _bearer = HTTPBearer(
 )
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
@@ -89,7 +93,7 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """JSON routes take `application/json` (415 otherwise, e.g. for a form or a file)."""
     kind = _media_type(request)
     if kind != "application/json" and not kind.endswith("+json"):
@@ -98,7 +102,7 @@ def require_json(request: Request) -> None:
         )
 
 
-def require_multipart(request: Request) -> None:
+async def require_multipart(request: Request) -> None:
     """Upload routes take `multipart/form-data` (415 otherwise)."""
     if _media_type(request) != "multipart/form-data":
         raise UnsupportedMediaTypeError("send multipart/form-data", param="content-type")
@@ -114,22 +118,33 @@ class Images:
 
     settings: Settings
     lifecycle: Lifecycle
+    metrics: Metrics | None = None  # times each loaded image
 
     async def load(self, image: ImageInput, param: str = "image") -> Image.Image:
         """A JSON request's image (base64, data URL or URL)."""
         client = self.lifecycle.fetch_client
-        return await load_image(image, self.settings, client, param=param)
+        start = time.perf_counter()
+        loaded = await load_image(image, self.settings, client, param=param)
+        self._loaded("data" if image.data is not None else "url", start)
+        return loaded
 
     async def upload(self, file: UploadFile, param: str = "file") -> Image.Image:
         """An uploaded file's image; its declared content type is ignored."""
         data = await file.read()
         limits = ImageLimits.from_settings(self.settings)
-        return await asyncio.to_thread(decode_image, data, limits, param=param)
+        start = time.perf_counter()
+        loaded = await asyncio.to_thread(decode_image, data, limits, param=param)
+        self._loaded("upload", start)
+        return loaded
+
+    def _loaded(self, source: str, start: float) -> None:
+        if self.metrics is not None:
+            self.metrics.image_loaded(source, time.perf_counter() - start)
 
 
-def get_images(settings: SettingsDep, lifecycle: LifecycleDep) -> Images:
+async def get_images(request: Request, settings: SettingsDep, lifecycle: LifecycleDep) -> Images:
     """The image loader."""
-    return Images(settings, lifecycle)
+    return Images(settings, lifecycle, getattr(request.app.state, "metrics", None))
 
 
 ImagesDep = Annotated[Images, Depends(get_images)]

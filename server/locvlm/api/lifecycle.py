@@ -29,7 +29,7 @@ import uvicorn
 from locvlm.api.fetch import new_fetch_client
 from locvlm.api.settings import Settings
 from locvlm.engines.factory import open_engine
-from locvlm.serving.context import ServingContext
+from locvlm.serving.context import ServingContext, ServingObserver
 
 __all__ = ["DrainingServer", "Lifecycle", "Phase"]
 
@@ -45,6 +45,7 @@ class Lifecycle:
         self.settings = settings
         self.serving: ServingContext | None = None
         self.fetch_client: httpx.AsyncClient | None = None
+        self.observer: ServingObserver | None = None  # the app's metrics (create_app)
         self.in_flight = 0
         self.started_at = int(time.time())
         self._draining = False
@@ -113,7 +114,9 @@ class Lifecycle:
     async def _hold_engine(self) -> None:
         try:
             async with open_engine(self.settings) as engine:
-                self.serving = ServingContext(engine, engine.sidecar, self.settings.max_new_tokens)
+                self.serving = ServingContext(
+                    engine, engine.sidecar, self.settings.max_new_tokens, observer=self.observer
+                )
                 _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
                 try:
                     await self._stop.wait()

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     max_phrase_chars: int = Field(
         256, gt=0, description="Longest phrase or question, in characters."
     )
+    max_regex_chars: int = Field(
+        1024, gt=0, description="Longest chat `structured_outputs` pattern, in characters."
+    )
     # image URLs (SSRF: see locvlm.api.fetch)
     fetch_timeout_s: float = Field(
         10.0, gt=0, description="Whole image-URL fetch (DNS, redirects, body); then 504."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image
 
@@ -11,7 +13,20 @@ from locvlm.coords import Codec, get_codec
 from locvlm.engines.base import Constraint, Engine, GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
 
-__all__ = ["ServingContext"]
+__all__ = ["ServingContext", "ServingObserver"]
+
+
+class ServingObserver(Protocol):
+    """What serving reports as it answers (`locvlm.api.metrics.Metrics` counts it)."""
+
+    def on_generation(self, result: GenerationResult, seconds: float) -> None:
+        """One answer generated; `seconds`: the engine call it was part of."""
+
+    def on_parse_failure(self, task: str) -> None:
+        """An answer of `task` that its parser could not read."""
+
+    def on_boxes(self, task: str, count: int) -> None:
+        """`count` boxes returned to a caller of `task`."""
 
 
 @dataclass
@@ -22,6 +37,7 @@ class ServingContext:
     sidecar: Sidecar
     max_new_tokens: int = 96
     constrained: bool = True  # constrain outputs to each task's answer syntax
+    observer: ServingObserver | None = None  # metrics; None: nothing is reported
 
     @property
     def codec(self) -> Codec:
@@ -34,14 +50,37 @@ class ServingContext:
         return list(self.sidecar.vocabulary)
 
     async def ask(
-        self, image: Image.Image, questions: Sequence[str], regexes: Sequence[str | None]
+        self,
+        image: Image.Image,
+        questions: Sequence[str],
+        regexes: Sequence[str | None],
+        max_new_tokens: int | None = None,
     ) -> list[GenerationResult]:
-        """Ask every question about `image` in one engine call (batched by the engine)."""
+        """Ask every question about `image` in one engine call (batched by the engine).
+
+        `max_new_tokens` lowers the context's limit for these answers (never raises it).
+        """
+        limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
         requests = [
             GenerationRequest(
-                image=image, question=q, max_new_tokens=self.max_new_tokens,
+                image=image, question=q, max_new_tokens=limit,
                 constraint=Constraint(regex=r) if r and self.constrained else None,
             )
             for q, r in zip(questions, regexes, strict=True)
         ]  # fmt: skip
-        return await self.engine.generate(requests)
+        start = time.perf_counter()
+        results = await self.engine.generate(requests)
+        if self.observer is not None:
+            seconds = time.perf_counter() - start
+            for result in results:
+                self.observer.on_generation(result, seconds)
+        return results
+
+    def report(self, task: str, parsed: bool, boxes: int = 0) -> None:
+        """Tell the observer how one answer of `task` parsed and how many boxes it gave."""
+        if self.observer is None:
+            return
+        if not parsed:
+            self.observer.on_parse_failure(task)
+        if boxes:
+            self.observer.on_boxes(task, boxes)

@@ -25,6 +25,7 @@ async def describe(
     results = []
     for box, out in zip(clipped, answers, strict=True):
         said = region.parse(out.text)
+        ctx.report("describe", said is not None)
         label = None if said is None else said.category
         text = (
             out.text.strip()

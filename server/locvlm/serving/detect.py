@@ -26,13 +26,15 @@ async def detect(
     question = detect_task.prompt(list(categories) if categories else None)
     pattern = detect_task.answer_regex(ctx.codec, names) if names else None
     (out,) = await ctx.ask(image, [question], [pattern])
-    found = detect_task.parse(out.text, ctx.codec, size) or ()
+    parsed = detect_task.parse(out.text, ctx.codec, size)
+    found = parsed or ()
     wanted = set(categories or ())
     detections = [
         Detection(label=o.category, box=in_space(o.box, size, coords))
         for o in found
         if not wanted or o.category in wanted
     ]
+    ctx.report("detect", parsed is not None, len(detections))
     return DetectResponse(
         image_size=ImageSize(width=size[0], height=size[1]), detections=detections, raw=out.text
     )

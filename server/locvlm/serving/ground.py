@@ -33,5 +33,6 @@ async def ground(
     for phrase, out in zip(phrases, answers, strict=True):
         found = locpred.parse(out.text, codec, size)
         boxes = [] if found is None else [in_space(b, size, coords) for b in found.boxes]
+        ctx.report("ground", found is not None, len(boxes))
         results.append(GroundResult(phrase=phrase, found=bool(boxes), boxes=boxes, raw=out.text))
     return GroundResponse(image_size=ImageSize(width=size[0], height=size[1]), results=results)

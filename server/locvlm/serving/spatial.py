@@ -67,6 +67,7 @@ async def answer_spatial(ctx: ServingContext, image: Image.Image, question: str)
         evidence.extend(Detection(label=phrase, box=b) for b in (found.boxes if found else ()))
     value = _value_text(q, answer.text, ctx, size)
     answer_type = q.answer_type if value or q.answer_type == "free" else "free"
+    ctx.report("spatial", bool(value) or q.answer_type == "free", len(evidence))
     return SpatialResponse(
         answer=value or answer.text.strip(), answer_type=answer_type,
         evidence=evidence, raw=answer.text,

@@ -31,7 +31,8 @@ def app() -> FastAPI:
 
 def test_routes(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
-    assert set(V1_POSTS) | {"/v1/models", "/healthz", "/readyz"} == set(paths)
+    assert set(V1_POSTS) | {"/v1/models", "/v1/chat/completions", "/healthz", "/readyz",
+                            "/metrics"} == set(paths)  # fmt: skip
     assert all(set(paths[p]) == {"post"} for p in V1_POSTS)
     assert {"/docs", "/openapi.json"} <= {getattr(r, "path", "") for r in app.routes}
 
@@ -120,7 +121,8 @@ def api_schema(server: LiveServer) -> Any:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", path) for path in V1_POSTS] + [("GET", "/v1/models"), ("GET", "/readyz")],
+    [("POST", path) for path in [*V1_POSTS, "/v1/chat/completions"]]
+    + [("GET", "/v1/models"), ("GET", "/readyz")],
 )
 def test_fuzzed_requests_never_get_a_5xx(method: str, path: str, api_schema: Any) -> None:
     operation = api_schema[path][method]

@@ -1,0 +1,377 @@
+"""API overhead: `/v1/ground` through the HTTP server vs the same prompts straight to the engine.
+
+    python bench/api.py --model /tmp/ae --threads 1 [--requests 96] [--rounds 3] \
+        [--max-new-tokens 16] [--note "..."] [--out bench/results/api]
+
+Both arms run the transformers engine with the same settings in a process of their own,
+started the same way (`python`, uvloop), in one run:
+- api: `locvlm serve`; this process posts `{"image": {"data": <PNG>}, "phrases": [p]}`
+  over keep-alive connections, each request's bytes built beforehand: the client shares
+  the cores with the server, so it is kept as lean as wrk (httpx cost ~1 ms a request);
+- direct: a worker process (this script with `--worker`) sends each grounding question
+  to `Engine.generate` itself, with the constraint `/v1/ground` uses, on the image the
+  server would decode from the same PNG.
+Each concurrency level (1, 8, 32) is a closed loop: that many clients each send their
+next request when the previous one is answered. Rounds alternate which arm goes first
+and each figure is the median over rounds. The answers at concurrency 1 (batches of
+one, so exact) must agree, and so must the tokens generated (the engines' counters), or
+the arms did not do the same work. Target: api requests/s >= 0.95x
+direct at every level (overhead <= 5%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+
+from locvlm.api.images import ImageLimits, decode_image
+from locvlm.api.settings import Settings
+from locvlm.coords import get_codec
+from locvlm.data.shapes import ShapesConfig, render_scene
+from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.factory import engine_class
+from locvlm.model.loading import resolve_model_dir
+from locvlm.model.sidecar import Sidecar
+from locvlm.tasks import locpred
+
+LEVELS = (1, 8, 32)
+TARGET = 0.95  # api requests/s over direct, at every level
+Work = list[tuple[bytes, str]]  # (PNG, phrase) per request
+
+
+def workload(n: int) -> Work:
+    """`n` shapes scenes (seeds (5, i), 128x128) as PNG, each with a phrase to ground."""
+    out = []
+    for i in range(n):
+        image, objects = render_scene(seed=(5, i), config=ShapesConfig(size=(128, 128)))
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        out.append((buf.getvalue(), objects[0].category))
+    return out
+
+
+async def closed_loop(
+    send: Callable[[int], Awaitable[str]], n: int, concurrency: int
+) -> dict[str, Any]:
+    """Send requests 0..n-1 from `concurrency` clients; rate, latencies, answers by index."""
+    latencies: list[float] = []
+    answers = [""] * n
+    todo = iter(range(n))
+
+    async def client() -> None:
+        for i in todo:  # shared: each request is sent once
+            start = time.perf_counter()
+            answers[i] = await send(i)
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    return {
+        "requests_per_s": round(n / wall, 2),
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * statistics.quantiles(latencies, n=100)[98], 1),
+        "answers": answers,
+    }
+
+
+# --- direct: the engine in a worker process, driven over stdin/stdout -----------------
+def engine_requests(model: Path, work: Work, max_new_tokens: int) -> list[GenerationRequest]:
+    """What `/v1/ground` asks the engine for each (PNG, phrase): prompt, constraint, image."""
+    codec = get_codec(**Sidecar.read(model).codec)
+    return [
+        GenerationRequest(
+            image=decode_image(png, ImageLimits()), question=locpred.prompt(phrase),
+            max_new_tokens=max_new_tokens,
+            constraint=Constraint(regex=locpred.answer_regex(phrase, codec)),
+        )
+        for png, phrase in work
+    ]  # fmt: skip
+
+
+async def worker(args: argparse.Namespace) -> None:
+    """Build the engine, then run each concurrency level read from stdin; JSON lines out."""
+    settings = _settings(args)
+    reqs = engine_requests(Path(settings.model), workload(args.requests), args.max_new_tokens)
+    async with engine_class("transformers").open(settings) as engine:
+
+        async def send(i: int) -> str:
+            return (await engine.generate([reqs[i]]))[0].text
+
+        print(json.dumps({"ready": True}), flush=True)
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            before = engine.stats().details
+            result = await closed_loop(send, len(reqs), int(line))
+            print(json.dumps({**result, **_work(before, engine.stats().details)}), flush=True)
+
+
+def _work(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Tokens generated and mean rows per batch, between two `EngineStats.details`."""
+    grew = {k: after[k] - before[k] for k in ("completion_tokens", "batched", "batches")}
+    rows = round(grew["batched"] / max(grew["batches"], 1), 2)
+    return {"completion_tokens": grew["completion_tokens"], "rows_per_batch": rows}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        model=str(args.model), engine="transformers", threads=args.threads,
+        max_new_tokens=args.max_new_tokens, max_in_flight=2 * max(LEVELS),
+    )  # fmt: skip
+
+
+class Direct:
+    """The worker process of the direct arm."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        command = [sys.executable, __file__, "--worker", "--model", str(args.model),
+                   "--threads", str(args.threads), "--requests", str(args.requests),
+                   "--max-new-tokens", str(args.max_new_tokens)]  # fmt: skip
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)  # fmt: skip
+        assert json.loads(self._read())["ready"]
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the direct worker exited ({self.proc.wait()})")
+        return line
+
+    def level(self, concurrency: int) -> dict[str, Any]:
+        """One closed-loop run at `concurrency`."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{concurrency}\n")
+        self.proc.stdin.flush()
+        return dict(json.loads(self._read()))
+
+    def stop(self) -> None:
+        """Close its stdin; it shuts its engine down and exits."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+# --- api: `locvlm serve`, posted to over loopback ----------------------------------------
+class Api:
+    """A `locvlm serve` process with the direct arm's settings, and a client for it."""
+
+    def __init__(self, args: argparse.Namespace, work: Work, port: int) -> None:
+        settings = _settings(args)
+        env = {**os.environ, "LOCVLM_THREADS": str(settings.threads),
+               "LOCVLM_MAX_NEW_TOKENS": str(settings.max_new_tokens),
+               "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight)}  # fmt: skip
+        command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
+                   "--engine", "transformers", "--port", str(port)]  # fmt: skip
+        self.log = Path(tempfile.gettempdir()) / f"locvlm-bench-api-{port}.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.requests = [_post("/v1/ground", _ground_body(png, phrase)) for png, phrase in work]
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"locvlm serve did not get ready; see {self.log}")
+            time.sleep(0.2)
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def engine_details(self) -> dict[str, float]:
+        """The engine's counters (tokens, batches), from `/readyz`."""
+        details: dict[str, float] = httpx.get(f"{self.url}/readyz").json()["engine"]["details"]
+        return details
+
+    async def level(self, concurrency: int) -> dict[str, Any]:
+        """One closed-loop run at `concurrency`, a connection per client."""
+        before = self.engine_details()
+        idle: asyncio.Queue[_Connection] = asyncio.Queue()
+        for _ in range(concurrency):
+            idle.put_nowait(await _Connection.open(self.port))
+
+        async def send(i: int) -> str:
+            connection = await idle.get()
+            status, body = await connection.exchange(self.requests[i])
+            idle.put_nowait(connection)
+            if status != 200:
+                raise RuntimeError(f"/v1/ground answered {status}: {body[:200]!r}")
+            return body.decode()  # parsed after the clock stops
+
+        try:
+            result = await closed_loop(send, len(self.requests), concurrency)
+        finally:
+            while not idle.empty():
+                idle.get_nowait().close()
+        result["answers"] = [json.loads(a)["results"][0]["raw"] for a in result["answers"]]
+        return {**result, **_work(before, self.engine_details())}
+
+    def stop(self) -> None:
+        """SIGTERM (drains), then wait."""
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def _ground_body(png: bytes, phrase: str) -> bytes:
+    image = {"data": base64.b64encode(png).decode()}
+    return json.dumps({"image": image, "phrases": [phrase]}).encode()
+
+
+def _post(path: str, body: bytes) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
+class _Connection:
+    """A keep-alive HTTP/1.1 connection sending prebuilt requests (a client as lean as wrk).
+
+    It shares the cores with the server it measures, so it should cost next to nothing.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        """Connect to 127.0.0.1:`port`."""
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send `request`; the answer's status and body (the server sends Content-Length)."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = _CONTENT_LENGTH.search(head)
+        assert length is not None, head
+        return int(head[9:12]), await self.reader.readexactly(int(length[1]))
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.writer.close()
+
+
+_CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
+# --- the run --------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Warm both arms up, then alternate them level by level for `args.rounds` rounds."""
+    work = workload(args.requests)
+    direct, api = Direct(args), Api(args, work, args.port)
+    rounds: dict[str, dict[int, list[dict[str, Any]]]] = {"direct": {}, "api": {}}
+    try:
+        direct.level(8)  # warm-up: grammars compiled, batch shapes seen
+        uvloop.run(api.level(8))
+        for r in range(args.rounds):
+            for c in LEVELS:
+                arms: Sequence[str] = ("direct", "api") if r % 2 == 0 else ("api", "direct")
+                for arm in arms:
+                    result = direct.level(c) if arm == "direct" else uvloop.run(api.level(c))
+                    rounds[arm].setdefault(c, []).append(result)
+                    print(f"round {r} c={c} {arm}: {result['requests_per_s']} req/s", flush=True)
+    finally:
+        direct.stop()
+        api.stop()
+    return {str(c): _compare(rounds["direct"][c], rounds["api"][c]) for c in LEVELS}
+
+
+def _compare(direct: list[dict[str, Any]], api: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median figures of each arm over rounds, their ratio, and the same-work checks."""
+
+    def median(runs: list[dict[str, Any]]) -> dict[str, float]:
+        keys = ("requests_per_s", "p50_ms", "p99_ms", "completion_tokens", "rows_per_batch")
+        return {k: round(statistics.median(run[k] for run in runs), 2) for k in keys}
+
+    d, a = median(direct), median(api)
+    ratio = a["requests_per_s"] / d["requests_per_s"]
+    same = sum(x == y for x, y in zip(direct[0]["answers"], api[0]["answers"], strict=True))
+    return {"direct": d, "api": a, "api_over_direct": round(ratio, 3), "met": ratio >= TARGET,
+            "same_answers": f"{same}/{len(api[0]['answers'])}"}  # fmt: skip
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as a markdown table, one row per concurrency level."""
+    lines = [
+        f"# API overhead: /v1/ground vs the engine ({report['machine']}, "
+        f"{report['requests']} requests x {report['rounds']} rounds, "
+        f"{report['max_new_tokens']} new tokens, threads {report['threads']})",
+        "",
+        "| concurrency | direct req/s | api req/s | api/direct | direct p50/p99 ms "
+        "| api p50/p99 ms | rows/batch direct/api | same answers | tokens direct/api |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c, lv in report["levels"].items():
+        d, a = lv["direct"], lv["api"]
+        lines.append(
+            f"| {c} | {d['requests_per_s']} | {a['requests_per_s']} | {lv['api_over_direct']} "
+            f"| {d['p50_ms']} / {d['p99_ms']} | {a['p50_ms']} / {a['p99_ms']} "
+            f"| {d['rows_per_batch']} / {a['rows_per_batch']} | {lv['same_answers']} "
+            f"| {d['completion_tokens']:g} / {a['completion_tokens']:g} |"
+        )
+    verdict = "met" if report["met"] else "NOT met"
+    lines += ["", f"Target api/direct >= {TARGET} at every level: {verdict}.", ""]
+    return "\n".join([*lines, report["note"], ""])
+
+
+def main() -> None:
+    """Parse arguments; run the worker, or the benchmark and write JSON and markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="checkpoint folder (an export)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of each engine")
+    parser.add_argument("--requests", type=int, default=96, help="per level, per arm")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    try:
+        args.model = resolve_model_dir(args.model)
+    except FileNotFoundError as exc:
+        parser.error(f"{exc}; pass --model DIR (an exported checkpoint)")
+    if args.worker:
+        uvloop.run(worker(args))
+        return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    levels = run(args)
+    report = {
+        "command": "python bench/api.py " + shlex.join(sys.argv[1:]),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "model": str(args.model), "requests": args.requests, "rounds": args.rounds,
+        "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "levels": levels, "met": all(lv["met"] for lv in levels.values()),
+        "note": "Both arms share the machine with whatever else runs (load average at start "
+        "and end above); rounds alternate the arms to spread that noise. " + args.note,
+    }  # fmt: skip
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""`POST /v1/chat/completions`: OpenAI-compatible chat, one question about one image.
+
+    client = openai.OpenAI(base_url="http://localhost:8000/v1", api_key="...")
+    client.chat.completions.create(model="default", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Where is the red circle?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}]}])
+
+What is asked of the model, and how streaming works: `locvlm.serving.chat`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from locvlm.api.deps import JSON_BODY, ImagesDep, ServingDep, SettingsDep
+from locvlm.api.limits import check_texts, fits_context
+from locvlm.api.openai_protocol import ChatCompletion, ChatCompletionRequest
+from locvlm.api.routes import error_responses
+from locvlm.api.routes.models import model_id
+from locvlm.serving import chat
+from locvlm_client import ImageInput
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["chat (OpenAI-compatible)"], responses=error_responses())
+
+_STREAM = {"text/event-stream": {"description": "With `stream`: chat.completion.chunk events."}}
+
+
+@router.post(
+    "/chat/completions",
+    dependencies=[JSON_BODY],
+    response_model=ChatCompletion,
+    responses={200: {"content": _STREAM}},
+)
+async def chat_completions(
+    body: ChatCompletionRequest, serving: ServingDep, images: ImagesDep, settings: SettingsDep
+) -> Any:
+    """Answer the last user message's question about the request's one image."""
+    turn = chat.read_turn(body, settings.max_regex_chars)
+    check_texts([turn.question], settings, turn.question_param)
+    url = turn.image_url
+    given = ImageInput(data=url) if url[:5].lower() == "data:" else ImageInput(url=url)
+    image = await images.load(given, param=turn.image_param)
+    with fits_context():
+        completion = await chat.complete(serving, image, turn, model_id(settings.model))
+    if not body.stream:
+        return completion
+    usage = body.stream_options is not None and body.stream_options.include_usage
+    return StreamingResponse(
+        chat.sse_events(completion, usage),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
