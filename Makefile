@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml client/pyproject.toml
 	$(PY) -m pip install -q -e ./client -e '.[dev,train]'
 	touch $(STAMP)
 
-run: setup  ## the main job (until the server lands: decode model text of every family)
-	$(VENV)/bin/locvlm coords demo
+run: setup  ## the main job: the server with the model shipped in the package
+	$(VENV)/bin/locvlm serve
 
 test: lint typecheck pytest  ## the whole suite: lint, types, tests
 
