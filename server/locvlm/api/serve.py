@@ -73,11 +73,8 @@ def _check_model(model: str) -> None:
     try:
         resolve_model_dir(model)
     except FileNotFoundError as exc:
-        if model == "default":
-            message = (
-                "no model is shipped in this package yet: pass --model DIR "
-                "(a training run or an export from `locvlm export`)"
-            )
+        if model == "default":  # an install without the package's model files
+            message = f"the shipped model is missing ({exc}): pass --model DIR"
         else:
             message = f"{exc}; pass --model DIR with a training run or an export"
         typer.echo(f"locvlm serve: {message}", err=True)

@@ -188,11 +188,10 @@ def test_a_dead_engine_stops_the_server(servers: dict[str, LiveServer]) -> None:
     assert "locvlm serve: the engine failed" in server.log()
 
 
-# --- `locvlm serve` without a model ----------------------------------------------------------
+# --- `locvlm serve` with a bad model or engine ----------------------------------------------
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "no model is shipped in this package yet: pass --model DIR"),  # the default
         (["--model", "/no/such/dir"], "no model checkpoint"),  # a wrong folder
         (["--model", "x", "--engine", "tpu"], "expected one of auto, vllm, transformers"),  # engine
     ],
@@ -204,3 +203,12 @@ def test_serve_fails_clearly_without_a_model(
     done = CliRunner().invoke(cli_app, ["serve", *args])
     assert done.exit_code == 2
     assert message in " ".join(done.output.split())
+
+
+def test_the_default_model_is_shipped() -> None:
+    from locvlm.model.loading import resolve_model_dir
+    from locvlm.model.sidecar import Sidecar
+
+    path = resolve_model_dir("default")  # what `locvlm serve` with no --model serves
+    assert Sidecar.read(path).preset == "tiny-shapes"
+    assert (path / "model.safetensors").stat().st_size < 30 * 2**20
