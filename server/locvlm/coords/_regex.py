@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 __all__ = ["int_range"]
 
 
+@cache  # pure; codecs rebuild their constraint regex for every request
 def int_range(low: int, high: int) -> str:
     """A non-capturing regex matching the decimal integers `low..high` (no leading zeros).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from PIL import Image
@@ -39,9 +40,9 @@ class ServingContext:
     constrained: bool = True  # constrain outputs to each task's answer syntax
     observer: ServingObserver | None = None  # metrics; None: nothing is reported
 
-    @property
+    @cached_property
     def codec(self) -> Codec:
-        """The coordinate codec the model writes boxes with."""
+        """The coordinate codec the model writes boxes with (built once, not per request)."""
         return get_codec(**self.sidecar.codec)
 
     @property
