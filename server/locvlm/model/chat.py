@@ -11,7 +11,7 @@ object asked about can mark themselves before the answer is written. With
 
 from __future__ import annotations
 
-__all__ = ["ANSWER_PREFIX", "IMAGE_TOKEN", "chat_template", "prompt"]
+__all__ = ["ANSWER_PREFIX", "IMAGE_TOKEN", "chat_template", "follow_up", "prompt"]
 
 IMAGE_TOKEN = "<image>"
 ANSWER_PREFIX = " ASSISTANT:"
@@ -21,6 +21,17 @@ def prompt(question: str, image_first: bool = False) -> str:
     """The model input for one question about one image, up to where the answer starts."""
     question = " ".join(question.split())
     body = f"{IMAGE_TOKEN}\n{question}" if image_first else f"{question}\n{IMAGE_TOKEN}"
+    return f"USER: {body}{ANSWER_PREFIX}"
+
+
+def follow_up(question: str, image_first: bool = False) -> str:
+    """A later user turn of the same conversation (no image), as the template renders it.
+
+    It follows the previous answer's EOS directly; training packs several questions
+    about one image this way (the image tokens are then paid for once).
+    """
+    question = " ".join(question.split())
+    body = f"\n{question}" if image_first else f"{question}\n"
     return f"USER: {body}{ANSWER_PREFIX}"
 
 

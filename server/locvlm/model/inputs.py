@@ -2,7 +2,8 @@
 
 The prompt is `chat.prompt(question)` with `<image>` expanded to one token per patch
 (what `LlavaProcessor` does); the target is `" " + answer + EOS`; the loss covers the
-target tokens only (labels -100 elsewhere).
+target tokens only (labels -100 elsewhere). Training may pack several questions about
+one image into one conversation (`chat.follow_up` turns after the first answer).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 from transformers import PreTrainedTokenizerFast
 
-from locvlm.model.chat import IMAGE_TOKEN, prompt
+from locvlm.model.chat import IMAGE_TOKEN, follow_up, prompt
 
 __all__ = ["Batch", "Encoder", "pixels", "prompt_batch"]
 
@@ -89,24 +90,50 @@ class Encoder:
             self._cache[question] = cached
         return cached
 
+    def follow_up_ids(self, question: str) -> list[int]:
+        """Token ids of a later question in the same conversation (no BOS, no image)."""
+        text = follow_up(question, self.image_first)
+        ids: list[int] = self.tok(text, add_special_tokens=False).input_ids
+        return ids
+
     def answer_ids(self, answer: str) -> list[int]:
         """Token ids of the target: a space, the answer, then EOS."""
         ids: list[int] = self.tok(" " + answer, add_special_tokens=False).input_ids
         return [*ids, self.tok.eos_token_id]
 
     def batch(self, items: Sequence[tuple[Image.Image, str, str]]) -> Batch:
-        """Right-padded batch; labels only on answer tokens."""
-        rows = [(self.prompt_ids(q), self.answer_ids(a)) for _, q, a in items]
-        length = max(len(p) + len(a) for p, a in rows)
+        """Right-padded batch of one question per image; labels only on answer tokens."""
+        return self.conversations([(image, [(q, a)]) for image, q, a in items])
+
+    def conversations(
+        self, items: Sequence[tuple[Image.Image, Sequence[tuple[str, str]]]]
+    ) -> Batch:
+        """Right-padded batch of conversations (image, [(question, answer), ...]).
+
+        The first question is the one-turn prompt; later ones are follow-up turns.
+        Labels cover every answer (with its EOS) and nothing else.
+        """
+        rows: list[tuple[list[int], list[int]]] = []
+        for _, turns in items:
+            if not turns:
+                raise ValueError("a conversation needs at least one question")
+            seq: list[int] = []
+            lab: list[int] = []
+            for k, (question, answer) in enumerate(turns):
+                asked = self.prompt_ids(question) if k == 0 else self.follow_up_ids(question)
+                said = self.answer_ids(answer)
+                seq += asked + said
+                lab += [IGNORE] * len(asked) + said
+            rows.append((seq, lab))
+        length = max(len(s) for s, _ in rows)
         ids = torch.full((len(rows), length), self.tok.pad_token_id, dtype=torch.long)
         labels = torch.full_like(ids, IGNORE)
         mask = torch.zeros_like(ids)
-        for r, (p, a) in enumerate(rows):
-            seq = p + a
+        for r, (seq, lab) in enumerate(rows):
             ids[r, : len(seq)] = torch.tensor(seq)
-            labels[r, len(p) : len(seq)] = torch.tensor(a)
+            labels[r, : len(lab)] = torch.tensor(lab)
             mask[r, : len(seq)] = 1
-        images = pixels([im for im, _, _ in items], self.side, self.mean, self.std)
+        images = pixels([im for im, _ in items], self.side, self.mean, self.std)
         return Batch(ids, mask, labels, images)
 
 

@@ -48,7 +48,9 @@ class TrainConfig:
     threads: int = 2  # torch.set_num_threads: the machine's two cores
     stage0: StageConfig = StageConfig(steps=1500, lr=3e-3, batch_size=64, warmup=50)
     stage1: StageConfig = StageConfig(steps=100, lr=1e-3, batch_size=32, warmup=10)
-    stage2: StageConfig = StageConfig(steps=6000, lr=1e-3, batch_size=32, warmup=100)
+    stage2: StageConfig = StageConfig(steps=8000, lr=1e-3, batch_size=16, warmup=100)
+    stage0_words: bool = True  # tie projected patches to the LM's category word embeddings
+    turns_per_image: int = 4  # stage-2 questions packed per image (batch_size = images)
     freeze_vision: bool = True  # stage 0 already localizes; frozen steps are ~20% cheaper
     spatial_evidence: bool = True  # spatial answers state both boxes first
     mix: dict[str, float] = field(default_factory=default_mix)

@@ -6,6 +6,11 @@ category covers it most and the absolute bins of that object's four box edges. T
 each image token already says "I am part of a red circle whose box is [3, 10, 9, 16]",
 and the LM only has to find the patch and copy (measured in training-notes.md: the
 tower learns this in minutes, and the LLaVA stages learn much faster on top of it).
+
+With `words` on, a third head ties the projector's output to the LM's own word
+embeddings: each projected patch must be closest (cosine) to the mean embedding of its
+category's words (" red circle"), so the question's words and the matching patches meet
+in one space before the LM is trained to find one from the other.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from torch.nn import functional
 from locvlm.data.shapes import CATEGORIES
 from locvlm.tasks import Scene
 
-__all__ = ["DenseHeads", "dense_targets", "stage0_loss"]
+__all__ = ["DenseHeads", "WordHead", "dense_targets", "stage0_loss"]
 
 _CATEGORY = {name: i + 1 for i, name in enumerate(CATEGORIES)}  # 0 = background
 
@@ -64,13 +69,46 @@ class DenseHeads(nn.Module):
         return self.category(features), self.edges(features).view(b, p, 4, self.bins)
 
 
+class WordHead(nn.Module):
+    """Per-patch category logits from projected patches against the LM's word embeddings.
+
+    Class 0 (no object) is a learnt vector; class c is the mean input embedding of the
+    tokens of category c's phrase. Cosine similarity times a learnt temperature.
+    """
+
+    def __init__(self, phrase_ids: Sequence[Sequence[int]], hidden: int) -> None:
+        super().__init__()
+        width = max(len(ids) for ids in phrase_ids)
+        index = torch.zeros(len(phrase_ids), width, dtype=torch.long)
+        weight = torch.zeros(len(phrase_ids), width)
+        for c, ids in enumerate(phrase_ids):
+            index[c, : len(ids)] = torch.tensor(list(ids))
+            weight[c, : len(ids)] = 1.0 / len(ids)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("weight", weight, persistent=False)
+        self.background = nn.Parameter(torch.randn(hidden) * 0.02)
+        self.log_scale = nn.Parameter(torch.tensor(2.3))  # temperature ~10, like CLIP's
+
+    def forward(self, projected: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """Logits `(B, P, 1 + categories)` of projected patches `(B, P, D)`."""
+        index, weight = self.get_buffer("index"), self.get_buffer("weight")
+        phrases = (embeddings[index] * weight.unsqueeze(-1)).sum(1)
+        classes = functional.normalize(torch.cat([self.background[None], phrases]), dim=-1)
+        return functional.normalize(projected, dim=-1) @ classes.T * self.log_scale.exp()
+
+
 def stage0_loss(
     heads: DenseHeads,
     features: torch.Tensor,
     scenes: Sequence[Scene],
     grid: int,
+    word_logits: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of the dense heads and accuracy figures for the progress bar."""
+    """Loss of the dense heads (plus the word head's, given its logits) and accuracies.
+
+    The word head's classes are in `CATEGORIES` order after class 0 (none), as the
+    dense category targets are.
+    """
     targets = [dense_targets(s, grid, heads.bins) for s in scenes]
     cats = torch.from_numpy(np.stack([c for c, _ in targets]))
     edges = torch.from_numpy(np.stack([e for _, e in targets]))
@@ -79,8 +117,15 @@ def stage0_loss(
     edge_loss = functional.cross_entropy(
         edge_logits.flatten(0, 2), edges.flatten(), ignore_index=-100, label_smoothing=0.1
     )
+    loss = cat_loss + edge_loss
+    info: dict[str, float] = {}
+    if word_logits is not None:
+        loss = loss + functional.cross_entropy(word_logits.flatten(0, 1), cats.flatten())
+        info["word_acc"] = (word_logits.argmax(-1) == cats).float().mean().item()
     with torch.no_grad():
         covered = edges[..., 0] >= 0
-        cat_acc = (cat_logits.argmax(-1) == cats).float().mean().item()
-        edge_err = (edge_logits.argmax(-1) - edges).abs().float()[covered].mean().item()
-    return cat_loss + edge_loss, {"cat_acc": cat_acc, "edge_err_bins": edge_err}
+        info["cat_acc"] = (cat_logits.argmax(-1) == cats).float().mean().item()
+        info["edge_err_bins"] = (
+            (edge_logits.argmax(-1) - edges).abs().float()[covered].mean().item()
+        )
+    return loss, info

@@ -25,11 +25,11 @@ from locvlm.model.config import get_preset
 from locvlm.model.inputs import Encoder, pixels
 from locvlm.model.sidecar import Sidecar
 from locvlm.model.tokenizer import build_tokenizer, task_corpus
-from locvlm.tasks import TASKS
+from locvlm.tasks import TASKS, Scene
 from locvlm.train.config import TrainConfig
 from locvlm.train.loop import Log, StageRunner
 from locvlm.train.scenes import SceneStream
-from locvlm.train.stage0 import DenseHeads, stage0_loss
+from locvlm.train.stage0 import DenseHeads, WordHead, stage0_loss
 from locvlm.train.validate import validate, validation_set
 
 __all__ = ["Trainer"]
@@ -61,6 +61,8 @@ class Trainer:
         self.encoder = Encoder(self.tokenizer, self.preset.image_tokens, v.image_size, mean, std,
                                self.preset.image_first)  # fmt: skip
         self.heads = DenseHeads(v.hidden, int(self.codec.config.get("bins", 32)))
+        phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids for c in CATEGORIES]
+        self.words = WordHead(phrases, self.preset.text.hidden)
         self.stream = SceneStream(seed=config.seed)
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
@@ -89,19 +91,37 @@ class Trainer:
         px = pixels([im for im, _ in scenes], v.image_size, self.encoder.mean, self.encoder.std)
         out = self.model.model.vision_tower(px, output_hidden_states=True)
         feats = out.hidden_states[-1][:, 1:]
-        return stage0_loss(self.heads, feats, [s for _, s in scenes], v.image_size // v.patch_size)
+        word_logits = None
+        if self.config.stage0_words:
+            projected = self.model.model.multi_modal_projector(feats)
+            embeddings = self.model.get_input_embeddings().weight
+            word_logits = self.words(projected, embeddings)
+        grid = v.image_size // v.patch_size
+        return stage0_loss(self.heads, feats, [s for _, s in scenes], grid, word_logits)
 
-    def _turn_step(
-        self, tasks: list[str], weights: list[float], batch_size: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        items: list[tuple[Image.Image, str, str]] = []
-        while len(items) < batch_size:
-            image, scene = self.stream.next()
+    def _conversation(
+        self, scene: Scene, tasks: list[str], weights: list[float], turns: int
+    ) -> list[tuple[str, str]]:
+        """Up to `turns` distinct questions about one scene, tasks drawn by weight."""
+        out: list[tuple[str, str]] = []
+        for _ in range(3 * turns):
+            if len(out) == turns:
+                break
             name = self.rng.choices(tasks, weights)[0]
             turn = TASKS[name].sample(scene, self.codec, self.rng, CATEGORIES)
-            if turn is not None:
-                items.append((image, turn.prompt, turn.answer))
-        batch = self.encoder.batch(items)
+            if turn is not None and all(turn.prompt != q for q, _ in out):
+                out.append((turn.prompt, turn.answer))
+        return out
+
+    def _turn_step(
+        self, tasks: list[str], weights: list[float], images: int, turns: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        items: list[tuple[Image.Image, list[tuple[str, str]]]] = []
+        while len(items) < images:
+            image, scene = self.stream.next()
+            if conversation := self._conversation(scene, tasks, weights, turns):
+                items.append((image, conversation))
+        batch = self.encoder.conversations(items)
         return self.model(**batch.as_kwargs()).loss, {}
 
     def _set_trainable(self, stage: str) -> list[torch.nn.Parameter]:
@@ -111,6 +131,8 @@ class Trainer:
         parts: list[torch.nn.Module] = []
         if stage == "stage0":
             parts = [m.vision_tower, self.heads]
+            if self.config.stage0_words:
+                parts += [self.words, m.multi_modal_projector, m.language_model.embed_tokens]
         elif stage == "stage1":
             parts = [m.multi_modal_projector]
         else:
@@ -138,7 +160,8 @@ class Trainer:
         else:
             mix = {"caption": 1.0} if stage == "stage1" else self.config.mix
             tasks, weights = list(mix), list(mix.values())
-            step_fn = lambda: self._turn_step(tasks, weights, cfg.batch_size)  # noqa: E731
+            turns = 1 if stage == "stage1" else self.config.turns_per_image
+            step_fn = lambda: self._turn_step(tasks, weights, cfg.batch_size, turns)  # noqa: E731
         runner.run(step_fn, start, every=lambda s: self._after_step(index, s, cfg.steps))
         self.log.write(stage=stage, event="done", elapsed_s=round(time.time() - self.started, 1))
 
@@ -179,7 +202,8 @@ class Trainer:
         """Everything needed to resume at (stage, step)."""
         state: dict[str, Any] = {
             "stage": stage, "step": step, "model": self.model.state_dict(),
-            "heads": self.heads.state_dict(), "stream": self.stream.index,
+            "heads": self.heads.state_dict(), "words": self.words.state_dict(),
+            "stream": self.stream.index,
             "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": self.config.to_json(),
         }  # fmt: skip
@@ -202,6 +226,7 @@ class Trainer:
                              "resume with the same settings or use a new --out")  # fmt: skip
         self.model.load_state_dict(state["model"])
         self.heads.load_state_dict(state["heads"])
+        self.words.load_state_dict(state["words"])
         self.stream.index = state["stream"]
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])

@@ -1,7 +1,7 @@
 import jinja2
 import pytest
 
-from locvlm.model.chat import IMAGE_TOKEN, chat_template, prompt
+from locvlm.model.chat import IMAGE_TOKEN, chat_template, follow_up, prompt
 
 
 @pytest.mark.parametrize("image_first", [False, True])
@@ -41,3 +41,16 @@ def test_assistant_turn_gets_eos() -> None:
     template = jinja2.Environment().from_string(chat_template())
     messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "yes"}]
     assert template.render(messages=messages, eos_token="</s>").endswith(" ASSISTANT: yes</s>")
+
+
+@pytest.mark.parametrize("image_first", [False, True])
+def test_follow_up_turns_render_as_the_template_does(image_first: bool) -> None:
+    template = jinja2.Environment().from_string(chat_template(image_first))
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Q1?"}, {"type": "image"}]},
+        {"role": "assistant", "content": "yes"},
+        {"role": "user", "content": "Q2  now?"},
+    ]
+    text = template.render(messages=messages, add_generation_prompt=True, eos_token="</s>")
+    expected = prompt("Q1?", image_first) + " yes</s>" + follow_up("Q2 now?", image_first)
+    assert text == expected

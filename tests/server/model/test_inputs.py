@@ -61,3 +61,27 @@ def test_prompt_batch_is_left_padded(tok: PreTrainedTokenizerFast) -> None:
     assert batch["attention_mask"][0, 0] == 0
     assert batch["attention_mask"][0, -1] == 1
     assert batch["input_ids"][0, -1] == batch["input_ids"][1, -1]  # both end with the prompt end
+
+
+def test_conversations_match_the_chat_template(tok: PreTrainedTokenizerFast) -> None:
+    preset = get_preset("tiny-shapes")
+    processor = build_processor(preset, tok)
+    encoder = Encoder(tok, preset.image_tokens, 64, *image_stats())
+    turns = [("Where is the red circle?", "[1, 2, 3, 4]"), ("How many circles?", "2")]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": turns[0][0]}, {"type": "image"}]},
+        {"role": "assistant", "content": turns[0][1]},
+        {"role": "user", "content": turns[1][0]},
+        {"role": "assistant", "content": turns[1][1]},
+    ]
+    text = processor.apply_chat_template(messages, tokenize=False)
+    theirs = processor(images=[_image(64, 64)], text=[text], return_tensors="pt")["input_ids"][0]
+    batch = encoder.conversations([(_image(64, 64), turns)])
+    assert batch.input_ids[0].tolist() == theirs.tolist()
+    labelled = batch.labels[0][batch.labels[0] != IGNORE].tolist()
+    assert tok.decode(labelled) == " [1, 2, 3, 4]</s> 2</s>"
+
+
+def test_a_conversation_needs_a_question(tok: PreTrainedTokenizerFast) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Encoder(tok, 64, 64, *image_stats()).conversations([(_image(64, 64), [])])

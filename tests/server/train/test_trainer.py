@@ -89,3 +89,16 @@ def test_tokenizer_is_saved_and_reused(tmp_path: Path, micro_config: TrainConfig
     assert (tmp_path / "tokenizer" / "tokenizer.json").exists()
     again = Trainer(micro_config, tmp_path, show_progress=False)
     assert again.tokenizer.get_vocab() == first.tokenizer.get_vocab()
+
+
+def test_conversations_pack_distinct_questions(tmp_path: Path, micro_config: TrainConfig) -> None:
+    trainer = Trainer(micro_config, tmp_path, show_progress=False)
+    tasks = list(micro_config.mix)
+    weights = list(micro_config.mix.values())
+    for _ in range(20):
+        _, scene = trainer.stream.next()
+        turns = trainer._conversation(scene, tasks, weights, 4)
+        assert 1 <= len(turns) <= 4
+        assert len({q for q, _ in turns}) == len(turns)
+    loss, _ = trainer._turn_step(tasks, weights, 3, 4)
+    assert torch.isfinite(loss)
