@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from locvlm_client._box import Box, ImageSize
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 __all__ = [
     "AnswerType",
@@ -33,6 +37,31 @@ AnswerType = Literal["yes_no", "side", "category", "count", "free"]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Boxes(_Body):
+    """A response that holds labelled boxes: hands them to supervision or draws them."""
+
+    def labelled(self) -> list[tuple[str, Box]]:
+        """`(label, box)` pairs in the response's order."""
+        raise NotImplementedError
+
+    def to_supervision(self, classes: Sequence[str] | None = None) -> Any:
+        """The boxes as `supervision.Detections` (needs the `supervision` package).
+
+        `class_id` indexes `classes` when given, else labels in order of appearance;
+        the labels are in `data["class_name"]`.
+        """
+        from locvlm_client._visual import to_detections
+
+        return to_detections(self.labelled(), classes)
+
+    def draw(self, image: Any, channels: Literal["rgb", "bgr"] | None = None) -> PILImage.Image:
+        """A PIL copy of `image` (anything the client accepts, but a URL) with the boxes."""
+        from locvlm_client._images import open_pil
+        from locvlm_client._visual import draw_boxes
+
+        return draw_boxes(open_pil(image, channels), self.labelled())
 
 
 class ImageInput(_Body):
@@ -69,11 +98,15 @@ class GroundResult(_Body):
     raw: str = Field("", description="The model's text, for debugging.")
 
 
-class GroundResponse(_Body):
+class GroundResponse(_Boxes):
     """Grounding results, one per phrase, in request order."""
 
     image_size: ImageSize
     results: list[GroundResult]
+
+    def labelled(self) -> list[tuple[str, Box]]:
+        """Every box found, labelled with its phrase."""
+        return [(r.phrase, box) for r in self.results for box in r.boxes]
 
 
 class DescribeRequest(_Body):
@@ -93,11 +126,15 @@ class RegionResult(_Body):
     raw: str = ""
 
 
-class DescribeResponse(_Body):
+class DescribeResponse(_Boxes):
     """Region descriptions, in request order."""
 
     image_size: ImageSize
     results: list[RegionResult]
+
+    def labelled(self) -> list[tuple[str, Box]]:
+        """Each region with its label (`?` when the model's answer was unreadable)."""
+        return [(r.label or "?", r.region) for r in self.results]
 
 
 class SpatialRequest(_Body):
@@ -116,7 +153,7 @@ class Detection(_Body):
     box: Box
 
 
-class SpatialResponse(_Body):
+class SpatialResponse(_Boxes):
     """The answer and the boxes it rests on."""
 
     answer: str
@@ -125,6 +162,10 @@ class SpatialResponse(_Body):
         default_factory=list, description="Objects the answer rests on."
     )
     raw: str = ""
+
+    def labelled(self) -> list[tuple[str, Box]]:
+        """The evidence boxes."""
+        return [(d.label, d.box) for d in self.evidence]
 
 
 class DetectRequest(_Body):
@@ -135,12 +176,16 @@ class DetectRequest(_Body):
     coords: CoordSpace = "pixel"
 
 
-class DetectResponse(_Body):
+class DetectResponse(_Boxes):
     """Every object found."""
 
     image_size: ImageSize
     detections: list[Detection]
     raw: str = ""
+
+    def labelled(self) -> list[tuple[str, Box]]:
+        """Every detection."""
+        return [(d.label, d.box) for d in self.detections]
 
 
 class ErrorBody(_Body):

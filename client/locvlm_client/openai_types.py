@@ -1,9 +1,10 @@
 """OpenAI chat-completions request and response bodies (the subset this server uses).
 
 The OpenAI wire shape is the contract here (the official `openai` SDK and vLLM's
-clients speak it), so these models are not in `locvlm_client`. Fields the server has no
-use for (`top_p`, `seed`, `user`, ...) are accepted and ignored, as OpenAI-compatible
-servers do, so existing clients work unchanged.
+clients speak it); the server validates with these models and the SDK parses answers
+with them. Fields the server has no use for (`top_p`, `seed`, `user`, ...) are
+accepted and ignored, as OpenAI-compatible servers do, so existing clients work
+unchanged.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Literal
 
 import httpx
 import uvicorn
@@ -30,12 +29,11 @@ from locvlm.api.fetch import new_fetch_client
 from locvlm.api.settings import Settings
 from locvlm.engines.factory import open_engine
 from locvlm.serving.context import ServingContext, ServingObserver
+from locvlm_client import Phase
 
-__all__ = ["DrainingServer", "Lifecycle", "Phase"]
+__all__ = ["DrainingServer", "Lifecycle"]
 
 _log = logging.getLogger("locvlm.api")
-
-Phase = Literal["loading", "ready", "draining", "dead"]
 
 
 class Lifecycle:

@@ -24,7 +24,9 @@ import xgrammar as xgr
 from PIL import Image
 
 from locvlm.api.errors import InvalidRequestError
-from locvlm.api.openai_protocol import (
+from locvlm.engines.base import Constraint
+from locvlm.serving.context import ServingContext
+from locvlm_client.openai_types import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -38,8 +40,6 @@ from locvlm.api.openai_protocol import (
     Usage,
     UserMessage,
 )
-from locvlm.engines.base import Constraint
-from locvlm.serving.context import ServingContext
 
 __all__ = ["ChatTurn", "answer_regex", "complete", "read_turn", "sse_events"]
 

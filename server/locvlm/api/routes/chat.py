@@ -17,11 +17,10 @@ from fastapi.responses import StreamingResponse
 
 from locvlm.api.deps import JSON_BODY, ImagesDep, ServingDep, SettingsDep
 from locvlm.api.limits import check_texts, fits_context
-from locvlm.api.openai_protocol import ChatCompletion, ChatCompletionRequest
 from locvlm.api.routes import error_responses
 from locvlm.api.routes.models import model_id
 from locvlm.serving import chat
-from locvlm_client import ImageInput
+from locvlm_client import ChatCompletion, ChatCompletionRequest, ImageInput
 
 __all__ = ["router"]
 

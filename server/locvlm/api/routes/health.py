@@ -4,38 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from locvlm.api.deps import LifecycleDep
-from locvlm.api.lifecycle import Phase
+from locvlm_client import EngineState, Health, Readiness
 
-__all__ = ["EngineState", "Health", "Readiness", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["health"])
-
-
-class Health(BaseModel):
-    """Liveness."""
-
-    status: str = Field(description="`ok`, or `dead` when the engine has failed for good.")
-
-
-class EngineState(BaseModel):
-    """The engine's queue and counters."""
-
-    name: str
-    queued: int
-    running: int
-    finished: int
-    details: dict[str, float] = Field(description="Engine-specific counters.")
-
-
-class Readiness(BaseModel):
-    """Readiness: 200 only while ready."""
-
-    status: Phase
-    in_flight: int = Field(description="/v1 requests being served now.")
-    engine: EngineState | None = None
 
 
 @router.get(

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from locvlm.api.deps import LifecycleDep, ServingDep
 from locvlm.api.routes import error_responses
+from locvlm_client import ModelCard, ModelList
 
-__all__ = ["ModelCard", "ModelList", "model_id", "router"]
+__all__ = ["model_id", "router"]
 
 router = APIRouter(tags=["models"], responses=error_responses(401, 429, 503))
-
-
-class ModelCard(BaseModel):
-    """One served model."""
-
-    id: str = Field(description="The name to pass as `model` (the checkpoint folder's name).")
-    object: Literal["model"] = "model"
-    created: int = Field(description="When this server loaded it (Unix seconds).")
-    owned_by: str = "locvlm"
-    engine: str = Field(description="The engine serving it: transformers, vllm or remote.")
-    preset: str = Field(description="The model preset it was trained from.")
-    image_size: int = Field(description="The square input side the model sees, in pixels.")
-    codec: dict[str, Any] = Field(description="How the model writes coordinates.")
-    vocabulary: list[str] = Field(description="The categories it knows (empty: open).")
-
-
-class ModelList(BaseModel):
-    """The models this server answers with (one)."""
-
-    object: Literal["list"] = "list"
-    data: list[ModelCard]
 
 
 def model_id(model: str) -> str:
