@@ -46,5 +46,14 @@ test-vllm: setup vllm-env  ## the real vLLM engine on CPU
 bench: setup
 	$(PY) bench/codecs.py
 
+# --- deployment files (docker/, deploy/): static checks, and the container tier --------
+.PHONY: lint-deploy test-container
+
+lint-deploy: setup  ## hadolint, yamllint, kustomize + kubernetes-validate, in .venv-lint
+	scripts/lint-deploy.sh
+
+test-container: setup  ## build and run the CPU image with podman (root), minutes
+	scripts/container-test.sh
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
