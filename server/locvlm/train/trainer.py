@@ -162,10 +162,22 @@ class Trainer:
             tasks, weights = list(mix), list(mix.values())
             turns = 1 if stage == "stage1" else self.config.turns_per_image
             step_fn = lambda: self._turn_step(tasks, weights, cfg.batch_size, turns)  # noqa: E731
+        if stage == "stage2":
+            self.stream.max_objects = self._objects_at(start)
         runner.run(step_fn, start, every=lambda s: self._after_step(index, s, cfg.steps))
         self.log.write(stage=stage, event="done", elapsed_s=round(time.time() - self.started, 1))
 
+    def _objects_at(self, step: int) -> int:
+        """Most objects per scene at stage-2 `step`: 1 at first, 5 after the curriculum."""
+        ramp = self.config.curriculum_steps
+        full = SceneStream.max_objects
+        if ramp <= 0 or step >= ramp:
+            return full
+        return 1 + (full - 1) * step // ramp
+
     def _after_step(self, index: int, step: int, total: int) -> None:
+        if STAGES[index] == "stage2":
+            self.stream.max_objects = self._objects_at(step)
         if step % self.config.checkpoint_every == 0 and step < total:
             self.save_state(index, step)
         if STAGES[index] == "stage2" and (step % self.config.eval_every == 0 or step == total):
@@ -183,8 +195,35 @@ class Trainer:
         self.model.train()
         for index in range(self.resume.stage, len(STAGES)):
             self._run_stage(index)
+            if STAGES[index] == "stage0" and self.config.image_token_norm:
+                self.rescale_image_tokens(self.config.image_token_norm)
             self.save_state(index + 1, 0)
         return self.save_model()
+
+    @torch.no_grad()
+    def rescale_image_tokens(self, ratio: float, scenes: int = 64) -> float:
+        """Scale the projector's output so image tokens are `ratio` x word embeddings.
+
+        The frozen tower's features (and so the projected patches) come out of stage 0
+        ~100x larger than the LM's word embeddings; in the residual stream the LM's
+        layers then cannot change an image token (it cannot mark the patches the question
+        asks about). The last linear layer is scaled, so nothing else changes (the word
+        head's cosine is scale-free). Returns the factor applied.
+        """
+        stream = SceneStream(seed=VALIDATION_SEED + 1)
+        images = [stream.next()[0] for _ in range(scenes)]
+        v = self.preset.vision
+        px = pixels(images, v.image_size, self.encoder.mean, self.encoder.std)
+        m = self.model.model
+        feats = m.vision_tower(px, output_hidden_states=True).hidden_states[-1][:, 1:]
+        now = m.multi_modal_projector(feats).norm(dim=-1).mean()
+        target = ratio * self.model.get_input_embeddings().weight.norm(dim=-1).mean()
+        factor = float(target / now)
+        last = m.multi_modal_projector.linear_2
+        last.weight.mul_(factor)
+        last.bias.mul_(factor)
+        self.log.write(stage="stage0", event="image tokens rescaled", factor=round(factor, 5))
+        return factor
 
     def sidecar(self) -> Sidecar:
         """What the server needs to know about this model besides its weights."""

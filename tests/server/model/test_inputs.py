@@ -66,7 +66,7 @@ def test_prompt_batch_is_left_padded(tok: PreTrainedTokenizerFast) -> None:
 def test_conversations_match_the_chat_template(tok: PreTrainedTokenizerFast) -> None:
     preset = get_preset("tiny-shapes")
     processor = build_processor(preset, tok)
-    encoder = Encoder(tok, preset.image_tokens, 64, *image_stats())
+    encoder = Encoder(tok, preset.image_tokens, 64, *image_stats(), preset.image_first)
     turns = [("Where is the red circle?", "[1, 2, 3, 4]"), ("How many circles?", "2")]
     messages = [
         {"role": "user", "content": [{"type": "text", "text": turns[0][0]}, {"type": "image"}]},

@@ -14,7 +14,7 @@ from locvlm.train.config import TrainConfig, apply_overrides, load_overrides
         ({"stage2.steps": "50"}, lambda c: c.stage2.steps == 50),  # dotted, string coerced
         (
             {"stage2": {"lr": 5e-4}},
-            lambda c: c.stage2.lr == 5e-4 and c.stage2.steps == 6000,
+            lambda c: c.stage2.lr == 5e-4 and c.stage2.steps == TrainConfig().stage2.steps,
         ),  # nested dict
         ({"freeze_vision": "false"}, lambda c: c.freeze_vision is False),  # bool from text
         ({"mix": {"locpred": 1.0}}, lambda c: c.mix == {"locpred": 1.0}),  # dict replaced

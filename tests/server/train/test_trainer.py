@@ -102,3 +102,13 @@ def test_conversations_pack_distinct_questions(tmp_path: Path, micro_config: Tra
         assert len({q for q, _ in turns}) == len(turns)
     loss, _ = trainer._turn_step(tasks, weights, 3, 4)
     assert torch.isfinite(loss)
+
+
+def test_image_tokens_are_rescaled_to_the_word_embeddings(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    trainer = Trainer(micro_config, tmp_path, show_progress=False)
+    factor = trainer.rescale_image_tokens(2.0, scenes=8)
+    assert factor > 0
+    again = trainer.rescale_image_tokens(2.0, scenes=8)  # already there: nothing to do
+    assert again == pytest.approx(1.0, rel=1e-4)
