@@ -217,7 +217,9 @@ class Trainer:
         m = self.model.model
         feats = m.vision_tower(px, output_hidden_states=True).hidden_states[-1][:, 1:]
         now = m.multi_modal_projector(feats).norm(dim=-1).mean()
-        target = ratio * self.model.get_input_embeddings().weight.norm(dim=-1).mean()
+        words = self.model.get_input_embeddings()
+        assert isinstance(words, torch.nn.Embedding)
+        target = ratio * words.weight.norm(dim=-1).mean()
         factor = float(target / now)
         last = m.multi_modal_projector.linear_2
         last.weight.mul_(factor)
