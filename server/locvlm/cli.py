@@ -9,7 +9,6 @@ locvlm coords demo
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from locvlm.api.serve import serve
 from locvlm.coords import CODECS, get_codec
 from locvlm.coords.base import Codec
 from locvlm.data.cli import app as data_app
+from locvlm.data.cli import parse_size
 from locvlm.eval.cli import eval_command, export_command
 from locvlm.train.cli import train
 from locvlm_client import Box
@@ -44,10 +44,9 @@ ParamOpt = Annotated[
 
 
 def _size(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not m or int(m[1]) == 0 or int(m[2]) == 0:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT with positive integers, got {text!r}")
-    return int(m[1]), int(m[2])
+    size = parse_size(text, loose=False)
+    assert size is not None
+    return size
 
 
 def _codec(name: str, params: list[str] | None) -> Codec:

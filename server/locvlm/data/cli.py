@@ -47,13 +47,19 @@ SizeOpt = Annotated[
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (new or empty).")]
 
 
-def parse_size(text: str) -> tuple[int, int] | None:
-    """`128` -> (128, 128); `160x96` -> (160, 96); `random` -> None."""
-    if text.strip().lower() == "random":
+def parse_size(text: str, loose: bool = True) -> tuple[int, int] | None:
+    """`160x96` -> (160, 96); with `loose`, also `128` -> (128, 128), `random` -> None.
+
+    Raises:
+        typer.BadParameter: anything else, or a zero side.
+    """
+    if loose and text.strip().lower() == "random":
         return None
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
-    if not m:
-        raise typer.BadParameter(f"expected W, WxH or 'random', got {text!r}")
+    pattern = r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*" if loose else r"\s*(\d+)\s*[xX]\s*(\d+)\s*"
+    m = re.fullmatch(pattern, text)
+    if not m or int(m[1]) == 0 or int(m[2] or m[1]) == 0:
+        wanted = "W, WxH or 'random'" if loose else "WIDTHxHEIGHT"
+        raise typer.BadParameter(f"expected {wanted} with positive integers, got {text!r}")
     return int(m[1]), int(m[2] or m[1])
 
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from locvlm.tasks import Obj, Scene
 from locvlm_client import Box
 
 __all__ = [
     "CATEGORIES",
     "COLORS",
-    "SHAPES",
     "Placement",
+    "SHAPES",
     "SceneObject",
     "ShapesConfig",
     "check_size",
@@ -32,6 +33,7 @@ __all__ = [
     "layout",
     "render_scene",
     "sample_size",
+    "task_scene",
 ]
 
 SHAPES = ("circle", "square", "triangle", "diamond")
@@ -218,3 +220,8 @@ def render_scene(
     """Draw one scene, deterministically from `seed`; boxes measured on the pixels."""
     background, placements = layout(np.random.default_rng(seed), config)
     return draw(background, placements)
+
+
+def task_scene(size: tuple[int, int], objects: Sequence[SceneObject]) -> Scene:
+    """The tasks' view of a rendered scene: its size and its objects' categories and boxes."""
+    return Scene(size, tuple(Obj(o.category, o.box) for o in objects))

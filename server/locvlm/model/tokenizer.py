@@ -15,9 +15,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import PreTrainedTokenizerFast
 
 from locvlm.coords import Codec
-from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
+from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
 from locvlm.model.chat import ANSWER_PREFIX, IMAGE_TOKEN, prompt
-from locvlm.tasks import TASKS, Obj, Scene
+from locvlm.tasks import TASKS
 
 __all__ = ["SPECIAL_TOKENS", "build_tokenizer", "task_corpus"]
 
@@ -31,7 +31,7 @@ def task_corpus(codec: Codec, scenes: int = 3000, seed: int = 0) -> Iterator[str
     for i in range(scenes):
         size = None if i % 2 else (128, 128)
         image, objects = render_scene((seed, i), ShapesConfig(size=size))
-        scene = Scene(image.size, tuple(Obj(o.category, o.box) for o in objects))
+        scene = task_scene(image.size, objects)
         for task in TASKS.values():
             turn = task.sample(scene, codec, rng, CATEGORIES)
             if turn is not None:

@@ -7,21 +7,16 @@ ten large (up to 512 px) so that downscaling artefacts of big images are seen to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from locvlm.data.shapes import SceneObject, ShapesConfig, render_scene
-from locvlm.tasks import Obj, Scene
+from locvlm.data.shapes import ShapesConfig, render_scene, task_scene
+from locvlm.tasks import Scene
 
-__all__ = ["SceneStream", "to_scene"]
-
-
-def to_scene(size: tuple[int, int], objects: Sequence[SceneObject]) -> Scene:
-    """A task `Scene` from the generator's objects."""
-    return Scene(size, tuple(Obj(o.category, o.box) for o in objects))
+__all__ = ["SceneStream"]
 
 
 @dataclass
@@ -46,7 +41,7 @@ class SceneStream:
         )
         image, objects = render_scene((self.seed, self.index), config)
         self.index += 1
-        return image, to_scene(image.size, objects)
+        return image, task_scene(image.size, objects)
 
     def __iter__(self) -> Iterator[tuple[Image.Image, Scene]]:
         while True:

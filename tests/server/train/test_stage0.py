@@ -1,7 +1,6 @@
 import torch
 
-from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
-from locvlm.train.scenes import to_scene
+from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
 from locvlm.train.stage0 import DenseHeads, WordHead, dense_targets, stage0_loss
 
 
@@ -20,7 +19,7 @@ def test_word_head_scores_patches_against_the_phrase_embeddings() -> None:
 
 def test_word_loss_reaches_the_embeddings() -> None:
     image, objects = render_scene(3, ShapesConfig(size=(64, 64)))
-    scene = to_scene(image.size, objects)
+    scene = task_scene(image.size, objects)
     grid, hidden, text = 8, 12, 10
     heads = DenseHeads(hidden, 32)
     words = WordHead([[i] for i in range(len(CATEGORIES))], text)
