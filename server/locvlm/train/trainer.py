@@ -67,6 +67,8 @@ class Trainer:
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
         self.resume = _Resume()
+        self.runner: StageRunner | None = None  # the stage running now (its optimizer)
+        self.optimizer_state: dict[str, Any] | None = None  # to restore on resume
         self.started = time.time()
         self.val_items = validation_set(
             list(config.mix), self.codec, config.eval_per_task, VALIDATION_SEED
@@ -155,6 +157,10 @@ class Trainer:
             deadline = self.started + self.config.time_budget_s
         runner = StageRunner(stage, cfg, params, self.log, self.show, deadline)
         start = self.resume.step if self.resume.stage == index else 0
+        if start and self.optimizer_state is not None:
+            assert runner.optimizer is not None
+            runner.optimizer.load_state_dict(self.optimizer_state)
+        self.runner = runner
         if stage == "stage0":
             step_fn = self._stage0_step
         else:
@@ -246,8 +252,10 @@ class Trainer:
             "heads": self.heads.state_dict(), "words": self.words.state_dict(),
             "stream": self.stream.index,
             "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
-            "config": self.config.to_json(),
+            "config": self.config.to_json(), "optimizer": None,
         }  # fmt: skip
+        if step and self.runner is not None and self.runner.optimizer is not None:
+            state["optimizer"] = self.runner.optimizer.state_dict()  # mid-stage: AdamW moments
         tmp = self.out / "state.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / "state.pt")
@@ -272,4 +280,5 @@ class Trainer:
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.resume = _Resume(state["stage"], state["step"])
+        self.optimizer_state = state.get("optimizer")
         return True

@@ -112,3 +112,32 @@ def test_image_tokens_are_rescaled_to_the_word_embeddings(
     assert factor > 0
     again = trainer.rescale_image_tokens(2.0, scenes=8)  # already there: nothing to do
     assert again == pytest.approx(1.0, rel=1e-4)
+
+
+def test_a_resumed_run_ends_with_the_same_weights(
+    tmp_path: Path, micro_config: TrainConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = replace(micro_config, checkpoint_every=2, eval_every=100)
+    whole = Trainer(cfg, tmp_path / "whole", show_progress=False)
+    whole.run()
+    # Run again, keeping the checkpoint written in the middle of stage 2 (step 2 of 4).
+    cut = tmp_path / "cut"
+    original = Trainer.save_state
+
+    def keep_mid_stage(self: Trainer, stage: int, step: int) -> None:
+        original(self, stage, step)
+        if (stage, step) == (2, 2):
+            (cut / "mid.pt").write_bytes((cut / "state.pt").read_bytes())
+
+    monkeypatch.setattr(Trainer, "save_state", keep_mid_stage)
+    Trainer(cfg, cut, show_progress=False).run()
+    monkeypatch.undo()
+    (cut / "mid.pt").replace(cut / "state.pt")
+    state = torch.load(cut / "state.pt", weights_only=False)
+    assert state["optimizer"] is not None  # mid-stage: AdamW's moments travel too
+    resumed = Trainer(cfg, cut, show_progress=False)
+    assert resumed.load_state()
+    assert (resumed.resume.stage, resumed.resume.step) == (2, 2)
+    resumed.run()
+    for a, b in zip(resumed.model.parameters(), whole.model.parameters(), strict=True):
+        assert torch.equal(a, b)
