@@ -66,7 +66,9 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         tasks: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
         for item in items:
             tasks[str(item[0]["task"])].append(item)
-        entry["tasks"] = {t: _accuracy(v) for t, v in sorted(tasks.items())}
+        entry["tasks"] = {
+            t: {**_accuracy(v), "by_aspect": _by_aspect(v)} for t, v in sorted(tasks.items())
+        }
         if bench == "pope":
             splits: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
             for item in items:
@@ -77,9 +79,14 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         evidence = [j.evidence for _, j in items if j.evidence is not None]
         if evidence:
             entry["evidence_accuracy"] = sum(evidence) / len(evidence)
-        aspects: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
-        for item in items:
-            aspects[aspect_bucket(item[0]["size"])].append(item)
-        entry["by_aspect"] = {a: _accuracy(v)["accuracy"] for a, v in sorted(aspects.items())}
+        entry["by_aspect"] = _by_aspect(items)
         report["benches"][bench] = entry
     return report
+
+
+def _by_aspect(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
+    """Accuracy per aspect bucket of the images (square, tall, wide)."""
+    aspects: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+    for item in items:
+        aspects[aspect_bucket(item[0]["size"])].append(item)
+    return {a: _accuracy(v)["accuracy"] for a, v in sorted(aspects.items())}

@@ -92,12 +92,15 @@ def evaluate(
 
 def markdown(report: dict[str, Any]) -> str:
     """A markdown table of the report's headline numbers."""
-    lines = ["| bench | task | n | accuracy | parse failures |", "|---|---|---|---|---|"]
+    aspects = ("square", "tall", "wide")
+    lines = ["| bench | task | n | accuracy | " + " | ".join(aspects) + " | parse failures |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for bench, entry in report["benches"].items():
         for task, t in entry["tasks"].items():
-            lines.append(
-                f"| {bench} | {task} | {t['n']} | {t['accuracy']:.3f} | {t['parse_failures']:.3f} |"
-            )
+            by = t.get("by_aspect", {})
+            cells = " | ".join(f"{by[a]:.3f}" if a in by else "-" for a in aspects)
+            lines.append(f"| {bench} | {task} | {t['n']} | {t['accuracy']:.3f} | {cells} "
+                         f"| {t['parse_failures']:.3f} |")  # fmt: skip
     extra = []
     for bench, entry in report["benches"].items():
         if "flip_consistency" in entry:

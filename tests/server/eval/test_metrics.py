@@ -62,4 +62,15 @@ def test_summarize_reports_benches_tasks_and_breakdowns() -> None:
     assert pope_entry["accuracy"] == 0.5
     assert pope_entry["parse_failures"] == 0.5
     assert pope_entry["by_aspect"] == {"square": 0.0, "wide": 1.0}
+    assert pope_entry["tasks"]["exists"]["by_aspect"] == {"square": 0.0, "wide": 1.0}
     assert "random" in pope_entry["pope"]
+
+
+def test_each_task_has_its_own_aspect_breakdown() -> None:
+    locpred = {**_row(0, size=(100, 200)), "bench": "grounding", "task": "locpred"}
+    negpred = {**_row(1, size=(100, 100)), "bench": "grounding", "task": "negpred"}
+    report = summarize([(locpred, Judged(False, True)), (negpred, Judged(True, True))])
+    tasks = report["benches"]["grounding"]["tasks"]
+    assert tasks["locpred"]["by_aspect"] == {"tall": 0.0}
+    assert tasks["negpred"]["by_aspect"] == {"square": 1.0}
+    assert report["benches"]["grounding"]["by_aspect"] == {"square": 1.0, "tall": 0.0}
