@@ -109,14 +109,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(model: Path, log_dir: Path, **env: str) -> LiveServer:
-    """Start `locvlm serve` for `model` with `LOCVLM_*` overrides; does not wait."""
+def launch(model: Path | None, log_dir: Path, **env: str) -> LiveServer:
+    """Start `locvlm serve` for `model` (None: the embedded default, no `--model`) with
+    `LOCVLM_*` overrides; does not wait."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     environ = {**os.environ, "LOCVLM_API_KEYS": f"{API_KEY},another-key",
                "LOCVLM_MAX_NEW_TOKENS": "16", **env}  # fmt: skip
-    command = [sys.executable, "-m", "locvlm", "serve", "--model", str(model),
-               "--engine", "transformers", "--port", str(port)]  # fmt: skip
+    command = [sys.executable, "-m", "locvlm", "serve", "--engine", "transformers",
+               "--port", str(port), *(["--model", str(model)] if model else [])]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
     return LiveServer(f"http://127.0.0.1:{port}", proc, log_path)

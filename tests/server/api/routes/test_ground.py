@@ -1,7 +1,9 @@
 """`POST /v1/ground` and `/v1/ground/upload` on the live server.
 
-The model is barely trained: answers must be well formed, schema-valid and in the
-caller's pixel space (or normalized to it), not yet right.
+The shared server's model is barely trained (fast to make, and its malformed answers
+exercise the parsers): answers must be well formed, schema-valid and in the caller's pixel
+space (or normalized to it). That they are right is `test_answers.py`'s job, on the
+shipped checkpoint.
 """
 
 from typing import Any
