@@ -5,7 +5,8 @@
 
 Both arms run the transformers engine with the same settings in a process of their own,
 started the same way (`python`, uvloop), in one run:
-- api: `locvlm serve`; this process posts `{"image": {"data": <PNG>}, "phrases": [p]}`
+- api: `locvlm serve` (its engine in a child process, `LOCVLM_ENGINE_PROCESS=true`,
+  unless `--no-engine-process`); this process posts `{"image": {"data": <PNG>}, "phrases": [p]}`
   over keep-alive connections, each request's bytes built beforehand: the client shares
   the cores with the server, so it is kept as lean as wrk (httpx cost ~1 ms a request);
 - direct: a worker process (this script with `--worker`) sends each grounding question
@@ -177,7 +178,8 @@ class Api:
         settings = _settings(args)
         env = {**os.environ, "LOCVLM_THREADS": str(settings.threads),
                "LOCVLM_MAX_NEW_TOKENS": str(settings.max_new_tokens),
-               "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight)}  # fmt: skip
+               "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight),
+               "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower()}  # fmt: skip
         command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                    "--engine", "transformers", "--port", str(port)]  # fmt: skip
         self.log = Path(tempfile.gettempdir()) / f"locvlm-bench-api-{port}.log"
@@ -316,7 +318,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# API overhead: /v1/ground vs the engine ({report['machine']}, "
         f"{report['requests']} requests x {report['rounds']} rounds, "
-        f"{report['max_new_tokens']} new tokens, threads {report['threads']})",
+        f"{report['max_new_tokens']} new tokens, threads {report['threads']}, "
+        f"server engine {'in a child process' if report.get('engine_process') else 'in-process'})",
         "",
         "| concurrency | direct req/s | api req/s | api/direct | direct p50/p99 ms "
         "| api p50/p99 ms | rows/batch direct/api | same answers | tokens direct/api |",
@@ -344,6 +347,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--engine-process", action=argparse.BooleanOptionalAction, default=True,
+                        help="the server's engine in a child process")  # fmt: skip
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -363,6 +368,7 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "model": str(args.model), "requests": args.requests, "rounds": args.rounds,
         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+        "engine_process": args.engine_process,
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "levels": levels, "met": all(lv["met"] for lv in levels.values()),
         "note": "Both arms share the machine with whatever else runs (load average at start "

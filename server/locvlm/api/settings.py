@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         16, gt=0, description="Largest micro-batch the transformers engine forms."
     )
     batch_wait_ms: float = Field(5.0, ge=0, description="How long a micro-batch waits to fill.")
+    engine_process: bool = Field(
+        False,
+        description="Run the transformers engine in a child process, so that the server's "
+        "Python and the engine's do not take turns on one GIL.",
+    )
     # vLLM engine
     max_model_len: int = Field(512, gt=0)
     max_num_seqs: int = Field(32, gt=0)

@@ -5,8 +5,9 @@
 
 `transformers`, `vllm` and `remote` build that engine or fail with the reason; `auto`
 builds vLLM when the package is installed and the engine starts, else transformers,
-and logs why it chose what it chose. Engine modules are imported only when chosen, so
-`vllm` is imported by `vllm_engine` alone.
+and logs why it chose what it chose. Transformers runs in a child process when
+`Settings.engine_process` is set (`process_engine`). Engine modules are imported only
+when chosen, so `vllm` is imported by `vllm_engine` alone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ENGINES: dict[str, tuple[str, str, str | None]] = {
     "transformers": ("locvlm.engines.transformers_engine", "TransformersEngine", None),
     "vllm": ("locvlm.engines.vllm_engine", "VLLMEngine", "vllm"),
     "remote": ("locvlm.engines.remote_engine", "RemoteEngine", None),
+    "transformers-process": ("locvlm.engines.process_engine", "ProcessEngine", None),
 }
 """Engine kind -> (module, class, the package it needs beyond the base install)."""
 
@@ -84,7 +86,12 @@ async def _auto(settings: Settings) -> Engine:
         else:
             _log.info("engine auto: using vLLM")
             return engine
-    return await engine_class("transformers").create(settings)
+    return await _transformers(settings).create(settings)
+
+
+def _transformers(settings: Settings) -> type[Engine]:
+    """The transformers engine, in this process or a child of its own."""
+    return engine_class("transformers-process" if settings.engine_process else "transformers")
 
 
 @asynccontextmanager
@@ -98,6 +105,8 @@ async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
     kind = settings.engine
     if kind == "auto":
         engine = await _auto(settings)
+    elif kind == "transformers":
+        engine = await _transformers(settings).create(settings)
     else:
         engine = await engine_class(kind).create(settings)
     _log.info("engine %s: %s ready", kind, engine.name)

@@ -83,13 +83,17 @@ def servers(
     tiny_shapes_export: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, LiveServer]]:
-    """This module's servers, started together (their imports overlap): to drain, to
-    drain past a 1 s timeout, and one whose checkpoint's weights are garbage."""
+    """This module's servers, started together (their imports overlap): to drain (with
+    the engine in-process and in a child process), to drain past a 1 s timeout, and one
+    whose checkpoint's weights are garbage."""
     broken = tmp_path_factory.mktemp("broken") / "model"
     shutil.copytree(tiny_shapes_export, broken)
     (broken / "model.safetensors").write_bytes(b"not weights")
     started = {
         "drain": launch_for(request, "drain", LOCVLM_DRAIN_TIMEOUT_S="120"),
+        "drain_process": launch_for(
+            request, "drain_process", LOCVLM_DRAIN_TIMEOUT_S="120", LOCVLM_ENGINE_PROCESS="true"
+        ),
         "drain_timeout": launch_for(request, "drain_timeout", LOCVLM_DRAIN_TIMEOUT_S="1"),
         "dead": launch(broken, broken.parent),
     }
@@ -108,10 +112,30 @@ async def _until(client: httpx.AsyncClient, condition: Any) -> None:
             await anyio.sleep(0.02)
 
 
-def test_sigterm_drains_every_request_in_flight(servers: dict[str, LiveServer]) -> None:
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> str:
+    """`pid`'s command line if it is running, else "" (gone, or a zombie nobody reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return "" if state == "Z" else Path(f"/proc/{pid}/cmdline").read_text()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return ""
+
+
+@pytest.mark.parametrize("name", ["drain", "drain_process"])
+def test_sigterm_drains_every_request_in_flight(name: str, servers: dict[str, LiveServer]) -> None:
     """Two slow uploads and three engine requests in flight at SIGTERM: all get 200."""
-    server = servers["drain"]
+    server = servers[name]
     server.wait_ready()
+    children = _children(server.proc.pid)
+    spawned = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+    engines = [c for c in spawned if b"spawn_main" in c]  # (the other: multiprocessing's
+    assert len(engines) == (1 if name == "drain_process" else 0), spawned  # resource tracker)
     held = [AsyncHeldBody(json.dumps(GROUND).encode()) for _ in range(2)]
 
     async def scenario() -> tuple[list[httpx.Response], dict[str, Any], float]:
@@ -148,6 +172,10 @@ def test_sigterm_drains_every_request_in_flight(servers: dict[str, LiveServer]) 
     assert time.monotonic() - sent_at < 60
     assert "SIGTERM: draining" in server.log()
     assert "drain timeout" not in server.log()
+    deadline = time.monotonic() + 10
+    while any(_running(child) for child in children):  # they end with the server
+        assert time.monotonic() < deadline, [_running(child) for child in children]
+        time.sleep(0.1)
 
 
 def test_the_drain_ends_at_its_timeout(servers: dict[str, LiveServer]) -> None:
