@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -44,6 +44,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 60.0
 VERSION = "0.1.0"
 M = TypeVar("M", bound=BaseModel)
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+"""The httpx client a locvlm client sends with."""
+T = TypeVar("T", httpx.BaseTransport, httpx.AsyncBaseTransport)
+"""The httpx transport that client takes."""
 BoxLike = Box | Sequence[float]
 
 
@@ -80,8 +84,10 @@ def _regions(regions: BoxLike | Sequence[BoxLike]) -> list[Box]:
     return [_box(r) for r in items]
 
 
-class _Common:
-    """Settings and request bodies shared by the sync and async clients."""
+class _Common(Generic[H, T]):
+    """Settings, connection pool and request bodies of both clients (see `Client`)."""
+
+    _http_class: Callable[..., H]  # httpx.Client or httpx.AsyncClient
 
     def __init__(
         self,
@@ -91,6 +97,7 @@ class _Common:
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         headers: dict[str, str] | None = None,
+        transport: T | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("LOCVLM_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
@@ -101,6 +108,9 @@ class _Common:
         self.headers = {"User-Agent": f"locvlm-client/{VERSION}", **(headers or {})}
         if self.api_key:
             self.headers["Authorization"] = f"Bearer {self.api_key}"
+        self._http: H = self._http_class(
+            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
 
     def _timeout(self, timeout: float | httpx.Timeout | None) -> Any:
         return self.timeout if timeout is None else timeout
@@ -176,7 +186,7 @@ class _Common:
         return {**body, **(extra or {})}
 
 
-class Client(_Common):
+class Client(_Common[httpx.Client, httpx.BaseTransport]):
     """The synchronous client; use it as a context manager or call `close()`.
 
     Keyword-only settings: `base_url` (else `LOCVLM_BASE_URL`, else
@@ -185,26 +195,7 @@ class Client(_Common):
     (an httpx transport, e.g. for tests).
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        headers: dict[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            headers=headers,
-        )
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
-        )
+    _http_class = httpx.Client
 
     def __enter__(self) -> Client:
         return self
@@ -312,29 +303,10 @@ class Client(_Common):
         return self._finish(response, Readiness, ok=(503,))
 
 
-class AsyncClient(_Common):
+class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The asyncio twin of `Client`: the same settings and methods, awaited."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        headers: dict[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            headers=headers,
-        )
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
-        )
+    _http_class = httpx.AsyncClient
 
     async def __aenter__(self) -> AsyncClient:
         return self
