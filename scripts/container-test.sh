@@ -12,10 +12,8 @@
 # that this machine's pip finds on disk passed in through docker/wheels/. Needs root.
 # The first run takes minutes (the base, then pip inside the build); later runs reuse
 # podman's layer cache. Every step is bounded by `timeout`; timings are printed.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=scripts/_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"  # set -euo pipefail, ROOT (cwd), step
 IMAGE="${IMAGE:-localhost/locvlm:cpu-test}"
 BASE_IMAGE="${BASE_IMAGE:-localhost/debian:bookworm}"
 NAME="${NAME:-locvlm-container-test}"
@@ -29,9 +27,7 @@ PY="$ROOT/.venv/bin/python"  # the host's venv: the SDK (client/) and Pillow
 API_KEY="container-test-key"
 STATE="${XDG_CACHE_HOME:-$HOME/.cache}/locvlm-container-test"
 
-START=$SECONDS
 TIMES=()
-step() { echo "[container-test +$((SECONDS - START))s] $*"; }
 timed() {  # timed LABEL COMMAND...: run, and remember how long it took
     local label="$1" t0=$SECONDS
     shift

