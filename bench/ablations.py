@@ -15,7 +15,8 @@ size and aspect of the contract). `--jobs 2` trains two runs at once with one to
 thread each: on two cores that is ~1.3x the throughput of one run on two threads, and the
 two runs of a pair see the same machine load, so their time axes stay comparable.
 Spatial answers are plain (no evidence boxes) in every run, so that the baseline's answer
-format is the same as the others'. Results: `OUT/<run>/report.json`, the table in `OUT/ablations.md`, plots `OUT/*.png`.
+format is the same as the others'. Results: `OUT/<run>/report.json`, the table in
+`OUT/ablations.md`, plots `OUT/*.png`.
 """
 
 from __future__ import annotations
@@ -138,28 +139,11 @@ def table(results: dict[str, dict[str, float]]) -> str:
 
 
 def plot(out: Path, names: list[str]) -> None:
-    """Validation accuracy (grounding, spatial) vs training time, one line per run."""
-    import matplotlib
+    """Validation accuracy vs training time, one PNG per metric, one line per run."""
+    from plots import metric_curves  # bench/plots.py, beside this script
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for metric in ("locpred", "spatial_yes_no", "revloc", "exists"):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name in names:
-            rows = [json.loads(x) for x in (out / name / "log.jsonl").read_text().splitlines()]
-            pts = [
-                (r["t"] / 60, r[metric])
-                for r in rows
-                if r.get("stage") == "validation" and metric in r
-            ]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=name)
-        ax.set(xlabel="training time (min)", ylabel=f"validation accuracy: {metric}", ylim=(0, 1))
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / f"{metric}.png", dpi=100)
-        plt.close(fig)
+    for metric in ("locpred", "spatial_yes_no", "spatial_side", "revloc", "exists", "negpred"):
+        metric_curves({n: out / n / "log.jsonl" for n in names}, metric, out / f"{metric}.png")
 
 
 def main() -> None:
