@@ -1,5 +1,9 @@
-"""Fixtures of the engine tests: the event loop backend, settings for the tiny export."""
+"""Fixtures of the engine tests: the event loop backend, settings for the tiny export;
+and `until`, which polls an engine's state."""
 
+import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,3 +25,12 @@ def tiny_settings(tiny_shapes_export: Path) -> Settings:
     operator (measured 10-30x slower than one while a training run shares the cores).
     """
     return Settings(model=str(tiny_shapes_export), engine="transformers", threads=1)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> float:
+    """Seconds until `condition` holds, polling the engine's state."""
+    start = time.perf_counter()
+    while not condition():
+        assert time.perf_counter() - start < timeout, "condition never held"
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - start

@@ -9,7 +9,6 @@ import io
 import os
 import signal
 import time
-from collections.abc import Callable
 
 import pytest
 from PIL import Image
@@ -21,6 +20,7 @@ from locvlm.engines.factory import open_engine
 from locvlm.engines.process_engine import ProcessEngine
 from locvlm.engines.transformers_engine import TransformersEngine
 from locvlm.tasks import counting, locpred, negpred
+from tests.server.engines.conftest import until
 
 pytestmark = pytest.mark.timeout(900)  # the first test may build `tiny_shapes_export`
 
@@ -37,14 +37,6 @@ def _requests(n: int) -> list[GenerationRequest]:
                     counting.prompt(category)][i % 3]  # fmt: skip
         out.append(GenerationRequest(image, question, 12))
     return out
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 60.0) -> float:
-    start = time.perf_counter()
-    while not condition():
-        assert time.perf_counter() - start < timeout, "condition never held"
-        await asyncio.sleep(0.002)
-    return time.perf_counter() - start
 
 
 @pytest.mark.anyio
@@ -128,7 +120,7 @@ async def test_a_dead_child_fails_its_callers_and_readiness(tiny_settings: Setti
     engine = await ProcessEngine.create(tiny_settings)
     try:
         waiting = asyncio.create_task(engine.generate([long]))
-        await _until(lambda: engine.stats().queued + engine.stats().running == 1)
+        await until(lambda: engine.stats().queued + engine.stats().running == 1)
         pid = engine._process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)  # the fault: the child is gone (OOM killer, a crash)
@@ -149,7 +141,7 @@ async def test_shutdown_fails_waiting_callers_and_ends_the_child(tiny_settings: 
     long = GenerationRequest(request.image, request.question, 150, ENDLESS)
     engine = await ProcessEngine.create(tiny_settings)
     running = asyncio.create_task(engine.generate([long]))
-    await _until(lambda: engine.stats().queued + engine.stats().running == 1)
+    await until(lambda: engine.stats().queued + engine.stats().running == 1)
     await engine.shutdown()
     with pytest.raises(EngineDeadError):
         await running

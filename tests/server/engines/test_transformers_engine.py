@@ -5,7 +5,6 @@ import io
 import re
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
 from locvlm.engines.transformers_engine import TransformersEngine
 from locvlm.model.loading import LoadedModel, load_model
 from locvlm.tasks import counting, locpred, negpred, revloc
+from tests.server.engines.conftest import until
 
 # The first test here builds `tiny_shapes_export` (a minute on two idle cores, five
 # while a training run shares them): more than the suite's 300 s default.
@@ -75,15 +75,6 @@ def _greedy(
 def _grounding_constraint(phrase: str, loaded: LoadedModel) -> Constraint:
     """Boxes in the checkpoint's codec, or NegPred's answer that the phrase is absent."""
     return Constraint(regex=f"(?:{loaded.codec.regex})|{re.escape(negpred.answer(phrase))}")
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 60.0) -> float:
-    """Seconds until `condition` holds, polling the engine's state."""
-    start = time.perf_counter()
-    while not condition():
-        assert time.perf_counter() - start < timeout, "condition never held"
-        await asyncio.sleep(0.002)
-    return time.perf_counter() - start
 
 
 def _workers() -> list[threading.Thread]:
@@ -221,12 +212,12 @@ async def test_cancelled_queued_requests_are_skipped(tiny_settings: Settings):
         one_batch = time.perf_counter() - start
         before = engine.stats()
         tasks = [asyncio.create_task(engine.generate([request])) for _ in range(32)]
-        await _until(lambda: engine.stats().running == 2)
+        await until(lambda: engine.stats().running == 2)
         for task in tasks[2:]:
             task.cancel()
         await asyncio.sleep(0)
         assert engine.stats().queued == 0  # cancelled callers leave the queue at once
-        drained = await _until(lambda: all(t.done() for t in tasks) and not engine.stats().running)
+        drained = await until(lambda: all(t.done() for t in tasks) and not engine.stats().running)
         after = engine.stats()
     assert all(t.cancelled() for t in tasks[2:])
     assert [len(t.result()) for t in tasks[:2]] == [1, 1]
@@ -246,10 +237,10 @@ async def test_cancelling_a_running_request_frees_the_worker(tiny_settings: Sett
         [full] = await engine.generate([request])
         whole = time.perf_counter() - start
         task = asyncio.create_task(engine.generate([request]))
-        await _until(lambda: engine.stats().running == 1)
+        await until(lambda: engine.stats().running == 1)
         await asyncio.sleep(whole / 10)
         task.cancel()
-        freed = await _until(lambda: engine.stats().running == 0)
+        freed = await until(lambda: engine.stats().running == 0)
         stats = engine.stats()
     assert full.completion_tokens == 150
     assert stats.details["stopped_cancelled"] == 1
@@ -264,9 +255,9 @@ async def test_shutdown_fails_waiting_callers_and_joins_the_worker(tiny_settings
     engine = await TransformersEngine.create(tiny_settings)
     assert engine.ready
     running = asyncio.create_task(engine.generate([request]))
-    await _until(lambda: engine.stats().running == 1)
+    await until(lambda: engine.stats().running == 1)
     queued = asyncio.create_task(engine.generate([request]))
-    await _until(lambda: engine.stats().queued == 1)
+    await until(lambda: engine.stats().queued == 1)
     await engine.shutdown()
     await engine.shutdown()  # idempotent
     for task in (running, queued):
