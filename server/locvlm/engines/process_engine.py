@@ -6,11 +6,15 @@
 In one process, the server's Python (HTTP, JSON, image decoding) and the engine's
 (`model.generate` steps, grammar masks) take turns on one GIL, so each slows the other
 (bench/api.py). Here a spawned child runs `TransformersEngine` on its own event loop and
-this proxy talks to it over a pipe: each `generate` call is one message, its answer
-another; cancelling the caller sends a cancel, which frees the child's work as the
-engine's own cancellation does. Images are squashed to the model's input here, so a
-message carries 64x64 pixels, not the caller's upload. If the child dies, every pending
-call fails with `EngineDeadError` and readiness reports it.
+this proxy talks to it over a pipe. Calls are sent in groups: the first call starts a
+`batch_wait_ms` timer and whatever calls arrive before it fires (or `max_batch` rows)
+go in one message, which the child queues at once (its own batch wait is zero). The timer
+runs on the server's event loop, so while the server is busy reading a burst of requests
+it fires after them, and the burst becomes one batch, as in-process. Each answer comes
+back on its own; cancelling the caller drops an unsent call, or sends a cancel that frees
+the child's work as the engine's own cancellation does. Images are squashed to the
+model's input here, so a message carries 64x64 pixels, not the caller's upload. If the
+child dies, every pending call fails with `EngineDeadError` and readiness reports it.
 """
 
 from __future__ import annotations
@@ -65,11 +69,19 @@ class ProcessEngine(Engine):
     name = "transformers-process"
 
     def __init__(
-        self, process: BaseProcess, conn: Connection, sidecar: Sidecar, stats: EngineStats
+        self,
+        process: BaseProcess,
+        conn: Connection,
+        sidecar: Sidecar,
+        stats: EngineStats,
+        settings: Settings,
     ) -> None:
         self.sidecar = sidecar
         self._process, self._conn = process, conn
         self._loop = asyncio.get_running_loop()
+        self._max_batch, self._wait_s = settings.max_batch, settings.batch_wait_ms / 1000
+        self._outbox: dict[int, list[dict[str, Any]]] = {}  # call -> its requests, unsent
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._calls: dict[int, tuple[asyncio.Future[list[GenerationResult]], int]] = {}
         self._ids = itertools.count()
         self._send_lock = threading.Lock()
@@ -103,7 +115,7 @@ class ProcessEngine(Engine):
             raise _ERRORS.get(payload[0], RuntimeError)(payload[1])
         _log.info("transformers engine in process %d: ready", process.pid)
         sidecar, stats = payload
-        return cls(process, parent, sidecar, stats)
+        return cls(process, parent, sidecar, stats, settings)
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -138,12 +150,26 @@ class ProcessEngine(Engine):
         call = next(self._ids)
         future: asyncio.Future[list[GenerationResult]] = self._loop.create_future()
         self._calls[call] = (future, len(packed))
+        self._outbox[call] = [_to_wire(r) for r in packed]
+        if sum(map(len, self._outbox.values())) >= self._max_batch:
+            self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = self._loop.call_later(self._wait_s, self._flush)
         try:
-            self._send(("generate", call, [_to_wire(r) for r in packed]))
             return await future
         finally:
-            if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
+            unanswered = self._calls.pop(call, None) is not None  # the caller went away
+            if unanswered and self._outbox.pop(call, None) is None:  # sent: free the child
                 self._send(("cancel", call, None), quiet=True)
+
+    def _flush(self) -> None:
+        """Send every unsent call in one message."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._outbox and self._dead is None:
+            outbox, self._outbox = self._outbox, {}
+            self._send(("generate", -1, outbox), quiet=True)  # if it fails, _die fails them
 
     def _send(self, message: tuple[str, int, Any], quiet: bool = False) -> None:
         try:
@@ -186,6 +212,14 @@ class ProcessEngine(Engine):
             return
         self._dead = reason
         _log.error("transformers engine: %s", reason)
+        self._fail_all(reason)
+
+    def _fail_all(self, reason: str) -> None:
+        """Fail every call waiting for an answer, sent or not, with `EngineDeadError`."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self._outbox.clear()
         for future, _ in self._calls.values():
             if not future.done():
                 future.set_exception(EngineDeadError(reason))
@@ -196,10 +230,7 @@ class ProcessEngine(Engine):
         if self._closed:
             return
         self._closed = True
-        for future, _ in self._calls.values():
-            if not future.done():
-                future.set_exception(EngineDeadError("transformers engine is shut down"))
-        self._calls.clear()
+        self._fail_all("transformers engine is shut down")
         self._send(("stop", -1, None), quiet=True)
         await asyncio.to_thread(self._process.join, 30)
         if self._process.is_alive():
@@ -239,8 +270,8 @@ async def _child(settings: Settings, conn: Connection) -> None:
     from locvlm.engines.transformers_engine import TransformersEngine  # torch: child only
 
     loop = asyncio.get_running_loop()
-    try:
-        engine = await TransformersEngine.create(settings)
+    try:  # the parent groups the calls: they come here at once, nothing to wait for
+        engine = await TransformersEngine.create(settings.model_copy(update={"batch_wait_ms": 0}))
     except Exception as exc:
         conn.send(("failed", (type(exc).__name__, str(exc))))
         return
@@ -266,8 +297,9 @@ async def _child(settings: Settings, conn: Connection) -> None:
         send(answer)
 
     def handle(kind: str, call: int, payload: Any) -> None:
-        if kind == "generate":
-            tasks[call] = loop.create_task(run(call, [_from_wire(w) for w in payload]))
+        if kind == "generate":  # {call: requests}: queued together, so batched together
+            for each, wires in payload.items():
+                tasks[each] = loop.create_task(run(each, [_from_wire(w) for w in wires]))
         elif kind == "cancel" and call in tasks:
             tasks[call].cancel()
         elif kind == "stop":
