@@ -1,13 +1,14 @@
 """The paper's two ablations in the shapes world, each run on the same budget and seeds.
 
-    python bench/ablations.py [--only codec|objectives] [--steps 2000] [--jobs 2]
+    python bench/ablations.py [--only codec|objectives] [--steps 3000] [--jobs 2]
                               [--scenes 120] [--out runs/ablations]
 
 1. Coordinate representation: `nfp` vs `ivb` vs `diga` (same recipe otherwise) ->
    grounding Acc@0.5, RevLoc, spatial accuracy.
 2. Objectives: baseline (captions, POPE-style yes/no, counting and spatial VQA: no
-   localization objective) vs + LocPred vs + LocPred + NegPred vs all three (+ RevLoc and
-   contextual description) -> spatial accuracy with flip consistency, POPE F1, grounding.
+   localization objective) vs + LocPred (phrase -> box, and its many-object form, the
+   detection listing) vs + LocPred + NegPred vs all three (+ RevLoc and contextual
+   description) -> spatial accuracy with flip consistency, POPE F1, grounding.
 
 Every run trains `tiny-shapes` from scratch with the same stage-0/stage-2 step counts and
 seed, then is evaluated on one held-out benchmark (a seed never used in training, every
@@ -33,11 +34,12 @@ from typing import Any
 BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
 SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
 GENERAL = {"caption": 0.5, "exists": 1.0, "counting": 1.0, **SPATIAL}
+LOCPRED = {"locpred": 3.0, "detect": 1.0}  # one object's box; every object's (the default mix)
 OBJECTIVES: dict[str, dict[str, float]] = {
     "baseline": GENERAL,
-    "+locpred": {**GENERAL, "locpred": 3.0},
-    "+locpred+negpred": {**GENERAL, "locpred": 3.0, "negpred": 1.0},
-    "all": {**GENERAL, "locpred": 3.0, "negpred": 1.0, "revloc": 1.5, "region": 1.5},
+    "+locpred": {**GENERAL, **LOCPRED},
+    "+locpred+negpred": {**GENERAL, **LOCPRED, "negpred": 1.0},
+    "all": {**GENERAL, **LOCPRED, "negpred": 1.0, "revloc": 1.5, "region": 1.5},
 }
 CODECS = {"nfp": {"name": "nfp", "decimals": 3}, "ivb": {"name": "ivb", "bins": 32},
           "diga": {"name": "diga", "grid": 4, "bins": 32}}  # fmt: skip
@@ -150,8 +152,8 @@ def main() -> None:
     """Run the ablations and write the table and plots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["codec", "objectives"])
-    parser.add_argument("--stage0-steps", type=int, default=600)
-    parser.add_argument("--steps", type=int, default=2000, help="stage-2 steps per run")
+    parser.add_argument("--stage0-steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=3000, help="stage-2 steps per run")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--scenes", type=int, default=120, help="held-out benchmark scenes")
     parser.add_argument("--out", type=Path, default=Path("runs/ablations"))

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(
         16, gt=0, description="Largest micro-batch the transformers engine forms."
     )
-    batch_wait_ms: float = Field(5.0, ge=0, description="How long a micro-batch waits to fill.")
+    batch_wait_ms: float = Field(
+        5.0, ge=0, description="How long a micro-batch waits for one more request (8x at most)."
+    )
     engine_process: bool = Field(
         False,
         description="Run the transformers engine in a child process, so that the server's "

@@ -6,13 +6,11 @@
 In one process, the server's Python (HTTP, JSON, image decoding) and the engine's
 (`model.generate` steps, grammar masks) take turns on one GIL, so each slows the other
 (bench/api.py). Here a spawned child runs `TransformersEngine` on its own event loop and
-this proxy talks to it over a pipe. Calls are sent in groups: the first call starts a
-`batch_wait_ms` timer and whatever calls arrive before it fires (or `max_batch` rows)
-go in one message, which the child queues at once (its own batch wait is zero). The timer
-runs on the server's event loop, so while the server is busy reading a burst of requests
-it fires after them, and the burst becomes one batch, as in-process. Each answer comes
-back on its own; cancelling the caller drops an unsent call, or sends a cancel that frees
-the child's work as the engine's own cancellation does. Images are squashed to the
+this proxy talks to it over a pipe: each `generate` call is one message, its answer
+another, and the child's micro-batcher groups the calls as they come (a burst of
+requests reaches it one by one, as fast as the server decodes them). Cancelling the
+caller sends a cancel, which frees the child's work as the engine's own cancellation
+does. Images are squashed to the
 model's input here, so a message carries 64x64 pixels, not the caller's upload. If the
 child dies, every pending call fails with `EngineDeadError` and readiness reports it.
 """
@@ -74,14 +72,10 @@ class ProcessEngine(Engine):
         conn: Connection,
         sidecar: Sidecar,
         stats: EngineStats,
-        settings: Settings,
     ) -> None:
         self.sidecar = sidecar
         self._process, self._conn = process, conn
         self._loop = asyncio.get_running_loop()
-        self._max_batch, self._wait_s = settings.max_batch, settings.batch_wait_ms / 1000
-        self._outbox: dict[int, list[dict[str, Any]]] = {}  # call -> its requests, unsent
-        self._flush_timer: asyncio.TimerHandle | None = None
         self._calls: dict[int, tuple[asyncio.Future[list[GenerationResult]], int]] = {}
         self._ids = itertools.count()
         self._send_lock = threading.Lock()
@@ -115,7 +109,7 @@ class ProcessEngine(Engine):
             raise _ERRORS.get(payload[0], RuntimeError)(payload[1])
         _log.info("transformers engine in process %d: ready", process.pid)
         sidecar, stats = payload
-        return cls(process, parent, sidecar, stats, settings)
+        return cls(process, parent, sidecar, stats)
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -150,26 +144,12 @@ class ProcessEngine(Engine):
         call = next(self._ids)
         future: asyncio.Future[list[GenerationResult]] = self._loop.create_future()
         self._calls[call] = (future, len(packed))
-        self._outbox[call] = [_to_wire(r) for r in packed]
-        if sum(map(len, self._outbox.values())) >= self._max_batch:
-            self._flush()
-        elif self._flush_timer is None:
-            self._flush_timer = self._loop.call_later(self._wait_s, self._flush)
         try:
+            self._send(("generate", call, [_to_wire(r) for r in packed]))
             return await future
         finally:
-            unanswered = self._calls.pop(call, None) is not None  # the caller went away
-            if unanswered and self._outbox.pop(call, None) is None:  # sent: free the child
+            if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
                 self._send(("cancel", call, None), quiet=True)
-
-    def _flush(self) -> None:
-        """Send every unsent call in one message."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        if self._outbox and self._dead is None:
-            outbox, self._outbox = self._outbox, {}
-            self._send(("generate", -1, outbox), quiet=True)  # if it fails, _die fails them
 
     def _send(self, message: tuple[str, int, Any], quiet: bool = False) -> None:
         try:
@@ -215,11 +195,7 @@ class ProcessEngine(Engine):
         self._fail_all(reason)
 
     def _fail_all(self, reason: str) -> None:
-        """Fail every call waiting for an answer, sent or not, with `EngineDeadError`."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        self._outbox.clear()
+        """Fail every call waiting for an answer with `EngineDeadError`."""
         for future, _ in self._calls.values():
             if not future.done():
                 future.set_exception(EngineDeadError(reason))
@@ -270,8 +246,8 @@ async def _child(settings: Settings, conn: Connection) -> None:
     from locvlm.engines.transformers_engine import TransformersEngine  # torch: child only
 
     loop = asyncio.get_running_loop()
-    try:  # the parent groups the calls: they come here at once, nothing to wait for
-        engine = await TransformersEngine.create(settings.model_copy(update={"batch_wait_ms": 0}))
+    try:
+        engine = await TransformersEngine.create(settings)
     except Exception as exc:
         conn.send(("failed", (type(exc).__name__, str(exc))))
         return
@@ -297,9 +273,8 @@ async def _child(settings: Settings, conn: Connection) -> None:
         send(answer)
 
     def handle(kind: str, call: int, payload: Any) -> None:
-        if kind == "generate":  # {call: requests}: queued together, so batched together
-            for each, wires in payload.items():
-                tasks[each] = loop.create_task(run(each, [_from_wire(w) for w in wires]))
+        if kind == "generate":
+            tasks[call] = loop.create_task(run(call, [_from_wire(w) for w in payload]))
         elif kind == "cancel" and call in tasks:
             tasks[call].cancel()
         elif kind == "stop":

@@ -4,10 +4,13 @@
         [result] = await engine.generate([GenerationRequest(image, "Where is the circle?")])
 
 Requests wait in an asyncio queue. One batcher task takes the first request, then more
-until `max_batch` or until `batch_wait_ms` have passed, and hands the batch to the one
-worker thread, which runs a single left-padded greedy `model.generate` for it while the
-event loop stays free. A request whose caller was cancelled is skipped when batches
-form, and a running row is stopped at its next token, so cancelled work frees the worker.
+until `max_batch`, until `batch_wait_ms` pass with no new request, or at the latest
+`_MAX_WAITS` such waits after the first (a burst of requests arrives one by one, as fast
+as the server decodes them: a fixed window would cut it in two, and the halves would
+then alternate for good). It hands the batch to the one worker thread, which runs a
+single left-padded greedy `model.generate` for it while the event loop stays free. A
+request whose caller was cancelled is skipped when batches form, and a running row is
+stopped at its next token, so cancelled work frees the worker.
 Constraints compile to xgrammar grammars (cached by regular expression) and mask each
 constrained row's logits with its own matcher, so rows with different constraints, or
 none, share a batch.
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
     from locvlm.api.settings import Settings
 
 __all__ = ["TransformersEngine"]
+
+_MAX_WAITS = 8
+"""The longest a micro-batch waits for company, in `batch_wait_ms` units."""
 
 _log = logging.getLogger("locvlm.engines")
 
@@ -200,7 +206,7 @@ class TransformersEngine(Engine):
     async def _next_batch(self) -> list[_Pending]:
         loop = asyncio.get_running_loop()
         batch: list[_Pending] = []
-        deadline = None
+        deadline = latest = None
         while len(batch) < self._max_batch:
             if self._queue.empty() and deadline is not None:
                 try:
@@ -215,8 +221,9 @@ class TransformersEngine(Engine):
                 continue
             self._queued.discard(item)
             batch.append(item)
-            if deadline is None:
-                deadline = loop.time() + self._wait_s
+            now = loop.time()
+            latest = now + _MAX_WAITS * self._wait_s if latest is None else latest
+            deadline = min(now + self._wait_s, latest)  # a quiet wait from the newest
         return batch
 
     def _fail_all(self, error: EngineDeadError) -> None:

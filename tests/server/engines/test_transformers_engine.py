@@ -131,6 +131,24 @@ async def test_concurrent_requests_share_batches(
 
 
 @pytest.mark.anyio
+async def test_a_trickle_of_requests_is_one_batch(tiny_settings: Settings):
+    """Requests 10 ms apart, over 50 ms: each comes within the 30 ms wait of the one
+    before, so they form one batch (a fixed 30 ms window from the first would cut it)."""
+    image, categories = _scene(8)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), max_new_tokens=4)
+    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=30)) as engine:
+        await engine.generate([request])  # warm up
+        tasks = []
+        for _ in range(6):
+            tasks.append(asyncio.create_task(engine.generate([request])))
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+        stats = engine.stats()
+    assert stats.finished == 7
+    assert (stats.details["batches"], stats.details["largest_batch"]) == (2, 6)
+
+
+@pytest.mark.anyio
 async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Settings):
     image, categories = _scene(1)
     where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
