@@ -229,9 +229,12 @@ class AsyncHeldBody:
 
 
 def send_all(
-    server: LiveServer, calls: dict[str, tuple[str, dict[str, Any]]]
+    server: LiveServer,
+    calls: dict[str, tuple[str, dict[str, Any]]],
+    workers: int | None = None,
 ) -> dict[str, httpx.Response]:
-    """POST every `(path, httpx kwargs)` at once, so the engine batches them; by name."""
-    with server.client() as client, ThreadPoolExecutor(len(calls)) as pool:
+    """POST every `(path, httpx kwargs)`, all at once or `workers` at a time, so that the
+    engine batches them; the answers by name."""
+    with server.client() as client, ThreadPoolExecutor(workers or len(calls)) as pool:
         futures = {name: pool.submit(client.post, path, **kw) for name, (path, kw) in calls.items()}
         return {name: future.result() for name, future in futures.items()}

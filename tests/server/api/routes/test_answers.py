@@ -22,7 +22,7 @@ import httpx
 import openai
 import pytest
 
-from locvlm.data.shapes import SceneObject, ShapesConfig, render_scene
+from locvlm.data.shapes import CATEGORIES, SceneObject, ShapesConfig, render_scene
 from locvlm_client import (
     DescribeResponse,
     DetectResponse,
@@ -35,8 +35,6 @@ SEED = 913_000  # training streams use small seeds; the held-out benchmark uses 
 SIZES = [(128, 128), (224, 112), (96, 192), (300, 300), (160, 96), (120, 240)]
 SCENES = 60
 WORKERS = 16  # requests in flight at once (the engine batch); the bound is twice that
-ALL_CATEGORIES = [f"{c} {s}" for c in ("red", "green", "blue", "yellow", "purple", "orange")
-                  for s in ("circle", "square", "triangle", "diamond")]  # fmt: skip
 
 
 @dataclass
@@ -63,7 +61,7 @@ def _case(i: int) -> Case | None:
     if not unique:
         return None
     present = {o.category for o in objects}
-    absent = next(c for c in ALL_CATEGORIES[i % 24 :] + ALL_CATEGORIES if c not in present)
+    absent = next(c for c in CATEGORIES[i % 24 :] + CATEGORIES if c not in present)
     pairs = [
         (a, b)
         for a in unique
@@ -106,9 +104,7 @@ def answers(default_server: live.LiveServer) -> dict[str, httpx.Response]:
             a, b = case.pair
             question = f"Is the {a.category} to the left of the {b.category}?"
             calls[f"spatial{i}"] = ("/v1/spatial", {"json": {"image": image, "question": question}})
-    with default_server.client() as client, ThreadPoolExecutor(WORKERS) as pool:
-        futures = {name: pool.submit(client.post, path, **kw) for name, (path, kw) in calls.items()}
-        return {name: future.result() for name, future in futures.items()}
+    return live.send_all(default_server, calls, workers=WORKERS)
 
 
 def _ok(response: httpx.Response) -> dict[str, object]:
