@@ -10,9 +10,10 @@ this proxy talks to it over a pipe: each `generate` call is one message, its ans
 another, and the child's micro-batcher groups the calls as they come (a burst of
 requests reaches it one by one, as fast as the server decodes them). Cancelling the
 caller sends a cancel, which frees the child's work as the engine's own cancellation
-does. Images are squashed to the
-model's input here, so a message carries 64x64 pixels, not the caller's upload. If the
-child dies, every pending call fails with `EngineDeadError` and readiness reports it.
+does. Images are squashed to the model's input here, so a message carries 64x64 pixels,
+not the caller's upload. If the child dies, every pending call fails with
+`EngineDeadError` and readiness reports it. Both sides send only from their event loop
+(their pipe threads only read), so sends need no lock.
 """
 
 from __future__ import annotations
@@ -55,12 +56,6 @@ _ERRORS: dict[str, type[Exception]] = {
 RuntimeErrors with the child's message."""
 
 
-def _pack(request: GenerationRequest, side: int) -> GenerationRequest:
-    """The request with its image squashed to the model's input, as raw pixels."""
-    image = square(request.image, side)
-    return replace(request, image=image)
-
-
 class ProcessEngine(Engine):
     """A proxy for `TransformersEngine` running in a child process."""
 
@@ -78,7 +73,6 @@ class ProcessEngine(Engine):
         self._loop = asyncio.get_running_loop()
         self._calls: dict[int, tuple[asyncio.Future[list[GenerationResult]], int]] = {}
         self._ids = itertools.count()
-        self._send_lock = threading.Lock()
         self._child_stats = stats
         self._dead: str | None = None
         self._closed = False
@@ -140,12 +134,12 @@ class ProcessEngine(Engine):
             raise EngineDeadError(self._dead or "the engine process is shut down")
         if not requests:
             return []
-        packed = [_pack(r, self.sidecar.image_size) for r in requests]  # a bad image fails here
+        wires = [_to_wire(r, self.sidecar.image_size) for r in requests]  # a bad image fails here
         call = next(self._ids)
         future: asyncio.Future[list[GenerationResult]] = self._loop.create_future()
-        self._calls[call] = (future, len(packed))
+        self._calls[call] = (future, len(wires))
         try:
-            self._send(("generate", call, [_to_wire(r) for r in packed]))
+            self._send(("generate", call, wires))
             return await future
         finally:
             if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
@@ -153,8 +147,7 @@ class ProcessEngine(Engine):
 
     def _send(self, message: tuple[str, int, Any], quiet: bool = False) -> None:
         try:
-            with self._send_lock:
-                self._conn.send(message)
+            self._conn.send(message)
         except (OSError, ValueError) as exc:  # the pipe is closed: the child is gone
             self._die(f"engine process unreachable: {exc}")
             if not quiet:
@@ -217,8 +210,9 @@ class ProcessEngine(Engine):
 
 
 # --- the wire: requests cross as plain values ----------------------------------------
-def _to_wire(request: GenerationRequest) -> dict[str, Any]:
-    image = request.image
+def _to_wire(request: GenerationRequest, side: int) -> dict[str, Any]:
+    """The request as plain values, its image squashed to the model's `side` first."""
+    image = square(request.image, side)
     return {"pixels": (image.mode, image.size, image.tobytes()), "question": request.question,
             "max_new_tokens": request.max_new_tokens, "constraint": request.constraint,
             "request_id": request.request_id}  # fmt: skip
@@ -252,13 +246,8 @@ async def _child(settings: Settings, conn: Connection) -> None:
         conn.send(("failed", (type(exc).__name__, str(exc))))
         return
     conn.send(("ready", (engine.sidecar, engine.stats())))
-    lock = threading.Lock()
     tasks: dict[int, asyncio.Task[None]] = {}
     stopped = asyncio.Event()
-
-    def send(message: tuple[str, int, Any]) -> None:
-        with lock:
-            conn.send(message)
 
     async def run(call: int, requests: list[GenerationRequest]) -> None:
         try:
@@ -269,8 +258,8 @@ async def _child(settings: Settings, conn: Connection) -> None:
             answer = ("error", call, (type(exc).__name__, str(exc)))
         finally:
             tasks.pop(call, None)
-        send(("stats", call, engine.stats()))  # first: a caller that is answered sees them
-        send(answer)
+        conn.send(("stats", call, engine.stats()))  # first: an answered caller sees them
+        conn.send(answer)
 
     def handle(kind: str, call: int, payload: Any) -> None:
         if kind == "generate":
