@@ -17,7 +17,8 @@ thread each: on two cores that is ~1.3x the throughput of one run on two threads
 two runs of a pair see the same machine load, so their time axes stay comparable.
 Spatial answers are plain (no evidence boxes) in every run, so that the baseline's answer
 format is the same as the others'. Results: `OUT/<run>/report.json`, the table in
-`OUT/ablations.md`, plots `OUT/*.png`.
+`OUT/ablations.md` (with each run's training and evaluation minutes; training time comes
+from the run's log, so it survives a resume), plots `OUT/*.png`.
 """
 
 from __future__ import annotations
@@ -99,16 +100,17 @@ def train_and_eval(
             "--set=spatial_evidence=false", f"--set=eval_every={steps['stage2'] // 4}",
             f"--set=threads={threads}"]  # fmt: skip
     sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
-    start = time.time()
     if not (run / "model" / "config.json").exists():
         _locvlm("train", "--out", str(run), "--no-progress", *sets)
     report_path = run / "report.json"
     if not report_path.exists():
+        start = time.time()
         _locvlm("eval", "--model", str(run), "--bench", str(bench), "--out", str(report_path),
                 "--threads", str(threads))  # fmt: skip
-    report = json.loads(report_path.read_text())
-    report["wall_s"] = round(time.time() - start)
-    return report
+        report = json.loads(report_path.read_text())
+        report["eval_s"] = round(time.time() - start)
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
+    return dict(json.loads(report_path.read_text()))
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:
@@ -150,6 +152,8 @@ def plot(out: Path, names: list[str]) -> None:
 
 def main() -> None:
     """Run the ablations and write the table and plots."""
+    from plots import train_minutes  # bench/plots.py, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["codec", "objectives"])
     parser.add_argument("--stage0-steps", type=int, default=800)
@@ -169,7 +173,11 @@ def main() -> None:
         )
         results = {}
         for name, report in zip(plan, reports, strict=True):
-            results[name] = {**headline(report), "wall_min": report["wall_s"] / 60}
+            results[name] = {
+                **headline(report),
+                "train_min": train_minutes(args.out / name / "log.jsonl"),
+                "eval_min": report.get("eval_s", float("nan")) / 60,
+            }
             (args.out / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "ablations.md").write_text(table(results))
     plot(args.out, list(results))

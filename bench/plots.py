@@ -18,11 +18,45 @@ DEFAULT_METRICS = ("locpred", "negpred", "exists", "revloc", "region", "spatial_
                    "spatial_yes_no_evidence", "counting")  # fmt: skip
 
 
+def _stage(row: dict[str, Any]) -> str:
+    return "stage2" if row.get("stage") == "validation" else str(row.get("stage"))
+
+
+def timeline(log: Path) -> list[dict[str, Any]]:
+    """The records of `log`, with one clock across a resume.
+
+    Trainers from before the clock was saved in `state.pt` restarted `t` at zero on
+    resume, after re-logging the steps since the checkpoint. Such a restart continues
+    from the last earlier record of the same stage before the new segment's first step,
+    and the earlier records it re-did are dropped.
+    """
+    rows: list[dict[str, Any]] = []
+    offset = 0.0
+    for line in log.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if rows and row["t"] + offset < rows[-1]["t"]:  # the clock restarted: a resume
+            stage, step = _stage(row), row.get("step", 0)
+            redone = [r for r in rows if _stage(r) == stage and r.get("step", -1) >= step]
+            rows = [r for r in rows if not any(r is d for d in redone)]
+            before = [r["t"] for r in rows if _stage(r) == stage and "step" in r]
+            offset = before[-1] if before else rows[-1]["t"] if rows else 0.0
+        rows.append({**row, "t": row["t"] + offset})
+    return rows
+
+
 def validation(log: Path, metric: str) -> list[tuple[float, float]]:
     """(minutes from the start, accuracy) of `metric` at each validation in `log`."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = timeline(log)
     valid = [r for r in rows if r.get("stage") == "validation" and metric in r]
     return [(r["t"] / 60, r[metric]) for r in valid]
+
+
+def train_minutes(log: Path) -> float:
+    """Training time of the run in `log`, in minutes (its last record's time)."""
+    rows = timeline(log)
+    return rows[-1]["t"] / 60 if rows else 0.0
 
 
 def _axes(title: str) -> tuple[Any, Any]:

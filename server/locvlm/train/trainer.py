@@ -253,6 +253,7 @@ class Trainer:
             "stream": self.stream.index,
             "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": self.config.to_json(), "optimizer": None,
+            "elapsed_s": time.time() - self.started,
         }  # fmt: skip
         if step and self.runner is not None and self.runner.optimizer is not None:
             state["optimizer"] = self.runner.optimizer.state_dict()  # mid-stage: AdamW moments
@@ -281,4 +282,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.resume = _Resume(state["stage"], state["step"])
         self.optimizer_state = state.get("optimizer")
+        # The clock (log times, the time budget) goes on from the checkpoint: work done
+        # after it and lost with the interrupted process is not counted.
+        self.started = self.log.started = time.time() - state.get("elapsed_s", 0.0)
         return True

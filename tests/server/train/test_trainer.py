@@ -1,5 +1,6 @@
 import json
 import random
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,9 +136,16 @@ def test_a_resumed_run_ends_with_the_same_weights(
     (cut / "mid.pt").replace(cut / "state.pt")
     state = torch.load(cut / "state.pt", weights_only=False)
     assert state["optimizer"] is not None  # mid-stage: AdamW's moments travel too
+    assert state["elapsed_s"] > 0
+    state["elapsed_s"] = 1000.0  # as if the first process had trained for 1,000 s
+    torch.save(state, cut / "state.pt")
     resumed = Trainer(cfg, cut, show_progress=False)
     assert resumed.load_state()
     assert (resumed.resume.stage, resumed.resume.step) == (2, 2)
+    assert time.time() - resumed.started >= 1000.0  # the clock goes on
+    lines_before = len((cut / "log.jsonl").read_text().splitlines())
     resumed.run()
+    times = [json.loads(line)["t"] for line in (cut / "log.jsonl").read_text().splitlines()]
+    assert min(times[lines_before:]) >= 1000.0  # log times go on from it too
     for a, b in zip(resumed.model.parameters(), whole.model.parameters(), strict=True):
         assert torch.equal(a, b)
