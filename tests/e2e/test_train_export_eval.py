@@ -45,3 +45,8 @@ def test_train_export_eval_end_to_end(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["overall"]["n"] > 0
     assert set(report["benches"]) == {"grounding", "pope", "leftright"}
+    # The saved answers, judged again without running the model, give the same report.
+    saved = str(tmp_path / "r.answers.jsonl")
+    run_locvlm("eval", "--model", str(tmp_path / "E"), "--bench", str(bench), "--answers", saved,
+               "--out", str(tmp_path / "again.json"))  # fmt: skip
+    assert json.loads((tmp_path / "again.json").read_text()) == report

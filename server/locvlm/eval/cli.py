@@ -1,6 +1,7 @@
 """`locvlm eval` and `locvlm export`: score a checkpoint on benchmarks; ship it for vLLM.
 
 locvlm eval --model runs/tiny --bench bench.jsonl [--bench more.jsonl] [--out report.json]
+            [--answers report.answers.jsonl]  # judge saved answers again, generate nothing
 locvlm export runs/tiny exports/tiny [--dtype fp16]
 """
 
@@ -22,6 +23,10 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
     threads: Annotated[int, typer.Option(min=1)] = 2,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="A previous run's .answers.jsonl: judge its texts again, no model run."),
+    ] = None,
 ) -> None:
     """Evaluate a model on benchmark files and print the metrics table."""
     import torch
@@ -34,17 +39,22 @@ def eval_command(
     try:
         rows = load_rows(bench)[:limit]
         loaded = load_model(model)
+        saved = None if answers is None else _saved_answers(answers)
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from None
     with progress_bar("questions", len(rows)) as advance:
-        report, records = evaluate(
-            rows,
-            loaded.generate,
-            loaded.codec,
-            loaded.sidecar.spatial_evidence,
-            batch_size,
-            advance,
-        )
+        try:
+            report, records = evaluate(
+                rows,
+                loaded.generate,
+                loaded.codec,
+                loaded.sidecar.spatial_evidence,
+                batch_size,
+                advance,
+                saved,
+            )
+        except KeyError as exc:
+            raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None
     report["model"] = str(model)
     table = markdown(report)
     typer.echo(table)
@@ -53,6 +63,22 @@ def eval_command(
         out.write_text(json.dumps(report, indent=2) + "\n")
         out.with_suffix(".md").write_text(table)
         out.with_suffix(".answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _saved_answers(path: Path) -> dict[str, str]:
+    """Row id -> answer text, from an `.answers.jsonl` that `locvlm eval --out` wrote.
+
+    Raises:
+        ValueError: a line is not such a record.
+    """
+    saved = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            record = json.loads(line)
+            saved[str(record["id"])] = str(record["text"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(f"{path}:{number}: not an answer record (id, text)") from None
+    return saved
 
 
 def export_command(

@@ -6,7 +6,7 @@ locvlm eval --model runs/tiny/model --bench bench.jsonl [--out report.json]
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +71,24 @@ def evaluate(
     evidence: bool,
     batch_size: int = 32,
     advance: Callable[[int], None] | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Ask every supported row, judge the answers; returns (report, per-row records)."""
+    """Ask every supported row, judge the answers; returns (report, per-row records).
+
+    With `answers` (row id -> text, a previous run's records) nothing is generated: the
+    saved texts are judged again, as after a change to a judge.
+
+    Raises:
+        KeyError: `answers` lacks a row that is asked.
+    """
     asked = [(row, q) for row in rows if row.get("image") and (q := question(row, codec, evidence))]
     judged: list[tuple[dict[str, Any], Judged]] = []
     records = []
     for chunk in _batches(asked, batch_size):
-        texts = generate([open_image(r) for r, _ in chunk], [q.prompt for _, q in chunk])
+        if answers is None:
+            texts = generate([open_image(r) for r, _ in chunk], [q.prompt for _, q in chunk])
+        else:
+            texts = [answers[r["id"]] for r, _ in chunk]
         for (row, q), text in zip(chunk, texts, strict=True):
             result = q.judge(text)
             judged.append((row, result))

@@ -99,18 +99,22 @@ def yes_or_no(flag: bool) -> str:
 
 
 def match_vocabulary(text: str, vocabulary: Iterable[str]) -> str | None:
-    """The vocabulary entry that `text` names, or None.
+    """The vocabulary entry that `text` names, or None (none, or several).
 
-    An entry equal to `text` after `normalize` wins; else the longest entry found in it
-    as whole words (`"it is a red circle"` -> `"red circle"`).
+    An entry equal to `text` after `normalize` wins; else the one entry found in it as
+    whole words (`"it is a red circle"` -> `"red circle"`), where an entry inside a longer
+    one found there does not count (`"circle"` in `"red circle"`). A text that names two
+    entries (`"red circle and blue square"`) names neither.
     """
     said = normalize(text)
     padded = f" {said} "
-    best: str | None = None
+    found: list[str] = []
     for entry in vocabulary:
         name = normalize(entry)
         if name == said:
             return entry
-        if name and f" {name} " in padded and (best is None or len(entry) > len(best)):
-            best = entry
-    return best
+        if name and f" {name} " in padded:
+            found.append(entry)
+    names = {entry: f" {normalize(entry)} " for entry in found}
+    named = {e for e in found if not any(o != e and names[e] in names[o] for o in found)}
+    return named.pop() if len(named) == 1 else None

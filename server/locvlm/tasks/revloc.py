@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from locvlm.coords import Codec
-from locvlm.tasks._text import match_vocabulary, normalize, one_of
+from locvlm.tasks._text import match_vocabulary, normalize, one_of, split_and
 from locvlm.tasks.base import Scene, Task, Turn
 from locvlm_client import Box, SizeLike
 
@@ -52,11 +52,14 @@ def parse(text: str, vocabulary: Sequence[str] = ()) -> Named | None:
     """The category named in `text`, and the `vocabulary` entry it names if any.
 
     The text is normalized (lowercase, no articles or punctuation); None when it has no
-    words.
+    words. A list (`"red circle and blue square"`) names no single entry: its category
+    is None, so a judge comparing it with one category finds it wrong.
     """
     said = normalize(text)
     if not said:
         return None
+    if sum(bool(normalize(item)) for item in split_and(text)) > 1:
+        return Named(text=said)
     return Named(text=said, category=match_vocabulary(said, vocabulary))
 
 

@@ -94,3 +94,22 @@ def test_malformed_bench_line_names_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"bad.jsonl:2: not JSON"):
         load_rows([path])
+
+
+def test_saved_answers_are_judged_again_without_generating(bench: Path) -> None:
+    rows = load_rows([bench])
+    codec = get_codec("ivb")
+    report, records = evaluate(rows, _always("no"), codec, evidence=False)
+    saved = {r["id"]: r["text"] for r in records}
+
+    def never(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        raise AssertionError("nothing is generated when answers are given")
+
+    again, again_records = evaluate(rows, never, codec, evidence=False, answers=saved)
+    assert again == report
+    assert again_records == records
+    saved["pope/0/0"] = "yes"  # a changed answer is judged as it now reads
+    changed, _ = evaluate(rows, never, codec, evidence=False, answers=saved)
+    assert changed != report
+    with pytest.raises(KeyError):
+        evaluate(rows, never, codec, evidence=False, answers={})

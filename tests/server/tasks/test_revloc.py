@@ -27,6 +27,8 @@ def test_answer():
         ("A Red Circle.", Named("red circle", "red circle")),  # article, case, period
         ("It is an orange diamond", Named("it is an orange diamond", "orange diamond")),  # chatty
         ("green triangle", Named("green triangle", None)),  # outside the vocabulary
+        ("red circle and blue square", Named("red circle and blue square", None)),  # a list
+        ("red circle, orange diamond", Named("red circle orange diamond", None)),
         ("...", None),  # no words
         ("", None),  # empty
     ],
@@ -42,3 +44,12 @@ def test_parse_without_vocabulary():
 @given(text=MODEL_TEXT)
 def test_parse_never_raises(text):
     revloc.parse(text, VOCABULARY)
+
+
+def test_a_list_is_wrong_even_against_its_own_category():
+    """The eval passes the expected category as the vocabulary: a caption-like list of
+    every object in the scene must not score as naming the one at the box."""
+    got = revloc.parse("red square and purple square", ["red square"])
+    assert got is not None
+    assert got.category is None
+    assert got.text != "red square"

@@ -122,6 +122,8 @@ def test_yes_or_no():
         ("a dark red circle here", "red circle"),  # contained, more words
         ("circle", None),  # only part of an entry
         ("redcircle", None),  # not whole words
+        ("red circle and blue square", None),  # two entries: neither
+        ("a red circle next to a red circle", "red circle"),  # one entry, twice
         ("", None),  # empty
     ],
 )
@@ -130,7 +132,8 @@ def test_match_vocabulary(text, want):
 
 
 def test_match_vocabulary_prefers_longest():
-    assert match_vocabulary("a big red circle", ["circle", "red circle", "big"]) == "red circle"
+    assert match_vocabulary("a red circle", ["circle", "red circle"]) == "red circle"
+    assert match_vocabulary("a big red circle", ["circle", "red circle", "big"]) is None  # two
 
 
 @given(text=MODEL_TEXT)
