@@ -7,7 +7,6 @@ a thread pool, a thread hop per dependency per request (measured by `bench/api.p
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
 
 from locvlm.api.errors import AuthenticationError, UnavailableError, UnsupportedMediaTypeError
-from locvlm.api.images import ImageLimits, decode_image, load_image
+from locvlm.api.images import ImageLimits, decode_image_async, load_image
 from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.metrics import Metrics
 from locvlm.api.security import key_matches
@@ -133,7 +132,7 @@ class Images:
         data = await file.read()
         limits = ImageLimits.from_settings(self.settings)
         start = time.perf_counter()
-        loaded = await asyncio.to_thread(decode_image, data, limits, param=param)
+        loaded = await decode_image_async(data, limits, param=param)
         self._loaded("upload", start)
         return loaded
 

@@ -3,11 +3,13 @@
 import base64
 import io
 import struct
+import threading
 import zlib
 
 import pytest
 from PIL import Image, ImageDraw, ImageFile, WebPImagePlugin
 
+from locvlm.api import images
 from locvlm.api.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from locvlm.api.images import ImageLimits, decode_base64, decode_image, load_image
 from locvlm.api.settings import Settings
@@ -315,3 +317,50 @@ async def test_load_image_from_url(image_server, loopback_policy) -> None:
     assert info.value.param == "image.url"
     with pytest.raises(InvalidRequestError, match="non-public"):  # the settings' policy
         await load_image(ImageInput(url=url), Settings())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("make", "on_loop"),
+    [
+        (lambda encode: encode("PNG", (128, 96)), True),  # small: quicker than a thread hop
+        (lambda encode: encode("PNG", (256, 256)), True),
+        (lambda encode: encode("PNG", (257, 256)), False),  # more pixels: off the loop
+        (lambda encode: encode("BMP", (300, 300)), False),  # more bytes, too
+        (lambda encode: bomb_png(4_000, 4_000), False),  # a small file of many pixels
+    ],
+)
+async def test_only_small_images_decode_on_the_event_loop(
+    encode, make, on_loop: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make(encode)
+    loop_thread = threading.current_thread()
+    threads: list[threading.Thread] = []
+    original = images._to_rgb
+
+    def spy(image: Image.Image) -> Image.Image:
+        threads.append(threading.current_thread())
+        return original(image)
+
+    monkeypatch.setattr(images, "_to_rgb", spy)
+    for load in (
+        lambda: images.decode_image_async(data, LIMITS),
+        lambda: load_image(ImageInput(data=b64(data)), Settings()),
+    ):
+        threads.clear()
+        image = await load()
+        assert image.mode == "RGB"
+        assert len(threads) == 1
+        assert (threads[0] is loop_thread) == on_loop
+
+
+@pytest.mark.anyio
+async def test_the_async_decode_keeps_the_real_limits(encode) -> None:
+    data = encode("PNG", (100, 50))
+    with pytest.raises(PayloadTooLargeError, match="100x50"):
+        await images.decode_image_async(data, ImageLimits(max_pixels=4999))
+    with pytest.raises(UnsupportedMediaTypeError):
+        await images.decode_image_async(b"hello", LIMITS)
+    big = encode("PNG", (400, 300))
+    with pytest.raises(PayloadTooLargeError, match="400x300"):  # decided in the thread
+        await images.decode_image_async(big, ImageLimits(max_pixels=100_000))
