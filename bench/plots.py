@@ -92,12 +92,12 @@ def run_curves(log: Path, metrics: list[str], out: Path, title: str) -> None:
 
 
 def metric_curves(logs: dict[str, Path], metric: str, out: Path) -> None:
-    """One line per run, for one metric."""
+    """One line per run, for one metric; a run keeps its colour in every plot."""
     fig, ax = _axes(metric)
-    for name, log in logs.items():
+    for index, (name, log) in enumerate(logs.items()):
         points = validation(log, metric)
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=name)
+            ax.plot(*zip(*points, strict=True), marker="o", label=name, color=f"C{index}")
     _save(fig, ax, out)
 
 
