@@ -6,24 +6,29 @@
 In one process, the server's Python (HTTP, JSON, image decoding) and the engine's
 (`model.generate` steps, grammar masks) take turns on one GIL, so each slows the other
 (bench/api.py). Here a spawned child runs `TransformersEngine` on its own event loop and
-this proxy talks to it over a pipe: each `generate` call is one message, its answer
-another, and the child's micro-batcher groups the calls as they come (a burst of
-requests reaches it one by one, as fast as the server decodes them). Cancelling the
-caller sends a cancel, which frees the child's work as the engine's own cancellation
-does. Images are squashed to the model's input here, so a message carries 64x64 pixels,
-not the caller's upload. If the child dies, every pending call fails with
-`EngineDeadError` and readiness reports it. Both sides send only from their event loop
-(their pipe threads only read), so sends need no lock.
+this proxy talks to it over a socket pair: each `generate` call is one message, its
+answer (with the child's counters) another, and the child's micro-batcher groups the
+calls as they come (a burst of requests reaches it one by one, as fast as the server
+decodes them). Cancelling the caller sends a cancel, which frees the child's work as the
+engine's own cancellation does. Images are squashed to the model's input here, so a
+message carries 64x64 pixels, not the caller's upload. If the child dies, every pending
+call fails with `EngineDeadError` and readiness reports it. Both sides read and write
+the socket on their event loop (asyncio streams: no reader thread to hand each message
+over, writes buffered so neither side blocks on a full pipe).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
+import pickle
 import signal
-import threading
+import socket
+import struct
 from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
@@ -64,20 +69,19 @@ class ProcessEngine(Engine):
     def __init__(
         self,
         process: BaseProcess,
-        conn: Connection,
+        wire: _Wire,
         sidecar: Sidecar,
         stats: EngineStats,
     ) -> None:
         self.sidecar = sidecar
-        self._process, self._conn = process, conn
+        self._process, self._wire = process, wire
         self._loop = asyncio.get_running_loop()
         self._calls: dict[int, tuple[asyncio.Future[list[GenerationResult]], int]] = {}
         self._ids = itertools.count()
         self._child_stats = stats
         self._dead: str | None = None
         self._closed = False
-        self._reader = threading.Thread(target=self._read, name="locvlm-engine-pipe", daemon=True)
-        self._reader.start()
+        self._reader = self._loop.create_task(self._read(), name="locvlm-engine-pipe")
 
     @classmethod
     async def create(cls, settings: Settings) -> ProcessEngine:
@@ -92,18 +96,20 @@ class ProcessEngine(Engine):
         )
         process.start()
         child.close()
+        wire = await _Wire.open(parent)
         try:
-            kind, payload = await asyncio.to_thread(parent.recv)
+            kind, _, payload, stats = await wire.recv()
         except EOFError:
+            wire.close()
             await asyncio.to_thread(process.join)
             code = process.exitcode
             raise EngineDeadError(f"engine process exited {code} while loading") from None
         if kind != "ready":
+            wire.close()
             await asyncio.to_thread(process.join)
             raise _ERRORS.get(payload[0], RuntimeError)(payload[1])
         _log.info("transformers engine in process %d: ready", process.pid)
-        sidecar, stats = payload
-        return cls(process, parent, sidecar, stats)
+        return cls(process, wire, payload, stats)
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -147,30 +153,26 @@ class ProcessEngine(Engine):
 
     def _send(self, message: tuple[str, int, Any], quiet: bool = False) -> None:
         try:
-            self._conn.send(message)
-        except (OSError, ValueError) as exc:  # the pipe is closed: the child is gone
+            self._wire.send(message)
+        except (OSError, ValueError) as exc:  # the socket is closed: the child is gone
             self._die(f"engine process unreachable: {exc}")
             if not quiet:
                 raise EngineDeadError(self._dead or "engine process unreachable") from exc
 
-    def _read(self) -> None:
-        """The pipe reader thread: hand each answer to the event loop."""
+    async def _read(self) -> None:
+        """Hand each of the child's answers to its caller, until the socket closes."""
         while True:
             try:
-                message = self._conn.recv()
+                message = await self._wire.recv()
             except (EOFError, OSError):
                 if not self._closed:
-                    code = self._process.exitcode
-                    self._loop.call_soon_threadsafe(
-                        self._die, f"engine process died (exit code {code})"
-                    )
+                    await asyncio.to_thread(self._process.join, 5)  # to report how it ended
+                    self._die(f"engine process died (exit code {self._process.exitcode})")
                 return
-            self._loop.call_soon_threadsafe(self._answer, *message)
+            self._answer(*message)
 
-    def _answer(self, kind: str, call: int, payload: Any) -> None:
-        if kind == "stats":
-            self._child_stats = payload
-            return
+    def _answer(self, kind: str, call: int, payload: Any, stats: EngineStats) -> None:
+        self._child_stats = stats  # first: an answered caller sees them
         future, _ = self._calls.pop(call, (None, 0))
         if future is None or future.done():
             return
@@ -205,8 +207,61 @@ class ProcessEngine(Engine):
         if self._process.is_alive():
             self._process.kill()
             await asyncio.to_thread(self._process.join)
-        self._conn.close()
+        await self._wire.aclose()
+        await asyncio.gather(self._reader, return_exceptions=True)
         _log.info("transformers engine process: shut down")
+
+
+class _Wire:
+    """Messages over one end of the socket pair: a 4-byte length, then the pickle.
+
+    Reads and writes run on the event loop (asyncio streams); writes are buffered, so a
+    sender never blocks on the other side's full socket buffer.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def open(cls, conn: Connection) -> _Wire:
+        """Take over `conn` (a `multiprocessing` pipe end: a Unix socket)."""
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+        conn.close()
+        sock.setblocking(False)
+        return cls(*await asyncio.open_unix_connection(sock=sock))
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Queue `message` for sending.
+
+        Raises:
+            OSError: the socket is closed.
+        """
+        if self._writer.is_closing():
+            raise ConnectionResetError("the engine socket is closed")
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self._writer.write(struct.pack("!I", len(payload)) + payload)
+
+    async def recv(self) -> Any:
+        """The next message.
+
+        Raises:
+            EOFError: the other side closed the socket.
+        """
+        try:
+            (size,) = struct.unpack("!I", await self._reader.readexactly(4))
+            return pickle.loads(await self._reader.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            raise EOFError("the engine socket closed") from None
+
+    def close(self) -> None:
+        """Close the socket (buffered writes are still sent while the loop runs)."""
+        self._writer.close()
+
+    async def aclose(self) -> None:
+        """Close the socket once the buffered writes are sent."""
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
 
 
 # --- the wire: requests cross as plain values ----------------------------------------
@@ -240,49 +295,39 @@ async def _child(settings: Settings, conn: Connection) -> None:
     from locvlm.engines.transformers_engine import TransformersEngine  # torch: child only
 
     loop = asyncio.get_running_loop()
+    wire = await _Wire.open(conn)
     try:
         engine = await TransformersEngine.create(settings)
     except Exception as exc:
-        conn.send(("failed", (type(exc).__name__, str(exc))))
+        wire.send(("failed", -1, (type(exc).__name__, str(exc)), None))
+        await wire.aclose()
         return
-    conn.send(("ready", (engine.sidecar, engine.stats())))
+    wire.send(("ready", -1, engine.sidecar, engine.stats()))
     tasks: dict[int, asyncio.Task[None]] = {}
-    stopped = asyncio.Event()
 
     async def run(call: int, requests: list[GenerationRequest]) -> None:
         try:
-            answer: tuple[str, int, Any] = ("done", call, await engine.generate(requests))
+            answer: tuple[str, Any] = ("done", await engine.generate(requests))
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            answer = ("error", call, (type(exc).__name__, str(exc)))
+            answer = ("error", (type(exc).__name__, str(exc)))
         finally:
             tasks.pop(call, None)
-        conn.send(("stats", call, engine.stats()))  # first: an answered caller sees them
-        conn.send(answer)
+        wire.send((answer[0], call, answer[1], engine.stats()))
 
-    def handle(kind: str, call: int, payload: Any) -> None:
+    while True:
+        try:
+            kind, call, payload = await wire.recv()
+        except EOFError:  # the parent is gone: stop
+            break
         if kind == "generate":
             tasks[call] = loop.create_task(run(call, [_from_wire(w) for w in payload]))
         elif kind == "cancel" and call in tasks:
             tasks[call].cancel()
         elif kind == "stop":
-            stopped.set()
-
-    def read() -> None:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):  # the parent is gone: stop
-                loop.call_soon_threadsafe(stopped.set)
-                return
-            loop.call_soon_threadsafe(handle, *message)
-            if message[0] == "stop":
-                return
-
-    threading.Thread(target=read, name="locvlm-engine-pipe", daemon=True).start()
-    await stopped.wait()
+            break
     for task in tasks.values():
         task.cancel()
     await engine.shutdown()
-    conn.close()
+    await wire.aclose()
