@@ -175,6 +175,8 @@ class HTTPMetrics:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request; record its route, status and duration when it ends."""
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self._templates is None:
+                self._templates = _templates(scope["app"])  # at startup, not on a request
             await self.app(scope, receive, send)
             return
         status = _DISCONNECTED
