@@ -103,14 +103,15 @@ def train_and_eval(
     if not (run / "model" / "config.json").exists():
         _locvlm("train", "--out", str(run), "--no-progress", *sets)
     report_path = run / "report.json"
-    if not report_path.exists():
-        start = time.time()
-        _locvlm("eval", "--model", str(run), "--bench", str(bench), "--out", str(report_path),
-                "--threads", str(threads))  # fmt: skip
-        report = json.loads(report_path.read_text())
-        report["eval_s"] = round(time.time() - start)
-        report_path.write_text(json.dumps(report, indent=2) + "\n")
-    return dict(json.loads(report_path.read_text()))
+    if report_path.exists():
+        return dict(json.loads(report_path.read_text()))
+    start = time.time()
+    _locvlm("eval", "--model", str(run), "--bench", str(bench), "--out", str(report_path),
+            "--threads", str(threads))  # fmt: skip
+    report = dict(json.loads(report_path.read_text()))
+    report["eval_s"] = round(time.time() - start)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def headline(report: dict[str, Any]) -> dict[str, float]:

@@ -38,8 +38,7 @@ def timeline(log: Path) -> list[dict[str, Any]]:
         row = json.loads(line)
         if rows and row["t"] + offset < rows[-1]["t"]:  # the clock restarted: a resume
             stage, step = _stage(row), row.get("step", 0)
-            redone = [r for r in rows if _stage(r) == stage and r.get("step", -1) >= step]
-            rows = [r for r in rows if not any(r is d for d in redone)]
+            rows = [r for r in rows if not (_stage(r) == stage and r.get("step", -1) >= step)]
             before = [r["t"] for r in rows if _stage(r) == stage and "step" in r]
             offset = before[-1] if before else rows[-1]["t"] if rows else 0.0
         rows.append({**row, "t": row["t"] + offset})

@@ -108,13 +108,12 @@ def match_vocabulary(text: str, vocabulary: Iterable[str]) -> str | None:
     """
     said = normalize(text)
     padded = f" {said} "
-    found: list[str] = []
+    found: dict[str, str] = {}  # entry -> its words, padded
     for entry in vocabulary:
         name = normalize(entry)
         if name == said:
             return entry
         if name and f" {name} " in padded:
-            found.append(entry)
-    names = {entry: f" {normalize(entry)} " for entry in found}
-    named = {e for e in found if not any(o != e and names[e] in names[o] for o in found)}
+            found[entry] = f" {name} "
+    named = {e for e, w in found.items() if not any(o != e and w in found[o] for o in found)}
     return named.pop() if len(named) == 1 else None
