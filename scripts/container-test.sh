@@ -109,6 +109,9 @@ cleanup() {
         podman logs --tail 40 "$NAME" >&2 || true
     fi
     podman rm -f "$NAME" >/dev/null 2>&1 || true
+    # Each build leaves its stages and the image it re-tagged away untagged (~2 GB a
+    # run); 89 of them once filled this machine's disk and failed the build.
+    podman image prune -f >/dev/null 2>&1 || true
     exit $rc
 }
 trap cleanup EXIT
