@@ -28,6 +28,7 @@ import uvicorn
 from locvlm.api.fetch import new_fetch_client
 from locvlm.api.settings import Settings
 from locvlm.engines.factory import open_engine
+from locvlm.serving.arrivals import Arrivals
 from locvlm.serving.context import ServingContext, ServingObserver
 from locvlm_client import Phase
 
@@ -45,6 +46,7 @@ class Lifecycle:
         self.fetch_client: httpx.AsyncClient | None = None
         self.observer: ServingObserver | None = None  # the app's metrics (create_app)
         self.in_flight = 0
+        self.arrivals = Arrivals()  # of those, the ones that have not asked the engine yet
         self.started_at = int(time.time())
         self._draining = False
         self._failed = False
@@ -113,8 +115,9 @@ class Lifecycle:
         try:
             async with open_engine(self.settings) as engine:
                 self.serving = ServingContext(
-                    engine, engine.sidecar, self.settings.max_new_tokens, observer=self.observer
-                )
+                    engine, engine.sidecar, self.settings.max_new_tokens,
+                    observer=self.observer, arrivals=self.arrivals,
+                )  # fmt: skip
                 _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
                 try:
                     await self._stop.wait()

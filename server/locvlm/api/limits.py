@@ -65,7 +65,8 @@ class RequestLimits:
             return
         self.lifecycle.enter()
         try:
-            await self._bounded(scope, receive, send)
+            with self.lifecycle.arrivals.admitted():
+                await self._bounded(scope, receive, send)
         finally:
             self.lifecycle.leave()
 

@@ -74,6 +74,10 @@ class GenerationRequest:
     max_new_tokens: int = 96
     constraint: Constraint | None = None
     request_id: str = ""
+    coming: int = 0
+    """A batching hint: how many more requests the caller (the API) has admitted and not
+    yet sent (`locvlm.serving.arrivals`). The transformers engine holds a micro-batch open
+    for them, up to its longest wait; other engines ignore it."""
 
 
 @dataclass(frozen=True)

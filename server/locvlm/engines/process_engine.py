@@ -283,7 +283,7 @@ def _to_wire(request: GenerationRequest, side: int) -> dict[str, Any]:
     image = square(request.image, side)
     return {"pixels": (image.mode, image.size, image.tobytes()), "question": request.question,
             "max_new_tokens": request.max_new_tokens, "constraint": request.constraint,
-            "request_id": request.request_id}  # fmt: skip
+            "request_id": request.request_id, "coming": request.coming}  # fmt: skip
 
 
 def _from_wire(wire: dict[str, Any]) -> GenerationRequest:
@@ -301,7 +301,12 @@ def _child_main(settings: Settings, conn: Connection, log_level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s:     %(name)s: %(message)s")
-    asyncio.run(_child(settings, conn))
+    try:  # uvicorn's loop where it is installed (uvicorn[standard]): cheaper socket wakeups
+        import uvloop
+    except ImportError:
+        asyncio.run(_child(settings, conn))
+    else:
+        uvloop.run(_child(settings, conn))
 
 
 async def _child(settings: Settings, conn: Connection) -> None:

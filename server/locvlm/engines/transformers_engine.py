@@ -7,10 +7,17 @@ Requests wait in an asyncio queue. One batcher task takes the first request, the
 until `max_batch`, until `batch_wait_ms` pass with no new request, or at the latest
 `_MAX_WAITS` such waits after the first (a burst of requests arrives one by one, as fast
 as the server decodes them: a fixed window would cut it in two, and the halves would
-then alternate for good). It hands the batch to the one worker thread, which runs a
-single left-padded greedy `model.generate` for it while the event loop stays free. A
-request whose caller was cancelled is skipped when batches form, and a running row is
-stopped at its next token, so cancelled work frees the worker.
+then alternate for good). A request that says more are coming (`GenerationRequest.coming`:
+the API's count of requests it has admitted and not yet sent) holds the batch open for
+them until that latest time, whatever the quiet wait.
+
+It hands the batch to the one worker thread, which runs a single left-padded greedy
+`model.generate` for it while the event loop stays free; each row is answered as soon as
+it is complete (end token or its limit), not when the batch's longest row is, so its
+caller (an API handler) can get on with it meanwhile. A request whose caller was
+cancelled is skipped when batches form, and a running row is stopped at its next token,
+so cancelled work frees the worker.
+
 Constraints compile to xgrammar grammars (cached by regular expression) and mask each
 constrained row's logits with its own matcher, so rows with different constraints, or
 none, share a batch.
@@ -63,23 +70,41 @@ class _Pending:
 
 
 class _RowStop(StoppingCriteria):
-    """Ends each row at its own token limit, or at once when its caller has gone."""
+    """Ends each row at its own token limit, or at once when its caller has gone.
 
-    def __init__(self, batch: Sequence[_Pending], prompt_len: int, closing: Callable[[], bool]):
+    Each row's tokens go to `answer` as soon as the row is complete (its limit, or the
+    end token), so its caller need not wait for the batch's longest row.
+    """
+
+    def __init__(
+        self,
+        batch: Sequence[_Pending],
+        prompt_len: int,
+        closing: Callable[[], bool],
+        eos: int,
+        answer: Callable[[int, list[int]], None],
+    ):
         self.batch, self.prompt_len, self.closing = batch, prompt_len, closing
+        self.eos, self.answer = eos, answer
         self.cancelled: set[int] = set()
+        self.answered: set[int] = set()
 
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object
     ) -> torch.BoolTensor:
         made = input_ids.shape[1] - self.prompt_len
+        newest = input_ids[:, -1].tolist()
         done = []
         for i, p in enumerate(self.batch):
             # Reading a future's state from this thread is safe: a single attribute read.
             gone = p.future.cancelled() or self.closing()
             if gone:
                 self.cancelled.add(i)
-            done.append(gone or made >= p.request.max_new_tokens)
+            limit = made >= p.request.max_new_tokens
+            if not gone and i not in self.answered and (limit or newest[i] == self.eos):
+                self.answered.add(i)  # later tokens of a finished row are padding
+                self.answer(i, input_ids[i, self.prompt_len :].tolist())
+            done.append(gone or limit)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
@@ -104,7 +129,8 @@ class TransformersEngine(Engine):
         )  # fmt: skip
         self._dead: BaseException | None = None
         self._closed = False
-        self._task = asyncio.get_running_loop().create_task(self._serve(), name="locvlm-batcher")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._serve(), name="locvlm-batcher")
 
     @classmethod
     async def create(cls, settings: Settings) -> TransformersEngine:
@@ -145,7 +171,9 @@ class TransformersEngine(Engine):
     def stats(self) -> EngineStats:
         """Queue depth, rows generating now, requests answered; batching counters."""
         details = {k: float(v) for k, v in self._counts.items() if k != "finished"}
-        return EngineStats(len(self._queued), len(self._batch), self._counts["finished"], details)
+        # Rows answered early are done; a cancelled one runs until the batch ends.
+        running = sum(p.future.cancelled() or not p.future.done() for p in self._batch)
+        return EngineStats(len(self._queued), running, self._counts["finished"], details)
 
     # --- serving -------------------------------------------------------------------
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
@@ -194,14 +222,18 @@ class TransformersEngine(Engine):
             _log.exception("transformers engine: a batch of %d failed", len(batch))
             results = [exc] * len(batch)
         for p, result in zip(batch, results, strict=True):
-            if p.future.done():
-                continue
-            if isinstance(result, BaseException):
-                p.future.set_exception(result)
-            else:
-                p.future.set_result(result)
-                self._counts["finished"] += 1
+            self._settle(p, result)  # rows answered early are done already
         self._batch = []
+
+    def _settle(self, pending: _Pending, result: GenerationResult | BaseException) -> None:
+        """Answer `pending`'s caller, unless it has gone or was answered already."""
+        if pending.future.done():
+            return
+        if isinstance(result, BaseException):
+            pending.future.set_exception(result)
+        else:
+            pending.future.set_result(result)
+            self._counts["finished"] += 1
 
     async def _next_batch(self) -> list[_Pending]:
         loop = asyncio.get_running_loop()
@@ -223,7 +255,9 @@ class TransformersEngine(Engine):
             batch.append(item)
             now = loop.time()
             latest = now + _MAX_WAITS * self._wait_s if latest is None else latest
-            deadline = min(now + self._wait_s, latest)  # a quiet wait from the newest
+            # A quiet wait from the newest; while the server says more are on their way,
+            # the longest wait (they come as fast as it decodes them).
+            deadline = latest if item.request.coming else min(now + self._wait_s, latest)
         return batch
 
     def _fail_all(self, error: EngineDeadError) -> None:
@@ -256,7 +290,13 @@ class TransformersEngine(Engine):
         loaded, tok = self.loaded, self.loaded.tokenizer
         inputs = prompt_batch(loaded.encoder, images, [p.request.question for p in batch])
         prompt_len = inputs["input_ids"].shape[1]
-        stop = _RowStop(batch, prompt_len, lambda: self._closed)
+        early: dict[int, GenerationResult] = {}
+
+        def answer(i: int, tokens: list[int]) -> None:  # a row is complete: answer it now
+            early[i] = self._result(batch[i], tokens)
+            self._loop.call_soon_threadsafe(self._settle, batch[i], early[i])
+
+        stop = _RowStop(batch, prompt_len, lambda: self._closed, tok.eos_token_id, answer)
         constraints = [p.request.constraint for p in batch]
         processors = LogitsProcessorList()
         if any(constraints):
@@ -264,6 +304,10 @@ class TransformersEngine(Engine):
                 None if c is None else self._grammars.compile(c.for_engine()) for c in constraints
             ]
             processors.append(ConstrainRows(grammars, self._grammars.vocab_size))
+        # Counted before generating: its rows are answered as they complete, from within.
+        self._counts["batches"] += 1
+        self._counts["batched"] += len(batch)
+        self._counts["largest_batch"] = max(self._counts["largest_batch"], len(batch))
         with torch.inference_mode():
             out = loaded.model.generate(
                 **inputs, max_new_tokens=max(p.request.max_new_tokens for p in batch),
@@ -271,15 +315,13 @@ class TransformersEngine(Engine):
                 stopping_criteria=StoppingCriteriaList([stop]),
                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
             )  # fmt: skip
-        self._counts["batches"] += 1
-        self._counts["batched"] += len(batch)
-        self._counts["largest_batch"] = max(self._counts["largest_batch"], len(batch))
         self._counts["stopped_cancelled"] += len(stop.cancelled)
-        return [self._result(p, row) for p, row in zip(batch, out[:, prompt_len:], strict=True)]
+        rows = out[:, prompt_len:].tolist()
+        return [early[i] if i in early else self._result(p, rows[i]) for i, p in enumerate(batch)]
 
-    def _result(self, pending: _Pending, row: torch.Tensor) -> GenerationResult:
+    def _result(self, pending: _Pending, row: list[int]) -> GenerationResult:
         request, tok = pending.request, self.loaded.tokenizer
-        tokens = row.tolist()[: request.max_new_tokens]
+        tokens = row[: request.max_new_tokens]
         finish = "length"
         if tok.eos_token_id in tokens:
             tokens, finish = tokens[: tokens.index(tok.eos_token_id) + 1], "stop"

@@ -13,6 +13,7 @@ from PIL import Image
 from locvlm.coords import Codec, get_codec
 from locvlm.engines.base import Constraint, Engine, GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
+from locvlm.serving.arrivals import Arrivals
 
 __all__ = ["ServingContext", "ServingObserver"]
 
@@ -39,6 +40,7 @@ class ServingContext:
     max_new_tokens: int = 96
     constrained: bool = True  # constrain outputs to each task's answer syntax
     observer: ServingObserver | None = None  # metrics; None: nothing is reported
+    arrivals: Arrivals | None = None  # the server's requests on their way (a batching hint)
 
     @cached_property
     def codec(self) -> Codec:
@@ -62,10 +64,12 @@ class ServingContext:
         `max_new_tokens` lowers the context's limit for these answers (never raises it).
         """
         limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        coming = self.arrivals.arrived() if self.arrivals is not None else 0
         requests = [
             GenerationRequest(
                 image=image, question=q, max_new_tokens=limit,
                 constraint=Constraint(regex=r) if r and self.constrained else None,
+                coming=coming,
             )
             for q, r in zip(questions, regexes, strict=True)
         ]  # fmt: skip

@@ -9,6 +9,7 @@ import io
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -55,6 +56,22 @@ async def test_answers_equal_the_in_process_engine(tiny_settings: Settings) -> N
     assert all(len(b) == 1 and b[0].text for b in batched)
     assert stats.finished == 12
     assert stats.details["batches"] == 6 + 1  # the six sent together were one batch
+
+
+@pytest.mark.anyio
+async def test_the_batching_hint_crosses_the_pipe(tiny_settings: Settings) -> None:
+    """A request saying one more is coming holds the child's batch open past its quiet
+    wait (20 ms) for a request sent 60 ms later (see the in-process engine's test)."""
+    [request] = _requests(1)
+    settings = tiny_settings.model_copy(update={"engine_process": True, "batch_wait_ms": 20})
+    async with open_engine(settings) as engine:
+        await engine.generate([request])  # warm up
+        first = asyncio.create_task(engine.generate([replace(request, coming=1)]))
+        await asyncio.sleep(0.06)
+        await engine.generate([request])
+        await first
+        stats = engine.stats()
+    assert stats.details["batches"] == 1 + 1
 
 
 @pytest.mark.anyio

@@ -149,6 +149,27 @@ async def test_a_trickle_of_requests_is_one_batch(tiny_settings: Settings):
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(("coming", "batches"), [(0, 2), (1, 1)])
+async def test_a_request_with_more_coming_holds_its_batch_open(
+    tiny_settings: Settings, coming: int, batches: int
+):
+    """The second request comes 60 ms after the first: past the 20 ms quiet wait, within
+    the 160 ms longest. Told one more is coming, the batcher waits for it."""
+    image, categories = _scene(8)
+    question = locpred.prompt(categories[0])
+    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=20)) as engine:
+        await engine.generate([GenerationRequest(image, question, 4)])  # warm up
+        first = asyncio.create_task(
+            engine.generate([GenerationRequest(image, question, 4, coming=coming)])
+        )
+        await asyncio.sleep(0.06)
+        await engine.generate([GenerationRequest(image, question, 4)])
+        await first
+        stats = engine.stats()
+    assert stats.details["batches"] == 1 + batches
+
+
+@pytest.mark.anyio
 async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Settings):
     image, categories = _scene(1)
     where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
@@ -171,6 +192,39 @@ async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Setting
     assert choice.text in {"yes", "no"}
     assert choice.finish_reason == "stop"
     assert mixed == alone
+
+
+@pytest.mark.anyio
+async def test_a_complete_row_is_answered_before_its_batch_ends(tiny_settings: Settings):
+    """A row that stops (end token) or reaches its limit is answered then, not when the
+    batch's longest row ends; the counters still count each row once."""
+    image, categories = _scene(2)
+    where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
+    yes_no = Constraint(choices=("yes", "no"))
+    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=50)) as engine:
+        calls = [
+            asyncio.create_task(engine.generate([request]))
+            for request in (
+                GenerationRequest(image, exists, 8, yes_no),  # stops after a word or two
+                GenerationRequest(image, where, 6, ENDLESS),
+                GenerationRequest(image, where, 60, ENDLESS),
+            )
+        ]
+        waves = []  # which calls had their answer each time one was answered
+        while waiting := [call for call in calls if not call.done()]:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            waves.append([call.done() for call in calls])
+        [stops], [limit], [longest] = [call.result() for call in calls]
+        stats = engine.stats()
+    assert stats.details["batches"] == 1  # one batch, answered row by row
+    assert waves == [[True, False, False], [True, True, False], [True, True, True]]
+    assert stops.finish_reason == "stop"
+    assert stops.text in {"yes", "no"}
+    assert (limit.completion_tokens, limit.finish_reason) == (6, "length")
+    assert (longest.completion_tokens, longest.finish_reason) == (60, "length")
+    assert longest.text.startswith(limit.text)
+    assert stats.finished == 3
+    assert stats.details["completion_tokens"] == stops.completion_tokens + 6 + 60
 
 
 @pytest.mark.anyio
