@@ -279,8 +279,18 @@ class _Wire:
 
 # --- the wire: requests cross as plain values ----------------------------------------
 def _to_wire(request: GenerationRequest, side: int) -> dict[str, Any]:
-    """The request as plain values, its image squashed to the model's `side` first."""
-    image = square(request.image, side)
+    """The request as plain values.
+
+    An image of over 4x the pixels the model sees is squashed to the model's `side`
+    first, to keep the message small. Smaller ones are squashed in the child's worker
+    thread, as the in-process engine does, rather than on this process's event loop
+    (identical pixels either way).
+    """
+    image = request.image
+    if image.width * image.height > 4 * side * side:
+        image = square(image, side)
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
     return {"pixels": (image.mode, image.size, image.tobytes()), "question": request.question,
             "max_new_tokens": request.max_new_tokens, "constraint": request.constraint,
             "request_id": request.request_id, "coming": request.coming}  # fmt: skip

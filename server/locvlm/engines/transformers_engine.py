@@ -7,9 +7,11 @@ Requests wait in an asyncio queue. One batcher task takes the first request, the
 until `max_batch`, until `batch_wait_ms` pass with no new request, or at the latest
 `_MAX_WAITS` such waits after the first (a burst of requests arrives one by one, as fast
 as the server decodes them: a fixed window would cut it in two, and the halves would
-then alternate for good). A request that says more are coming (`GenerationRequest.coming`:
-the API's count of requests it has admitted and not yet sent) holds the batch open for
-them until that latest time, whatever the quiet wait.
+then alternate for good). Two things hold a batch open until that latest time, whatever
+the quiet wait: fewer rows than the last batch had, when it follows that batch straight
+away (closed-loop callers answered at its end come back a few ms later, through the HTTP
+server); and a request that says more are coming (`GenerationRequest.coming`: the API's
+count of requests it has admitted and not yet sent).
 
 It hands the batch to the one worker thread, which runs a single left-padded greedy
 `model.generate` for it while the event loop stays free; each row is answered as soon as
@@ -123,6 +125,7 @@ class TransformersEngine(Engine):
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._queued: set[_Pending] = set()
         self._batch: list[_Pending] = []
+        self._last_batch = (0, float("-inf"))  # its size, when it ended
         self._counts = dict.fromkeys(
             ("finished", "batches", "batched", "largest_batch", "skipped_cancelled",
              "stopped_cancelled", "prompt_tokens", "completion_tokens"), 0,
@@ -224,6 +227,7 @@ class TransformersEngine(Engine):
         for p, result in zip(batch, results, strict=True):
             self._settle(p, result)  # rows answered early are done already
         self._batch = []
+        self._last_batch = (len(batch), self._loop.time())
 
     def _settle(self, pending: _Pending, result: GenerationResult | BaseException) -> None:
         """Answer `pending`'s caller, unless it has gone or was answered already."""
@@ -239,6 +243,7 @@ class TransformersEngine(Engine):
         loop = asyncio.get_running_loop()
         batch: list[_Pending] = []
         deadline = latest = None
+        expected = 1
         while len(batch) < self._max_batch:
             if self._queue.empty() and deadline is not None:
                 try:
@@ -254,10 +259,16 @@ class TransformersEngine(Engine):
             self._queued.discard(item)
             batch.append(item)
             now = loop.time()
-            latest = now + _MAX_WAITS * self._wait_s if latest is None else latest
-            # A quiet wait from the newest; while the server says more are on their way,
-            # the longest wait (they come as fast as it decodes them).
-            deadline = latest if item.request.coming else min(now + self._wait_s, latest)
+            if latest is None:
+                latest = now + _MAX_WAITS * self._wait_s
+                # Straight after the last batch, as many rows again are likely: its callers
+                # answered at its end are sending their next requests.
+                back_to_back = now - self._last_batch[1] <= _MAX_WAITS * self._wait_s
+                expected = self._last_batch[0] if back_to_back else 1
+            # A quiet wait from the newest; while more are expected (the last batch's
+            # size, or the server's count of requests on their way), the longest wait.
+            more = len(batch) < expected or item.request.coming > 0
+            deadline = latest if more else min(now + self._wait_s, latest)
         return batch
 
     def _fail_all(self, error: EngineDeadError) -> None:

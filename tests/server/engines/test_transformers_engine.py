@@ -170,6 +170,30 @@ async def test_a_request_with_more_coming_holds_its_batch_open(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(("pause_s", "batches"), [(0.06, 2), (0.5, 3)])
+async def test_a_batch_straight_after_another_waits_for_as_many_rows(
+    tiny_settings: Settings, pause_s: float, batches: int
+):
+    """Four closed-loop callers; two send their next request at once, two `pause_s` after
+    their answer (an HTTP round trip). 60 ms is past the 20 ms quiet wait and within the
+    160 ms longest: the batch after the first waits for its fourth row. Half a second is
+    past it: that batch goes with two."""
+    image, categories = _scene(8)
+    request = GenerationRequest(image, locpred.prompt(categories[0]), 4)
+    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=20)) as engine:
+
+        async def caller(pause: float) -> None:
+            await engine.generate([request])
+            await asyncio.sleep(pause)
+            await engine.generate([request])
+
+        await asyncio.gather(*(caller(pause) for pause in (0, 0, pause_s, pause_s)))
+        stats = engine.stats()
+    assert stats.details["batched"] == 8
+    assert stats.details["batches"] == batches
+
+
+@pytest.mark.anyio
 async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Settings):
     image, categories = _scene(1)
     where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
