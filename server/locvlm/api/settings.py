@@ -38,9 +38,10 @@ class Settings(BaseSettings):
         5.0, ge=0, description="How long a micro-batch waits for one more request (8x at most)."
     )
     engine_process: bool = Field(
-        False,
+        True,
         description="Run the transformers engine in a child process, so that the server's "
-        "Python and the engine's do not take turns on one GIL.",
+        "Python and the engine's do not take turns on one GIL (bench/api.py: ahead at every "
+        "concurrency); false: in the server's process.",
     )
     # vLLM engine
     max_model_len: int = Field(512, gt=0)

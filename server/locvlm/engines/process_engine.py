@@ -1,4 +1,4 @@
-"""The transformers engine in a process of its own (`LOCVLM_ENGINE_PROCESS=true`).
+"""The transformers engine in a process of its own (the default; `LOCVLM_ENGINE_PROCESS`).
 
     async with ProcessEngine.open(Settings(model="runs/tiny/model")) as engine:
         [result] = await engine.generate([GenerationRequest(image, "Where is the circle?")])
@@ -9,9 +9,10 @@ In one process, the server's Python (HTTP, JSON, image decoding) and the engine'
 this proxy talks to it over a socket pair: each `generate` call is one message, its
 answer (with the child's counters) another, and the child's micro-batcher groups the
 calls as they come (a burst of requests reaches it one by one, as fast as the server
-decodes them). Cancelling the caller sends a cancel, which frees the child's work as the
-engine's own cancellation does. Images are squashed to the model's input here, so a
-message carries 64x64 pixels, not the caller's upload. If the child dies, every pending
+decodes them). Counters that change without an answer (cancelled work) follow within
+`_STATS_EVERY_S`. Cancelling the caller sends a cancel, which frees the child's work as
+the engine's own cancellation does. Images over 4x the model's input are squashed to it
+here, so a message never carries the caller's upload. If the child dies, every pending
 call fails with `EngineDeadError` and readiness reports it. Both sides read and write
 the socket on their event loop (asyncio streams: no reader thread to hand each message
 over, writes buffered so neither side blocks on a full pipe).
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = ["ProcessEngine"]
 
 _log = logging.getLogger("locvlm.engines")
+_STATS_EVERY_S = 0.1
+"""How often the child sends its counters when they changed without an answer."""
 _ERRORS: dict[str, type[Exception]] = {
     error.__name__: error for error in (ValueError, FileNotFoundError, EngineDeadError)
 }
@@ -333,6 +336,17 @@ async def _child(settings: Settings, conn: Connection) -> None:
     wire.send(("ready", -1, engine.sidecar, engine.stats()))
     tasks: dict[int, asyncio.Task[None]] = {}
 
+    async def report() -> None:
+        """Counters that changed without an answer (work cancelled, skipped, stopped)."""
+        sent = engine.stats()
+        while True:
+            await asyncio.sleep(_STATS_EVERY_S)
+            if (stats := engine.stats()) != sent:
+                wire.send(("stats", -1, None, stats))
+                sent = stats
+
+    reporter = loop.create_task(report())
+
     async def run(call: int, requests: list[GenerationRequest]) -> None:
         try:
             answer: tuple[str, Any] = ("done", await engine.generate(requests))
@@ -355,6 +369,7 @@ async def _child(settings: Settings, conn: Connection) -> None:
             tasks[call].cancel()
         elif kind == "stop":
             break
+    reporter.cancel()
     for task in tasks.values():
         task.cancel()
     await engine.shutdown()

@@ -90,9 +90,11 @@ def servers(
     shutil.copytree(tiny_shapes_export, broken)
     (broken / "model.safetensors").write_bytes(b"not weights")
     started = {
-        "drain": launch_for(request, "drain", LOCVLM_DRAIN_TIMEOUT_S="120"),
-        "drain_process": launch_for(
-            request, "drain_process", LOCVLM_DRAIN_TIMEOUT_S="120", LOCVLM_ENGINE_PROCESS="true"
+        "drain": launch_for(
+            request, "drain", LOCVLM_DRAIN_TIMEOUT_S="120", LOCVLM_ENGINE_PROCESS="false"
+        ),
+        "drain_process": launch_for(  # the default: the engine in a child process
+            request, "drain_process", LOCVLM_DRAIN_TIMEOUT_S="120"
         ),
         "drain_timeout": launch_for(request, "drain_timeout", LOCVLM_DRAIN_TIMEOUT_S="1"),
         "dead": launch(broken, broken.parent),

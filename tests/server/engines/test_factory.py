@@ -8,6 +8,7 @@ import pytest
 
 from locvlm.api.settings import Settings
 from locvlm.engines.factory import ENGINES, EngineUnavailableError, engine_class, open_engine
+from locvlm.engines.process_engine import ProcessEngine
 from locvlm.engines.transformers_engine import TransformersEngine
 
 # The first test here builds `tiny_shapes_export` (a minute on two idle cores, five
@@ -24,9 +25,15 @@ def _worker_threads() -> int:
 
 
 @pytest.mark.anyio
-async def test_transformers_is_built_and_shut_down(tiny_settings: Settings):
-    async with open_engine(tiny_settings) as engine:
-        assert isinstance(engine, TransformersEngine)
+@pytest.mark.parametrize(
+    ("in_child", "kind"),
+    [(True, ProcessEngine), (False, TransformersEngine)],  # the default: in a child process
+)
+async def test_transformers_is_built_and_shut_down(
+    tiny_settings: Settings, in_child: bool, kind: type
+):
+    async with open_engine(tiny_settings.model_copy(update={"engine_process": in_child})) as engine:
+        assert isinstance(engine, kind)
         assert engine.ready
     assert not engine.ready
     assert _worker_threads() == 0
@@ -39,7 +46,7 @@ async def test_auto_falls_back_to_transformers_and_says_why(
 ):
     caplog.set_level(logging.INFO, logger="locvlm.engines")
     async with open_engine(tiny_settings.model_copy(update={"engine": "auto"})) as engine:
-        assert engine.name == "transformers"
+        assert engine.name == "transformers-process"  # the default: in a child process
     reasons = [r.getMessage() for r in caplog.records if r.name == "locvlm.engines"]
     assert any("using transformers" in m and "'vllm' package" in m for m in reasons), reasons
 

@@ -116,6 +116,22 @@ async def test_cancelling_the_caller_frees_the_childs_work(tiny_settings: Settin
 
 
 @pytest.mark.anyio
+async def test_counters_of_cancelled_work_arrive_without_an_answer(tiny_settings: Settings):
+    """No answer comes for a cancelled call; its counters still reach /readyz and /metrics."""
+    [request] = _requests(1)
+    long = GenerationRequest(request.image, request.question, 400, ENDLESS)
+    async with ProcessEngine.open(tiny_settings) as engine:
+        task = asyncio.create_task(engine.generate([long]))
+        await until(lambda: engine.stats().running == 1)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await until(lambda: engine.stats().details["stopped_cancelled"] == 1)
+        stats = engine.stats()
+    assert (stats.queued, stats.running, stats.finished) == (0, 0, 0)
+    assert 0 < stats.details["completion_tokens"] < 400
+
+
+@pytest.mark.anyio
 async def test_ctrl_c_reaches_the_parent_only(tiny_settings: Settings) -> None:
     [request] = _requests(1)
     async with ProcessEngine.open(tiny_settings) as engine:

@@ -18,6 +18,6 @@ def test_readyz_reports_the_engine(server: LiveServer) -> None:
     assert body["status"] == "ready"
     assert body["in_flight"] == 0
     engine = body["engine"]
-    assert engine["name"] == "transformers"
+    assert engine["name"] == "transformers-process"  # the default: in a child process
     assert {"queued", "running", "finished", "details"} <= set(engine)
     assert "skipped_cancelled" in engine["details"]

@@ -12,7 +12,7 @@ def test_lists_the_served_model(client: httpx.Client, server: LiveServer) -> Non
     assert body["object"] == "list"
     (card,) = body["data"]
     assert card["object"] == "model"
-    assert card["engine"] == "transformers"
+    assert card["engine"] == "transformers-process"
     assert card["preset"] == "tiny-shapes"
     assert card["codec"]["name"]
     assert "red circle" in card["vocabulary"]
