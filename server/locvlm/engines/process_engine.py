@@ -9,13 +9,14 @@ In one process, the server's Python (HTTP, JSON, image decoding) and the engine'
 this proxy talks to it over a socket pair: each `generate` call is one message, its
 answer (with the child's counters) another, and the child's micro-batcher groups the
 calls as they come (a burst of requests reaches it one by one, as fast as the server
-decodes them). Counters that change without an answer (cancelled work) follow within
-`_STATS_EVERY_S`. Cancelling the caller sends a cancel, which frees the child's work as
-the engine's own cancellation does. Images over 4x the model's input are squashed to it
-here, so a message never carries the caller's upload. If the child dies, every pending
-call fails with `EngineDeadError` and readiness reports it. Both sides read and write
-the socket on their event loop (asyncio streams: no reader thread to hand each message
-over, writes buffered so neither side blocks on a full pipe).
+decodes them). The child also sends its counters whenever a batch starts or ends, so
+rows running and work cancelled (no answer comes for it) show here at once.
+Cancelling the caller sends a cancel, which frees the child's work as the engine's own
+cancellation does. Images over 4x the model's input are squashed to it here, so a
+message never carries the caller's upload. If the child dies, every pending call fails
+with `EngineDeadError` and readiness reports it. Both sides read and write the socket on
+their event loop (asyncio streams: no reader thread to hand each message over, writes
+buffered so neither side blocks on a full pipe).
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["ProcessEngine"]
 
 _log = logging.getLogger("locvlm.engines")
-_STATS_EVERY_S = 0.1
-"""How often the child sends its counters when they changed without an answer."""
 _ERRORS: dict[str, type[Exception]] = {
     error.__name__: error for error in (ValueError, FileNotFoundError, EngineDeadError)
 }
@@ -337,13 +336,11 @@ async def _child(settings: Settings, conn: Connection) -> None:
     tasks: dict[int, asyncio.Task[None]] = {}
 
     async def report() -> None:
-        """Counters that changed without an answer (work cancelled, skipped, stopped)."""
-        sent = engine.stats()
+        """The counters whenever a batch starts or ends (answers carry them too)."""
         while True:
-            await asyncio.sleep(_STATS_EVERY_S)
-            if (stats := engine.stats()) != sent:
-                wire.send(("stats", -1, None, stats))
-                sent = stats
+            await engine.changed.wait()
+            engine.changed.clear()
+            wire.send(("stats", -1, None, engine.stats()))
 
     reporter = loop.create_task(report())
 

@@ -133,6 +133,9 @@ class TransformersEngine(Engine):
         self._dead: BaseException | None = None
         self._closed = False
         self._loop = asyncio.get_running_loop()
+        self.changed = asyncio.Event()
+        """Set when a batch starts or ends, or a cancelled request is dropped: for a process
+        that mirrors `stats` (`process_engine`); cleared by whoever waits on it."""
         self._task = self._loop.create_task(self._serve(), name="locvlm-batcher")
 
     @classmethod
@@ -218,6 +221,7 @@ class TransformersEngine(Engine):
 
     async def _serve_batch(self, batch: list[_Pending]) -> None:
         self._batch = batch
+        self.changed.set()
         job = self._worker.submit(self._run, batch)  # RuntimeError: the worker is gone
         try:
             results = await asyncio.wrap_future(job)
@@ -228,6 +232,7 @@ class TransformersEngine(Engine):
             self._settle(p, result)  # rows answered early are done already
         self._batch = []
         self._last_batch = (len(batch), self._loop.time())
+        self.changed.set()
 
     def _settle(self, pending: _Pending, result: GenerationResult | BaseException) -> None:
         """Answer `pending`'s caller, unless it has gone or was answered already."""
@@ -255,6 +260,7 @@ class TransformersEngine(Engine):
                 item = await self._queue.get()
             if item.future.done():  # its caller went away while it waited
                 self._counts["skipped_cancelled"] += 1
+                self.changed.set()
                 continue
             self._queued.discard(item)
             batch.append(item)
