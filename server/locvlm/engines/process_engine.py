@@ -175,6 +175,8 @@ class ProcessEngine(Engine):
 
     def _answer(self, kind: str, call: int, payload: Any, stats: EngineStats) -> None:
         self._child_stats = stats  # first: an answered caller sees them
+        if kind == "stats":  # counters alone (a batch started or ended): no caller
+            return
         future, _ = self._calls.pop(call, (None, 0))
         if future is None or future.done():
             return
