@@ -62,10 +62,14 @@ class ShapesConfig:
     max_objects: int = 5
     backgrounds: tuple[str, ...] = ("flat", "noise", "gradient")  # sampled uniformly
     repeat_prob: float = 0.25  # chance that a new object reuses a present category
+    confusable_prob: float = 0.0  # chance that a new object shares its color or its shape
+    # (not both) with a present one: hard negatives that colour alone cannot tell apart
 
     def __post_init__(self) -> None:
         if self.size is not None:
             check_size(self.size)
+        if not 0.0 <= self.confusable_prob <= 1.0:
+            raise ValueError("confusable_prob must lie in [0, 1]")
         if not 1 <= self.min_objects <= self.max_objects <= 5:
             raise ValueError("objects per scene must satisfy 1 <= min <= max <= 5")
         unknown = set(self.backgrounds) - {"flat", "noise", "gradient"}
@@ -154,12 +158,26 @@ def _place(
     return placed
 
 
-def _categories(rng: np.random.Generator, n: int, repeat_prob: float) -> list[tuple[str, str]]:
+def _confusable(rng: np.random.Generator, like: tuple[str, str]) -> tuple[str, str]:
+    """A category that shares exactly one word (its color or its shape) with `like`."""
+    color, shape = like
+    if rng.random() < 0.5:
+        shapes = [s for s in SHAPES if s != shape]
+        return color, shapes[int(rng.integers(len(shapes)))]
+    colors = [c for c in COLORS if c != color]
+    return colors[int(rng.integers(len(colors)))], shape
+
+
+def _categories(
+    rng: np.random.Generator, n: int, repeat_prob: float, confusable_prob: float = 0.0
+) -> list[tuple[str, str]]:
     colors = list(COLORS)
     chosen: list[tuple[str, str]] = []
     for _ in range(n):
         if chosen and rng.random() < repeat_prob:
             chosen.append(chosen[int(rng.integers(len(chosen)))])
+        elif chosen and confusable_prob and rng.random() < confusable_prob:
+            chosen.append(_confusable(rng, chosen[int(rng.integers(len(chosen)))]))
         else:
             chosen.append((colors[int(rng.integers(6))], SHAPES[int(rng.integers(4))]))
     return chosen
@@ -189,7 +207,7 @@ def layout(rng: np.random.Generator, config: ShapesConfig) -> tuple[np.ndarray, 
     sides = sorted((int(rng.integers(lo, hi + 1)) for _ in range(n)), reverse=True)
     placements = []
     for (x, y, side), (color, shape) in zip(
-        _place(rng, size, sides), _categories(rng, n, config.repeat_prob), strict=False
+        _place(rng, size, sides), _categories(rng, n, config.repeat_prob, config.confusable_prob), strict=False
     ):
         jitter = rng.integers(-COLOR_JITTER, COLOR_JITTER + 1, 3)
         rgb = np.clip(np.array(COLORS[color]) + jitter, 0, 255)

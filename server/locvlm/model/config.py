@@ -16,8 +16,8 @@ __all__ = ["PRESETS", "ModelPreset", "TextConfig", "VisionConfig", "get_preset"]
 class VisionConfig:
     """The CLIP vision tower of a from-scratch preset."""
 
-    image_size: int = 64  # 8x8 patches; objects of 12% of the short side still span ~1 patch
-    patch_size: int = 8  # 64 image tokens: the LM's sequence stays short on a CPU
+    image_size: int = 128  # squashed 2:1 images keep their narrowest objects ~8 px wide
+    patch_size: int = 16  # 8x8 = 64 image tokens: the LM's sequence stays short on a CPU
     hidden: int = 128  # enough for per-patch category + box-edge features (stage 0)
     layers: int = 4
     heads: int = 4

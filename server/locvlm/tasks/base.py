@@ -79,6 +79,12 @@ class Scene:
         present = set(self.categories)
         return [c for c in vocabulary if c not in present]
 
+    def confusable(self, vocabulary: Sequence[str]) -> list[str]:
+        """Absent entries that share a word with a present category ("red square" when
+        only a red circle and a blue square are there): the hardest to reject."""
+        words = {w for c in self.categories for w in c.split()}
+        return [c for c in self.absent(vocabulary) if words & set(c.split())]
+
     def with_one_absent(self, vocabulary: Sequence[str], rng: random.Random) -> list[str]:
         """The scene's categories plus one random absent vocabulary entry, if there is one."""
         absent = self.absent(vocabulary)

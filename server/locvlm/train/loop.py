@@ -55,6 +55,7 @@ class StageRunner:
     log: Log
     show_progress: bool = True
     deadline: float | None = None  # wall-clock time after which the stage stops early
+    bf16: bool = False  # run each step's forward under bf16 autocast (weights stay fp32)
     optimizer: torch.optim.Optimizer | None = None
 
     def __post_init__(self) -> None:
@@ -88,7 +89,8 @@ class StageRunner:
                 spent = (now - began) / (self.deadline - began) if self.deadline else 0.0
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr_at(step, self.cfg, spent)
-                loss, info = step_fn()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                    loss, info = step_fn()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.params, 1.0)
                 self.optimizer.step()

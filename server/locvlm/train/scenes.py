@@ -26,6 +26,7 @@ class SceneStream:
     seed: int
     max_objects: int = 5
     min_objects: int = 1
+    confusable_prob: float = 0.0  # see ShapesConfig: same-color / same-shape distractors
     index: int = 0  # the next scene; saved in checkpoints so a resumed run continues
 
     def _size(self, rng: np.random.Generator) -> tuple[int, int]:
@@ -37,7 +38,10 @@ class SceneStream:
         """The next scene."""
         rng = np.random.default_rng((self.seed, self.index, 1))
         config = ShapesConfig(
-            size=self._size(rng), min_objects=self.min_objects, max_objects=self.max_objects
+            size=self._size(rng),
+            min_objects=self.min_objects,
+            max_objects=self.max_objects,
+            confusable_prob=self.confusable_prob,
         )
         image, objects = render_scene((self.seed, self.index), config)
         self.index += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ class Trainer:
         self.heads = DenseHeads(v.hidden, int(self.codec.config.get("bins", 32)))
         phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids for c in CATEGORIES]
         self.words = WordHead(phrases, self.preset.text.hidden)
-        self.stream = SceneStream(seed=config.seed)
+        self.stream = SceneStream(seed=config.seed, confusable_prob=config.confusable_prob)
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
         self.resume = _Resume()
@@ -110,10 +111,17 @@ class Trainer:
             if len(out) == turns:
                 break
             name = self.rng.choices(tasks, weights)[0]
-            turn = TASKS[name].sample(scene, self.codec, self.rng, CATEGORIES)
+            turn = TASKS[name].sample(scene, self.codec, self.rng, self._vocabulary(scene))
             if turn is not None and all(turn.prompt != q for q, _ in out):
                 out.append((turn.prompt, turn.answer))
         return out
+
+    def _vocabulary(self, scene: Scene) -> Sequence[str]:
+        """The categories a turn may ask about as absent: sometimes only confusable ones."""
+        if self.config.hard_absent_prob and self.rng.random() < self.config.hard_absent_prob:
+            if hard := scene.confusable(CATEGORIES):
+                return [*scene.categories, *hard]
+        return CATEGORIES
 
     def _turn_step(
         self, tasks: list[str], weights: list[float], images: int, turns: int
@@ -155,7 +163,7 @@ class Trainer:
         deadline = None
         if stage == "stage2" and self.config.time_budget_s:
             deadline = self.started + self.config.time_budget_s
-        runner = StageRunner(stage, cfg, params, self.log, self.show, deadline)
+        runner = StageRunner(stage, cfg, params, self.log, self.show, deadline, self.config.bf16)
         start = self.resume.step if self.resume.stage == index else 0
         if start and self.optimizer_state is not None:
             assert runner.optimizer is not None

@@ -84,6 +84,32 @@ def test_every_category_and_repeats_occur() -> None:
     assert repeats > 0
 
 
+def _shared_word_pairs(confusable_prob: float, scenes: int = 300) -> float:
+    """Share of distinct-category object pairs that share exactly their color or shape."""
+    shared = pairs = 0
+    for i in range(scenes):
+        config = ShapesConfig(min_objects=3, confusable_prob=confusable_prob)
+        _, objects = render_scene((4, i), config)
+        for a, b in itertools.combinations(objects, 2):
+            if a.category != b.category:
+                pairs += 1
+                shared += len(set(a.category.split()) & set(b.category.split())) == 1
+    return shared / pairs
+
+
+def test_confusable_scenes_hold_more_same_color_or_same_shape_pairs() -> None:
+    plain, hard = _shared_word_pairs(0.0), _shared_word_pairs(1.0)
+    assert plain < 0.55  # uniform categories: 1 - 15/23 of pairs share a word
+    assert hard > plain + 0.2
+
+
+def test_confusable_off_draws_the_same_scenes_as_before() -> None:
+    image, objects = render_scene((7, 3))
+    again, same = render_scene((7, 3), ShapesConfig(confusable_prob=0.0))
+    assert [o.category for o in objects] == [o.category for o in same]
+    assert np.array_equal(np.asarray(image), np.asarray(again))
+
+
 def test_random_sizes_cover_the_contract() -> None:
     rng = np.random.default_rng(0)
     sizes = [sample_size(rng) for _ in range(2000)]
@@ -114,8 +140,9 @@ def test_out_of_contract_sizes_rejected(size: tuple[int, int]) -> None:
         {"min_objects": 0},  # no objects
         {"max_objects": 6},  # too many
         {"backgrounds": ("stripes",)},  # unknown background
+        {"confusable_prob": 1.5},  # not a probability
     ],
 )
 def test_bad_configs_rejected(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"objects|backgrounds"):
+    with pytest.raises(ValueError, match=r"objects|backgrounds|confusable"):
         ShapesConfig(**kwargs)  # type: ignore[arg-type]

@@ -46,6 +46,12 @@ def test_with_one_absent(scene_of, vocabulary, extra):
     assert set(scene.with_one_absent(vocabulary, random.Random(0))) == {"red circle"} | extra
 
 
+def test_confusable_absent_entries_share_a_word_with_a_present_one(scene_of):
+    scene = scene_of(("red circle", (10, 10, 30, 30)), ("blue square", (50, 50, 70, 70)))
+    vocabulary = ["red circle", "red square", "green circle", "green diamond", "blue diamond"]
+    assert scene.confusable(vocabulary) == ["red square", "green circle", "blue diamond"]
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [

@@ -105,6 +105,19 @@ def test_conversations_pack_distinct_questions(tmp_path: Path, micro_config: Tra
     assert torch.isfinite(loss)
 
 
+def test_hard_absent_vocabulary_keeps_only_confusable_absent_phrases(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    config = replace(micro_config, hard_absent_prob=1.0)
+    trainer = Trainer(config, tmp_path, show_progress=False)
+    for _ in range(20):
+        _, scene = trainer.stream.next()
+        vocabulary = trainer._vocabulary(scene)
+        absent = [c for c in vocabulary if c not in scene.categories]
+        assert absent == scene.confusable(CATEGORIES) or not scene.confusable(CATEGORIES)
+        assert set(scene.categories) <= set(vocabulary)
+
+
 def test_image_tokens_are_rescaled_to_the_word_embeddings(
     tmp_path: Path, micro_config: TrainConfig
 ) -> None:
