@@ -206,9 +206,9 @@ def layout(rng: np.random.Generator, config: ShapesConfig) -> tuple[np.ndarray, 
     hi = max(lo, int(OBJECT_FRACTION[1] * short))
     sides = sorted((int(rng.integers(lo, hi + 1)) for _ in range(n)), reverse=True)
     placements = []
-    for (x, y, side), (color, shape) in zip(
-        _place(rng, size, sides), _categories(rng, n, config.repeat_prob, config.confusable_prob), strict=False
-    ):
+    placed = _place(rng, size, sides)  # before the categories: the rng's order fixes scenes
+    categories = _categories(rng, n, config.repeat_prob, config.confusable_prob)
+    for (x, y, side), (color, shape) in zip(placed, categories, strict=False):
         jitter = rng.integers(-COLOR_JITTER, COLOR_JITTER + 1, 3)
         rgb = np.clip(np.array(COLORS[color]) + jitter, 0, 255)
         placements.append(

@@ -80,8 +80,10 @@ class Scene:
         return [c for c in vocabulary if c not in present]
 
     def confusable(self, vocabulary: Sequence[str]) -> list[str]:
-        """Absent entries that share a word with a present category ("red square" when
-        only a red circle and a blue square are there): the hardest to reject."""
+        """Absent entries that share a word with a present category: the hardest to reject.
+
+        With a red circle and a blue square present, "red square" is one.
+        """
         words = {w for c in self.categories for w in c.split()}
         return [c for c in self.absent(vocabulary) if words & set(c.split())]
 

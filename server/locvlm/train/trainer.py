@@ -118,9 +118,9 @@ class Trainer:
 
     def _vocabulary(self, scene: Scene) -> Sequence[str]:
         """The categories a turn may ask about as absent: sometimes only confusable ones."""
-        if self.config.hard_absent_prob and self.rng.random() < self.config.hard_absent_prob:
-            if hard := scene.confusable(CATEGORIES):
-                return [*scene.categories, *hard]
+        p = self.config.hard_absent_prob
+        if p and self.rng.random() < p and (hard := scene.confusable(CATEGORIES)):
+            return [*scene.categories, *hard]
         return CATEGORIES
 
     def _turn_step(
