@@ -35,7 +35,7 @@ from locvlm.engines.base import Constraint, GenerationRequest
 from locvlm.engines.factory import engine_class
 from locvlm.model.loading import resolve_model_dir
 from locvlm.model.sidecar import Sidecar
-from locvlm.tasks import locpred, negpred
+from locvlm.tasks import locpred
 
 LEVELS = (1, 4, 8, 16)
 TARGETS = {  # engine -> (concurrency compared with 1, least speed-up, most ready seconds)
@@ -55,7 +55,7 @@ def requests(
         phrase = objects[0].category
         constraint = None
         if codec_regex is not None:
-            absent = re.escape(negpred.answer(phrase))
+            absent = re.escape(locpred.absent_answer(phrase))
             constraint = Constraint(regex=f"(?:{codec_regex})|{absent}")
         out.append(GenerationRequest(image, locpred.prompt(phrase), max_new_tokens, constraint))
     return out

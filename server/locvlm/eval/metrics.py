@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from locvlm.eval.questions import Judged
+from locvlm.tasks import Judged
 
 __all__ = ["aspect_bucket", "flip_consistency", "pope", "summarize"]
 

@@ -14,7 +14,8 @@ from PIL import Image, ImageOps
 
 from locvlm.coords import Codec
 from locvlm.eval.metrics import summarize
-from locvlm.eval.questions import Judged, question
+from locvlm.eval.questions import question
+from locvlm.tasks import Judged
 
 __all__ = ["Generate", "evaluate", "load_rows", "markdown", "open_image"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
-from locvlm.tasks import region
+from locvlm.tasks import TASKS, region
 from locvlm_client import Box, DescribeResponse, ImageSize, RegionResult
 
 __all__ = ["describe"]
@@ -18,13 +18,15 @@ async def describe(
 ) -> DescribeResponse:
     """Describe every region (pixels of `image`, clipped to it)."""
     size = image.size
-    clipped = [r.clip(size) for r in regions]
-    questions = [region.prompt(r, ctx.codec, size, context=context) for r in clipped]
-    pattern = region.answer_regex(ctx.vocabulary, context) if ctx.vocabulary else None
-    answers = await ctx.ask(image, questions, [pattern] * len(questions))
+    task = TASKS["region" if context else "region_plain"]
+    asked = [{"box": r.clip(size)} for r in regions]
+    questions = [task.prompt(args, ctx.codec, size) for args in asked]
+    patterns = [task.constraint(args, ctx.codec, ctx.vocabulary) for args in asked]
+    answers = await ctx.ask(image, questions, patterns)
     results = []
-    for box, out in zip(clipped, answers, strict=True):
-        said = region.parse(out.text)
+    for args, out in zip(asked, answers, strict=True):
+        box = args["box"]
+        said = task.read(out.text, ctx.codec, size)
         ctx.report("describe", said is not None)
         label = None if said is None else said.category
         text = (

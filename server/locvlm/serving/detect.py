@@ -8,7 +8,7 @@ from PIL import Image
 
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
-from locvlm.tasks import detect as detect_task
+from locvlm.tasks import TASKS
 from locvlm_client import CoordSpace, Detection, DetectResponse, ImageSize
 
 __all__ = ["detect"]
@@ -21,12 +21,12 @@ async def detect(
     coords: CoordSpace = "pixel",
 ) -> DetectResponse:
     """List the objects with the detect task's prompt; boxes in the requested space."""
-    size = image.size
-    names = list(categories or ctx.vocabulary)
-    question = detect_task.prompt(list(categories) if categories else None)
-    pattern = detect_task.answer_regex(ctx.codec, names) if names else None
+    size, task = image.size, TASKS["detect"]
+    args = {"categories": list(categories or ())}
+    question = task.prompt(args, ctx.codec, size)
+    pattern = task.constraint(args, ctx.codec, ctx.vocabulary)
     (out,) = await ctx.ask(image, [question], [pattern])
-    parsed = detect_task.parse(out.text, ctx.codec, size)
+    parsed = task.read(out.text, ctx.codec, size)
     found = parsed or ()
     wanted = set(categories or ())
     detections = [

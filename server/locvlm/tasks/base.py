@@ -1,26 +1,48 @@
 """What every task shares: annotated scenes, training turns and the `Task` contract.
 
-A task turns a scene's box annotations into one question and its target answer
-(`sample`, for training) and turns model text back into a structured answer (`read`,
-for serving and evaluation). Both sides live in the task's module, so they cannot drift.
+One interface serves training, serving and evaluation, through `TASKS[name]`:
+`sample` turns a scene's annotations into a question and its target (training);
+`prompt` writes the canonical question for given arguments (a request's or a benchmark
+row's), `constraint` the pattern its answer must match, `read` turns model text back
+into a structured answer, and `judge` scores it against a benchmark row's expectation.
+All of it lives in the task's module, so the sides cannot drift.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation, relation_on_axis
 from locvlm_client import Box, SizeLike
 
-__all__ = ["Obj", "Scene", "Task", "Turn", "defined_relations", "reading_key"]
+__all__ = [
+    "Args",
+    "Judged",
+    "Obj",
+    "Scene",
+    "Task",
+    "Turn",
+    "as_box",
+    "defined_relations",
+    "reading_key",
+]
 
 R = TypeVar("R")
+
+Args = Mapping[str, Any]
+"""A question's arguments by name (`phrase`, `box`, `subject`, ...): a request's or a
+benchmark row's; boxes as `Box` or `[x1, y1, x2, y2]` pixels."""
+
+
+def as_box(value: Box | Sequence[float]) -> Box:
+    """A `Box` from a `Box` or `[x1, y1, x2, y2]` (benchmark rows store lists)."""
+    return value if isinstance(value, Box) else Box.from_xyxy([float(v) for v in value])
 
 
 def reading_key(box: Box) -> tuple[float, float, float, float]:
@@ -113,8 +135,18 @@ class Turn(Generic[R]):
     expected: R
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A judged answer: right or wrong, parsed or not, and the reading (for reports)."""
+
+    correct: bool
+    parsed: bool
+    said: Any = None
+    evidence: bool | None = None  # spatial: the stated boxes match the objects
+
+
 class Task(ABC, Generic[R]):
-    """A task: its templates, a training-turn sampler and an answer reader.
+    """A task: its templates, training sampler, prompt, constraint, reader and judge.
 
     Subclasses set `name` and `templates` (the canonical template first, then the
     paraphrases used in training) and keep their wording in their own module.
@@ -139,6 +171,34 @@ class Task(ABC, Generic[R]):
 
         Never raises on any text: a text that does not parse gives None (or a None field).
         """
+
+    @abstractmethod
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical question for `args`, boxes in it written by `codec` for `size`.
+
+        Raises:
+            KeyError: `args` lacks a field the question needs (a caller error).
+        """
+
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """The regular expression an answer to `args` must match; None: unconstrained.
+
+        Patterns that list categories need a `vocabulary`; without one they are None.
+        """
+        return None
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """Score model `text` against a benchmark row's `expected` answer.
+
+        Raises:
+            NotImplementedError: the task has no benchmark (see `judges`).
+        """
+        raise NotImplementedError(f"task {self.name!r} has no benchmark judge")
+
+    @property
+    def judges(self) -> bool:
+        """Whether `judge` is implemented (benchmarks exist for this task)."""
+        return type(self).judge is not Task.judge
 
     def turn(self, prompt: str, answer: str, expected: R) -> Turn[R]:
         """A `Turn` of this task."""

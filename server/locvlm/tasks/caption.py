@@ -21,7 +21,7 @@ from locvlm.tasks._text import (
     split_and,
     with_article,
 )
-from locvlm.tasks.base import Scene, Task, Turn
+from locvlm.tasks.base import Args, Scene, Task, Turn
 from locvlm_client import SizeLike
 
 __all__ = ["TEMPLATES", "CaptionTask", "Counts", "answer", "counts", "parse", "prompt"]
@@ -98,3 +98,7 @@ class CaptionTask(Task[Counts | None]):
     ) -> Counts | None:
         """See `parse`."""
         return parse(text)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical caption request (it takes no arguments)."""
+        return prompt()

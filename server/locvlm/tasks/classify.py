@@ -6,7 +6,7 @@ without its final punctuation, with "the", "a" or "an" (or nothing) before a phr
 "to the left of" / "on the left of" accepted for "left of".
 
     classify("Is the cup to the left of the laptop?")
-    # Question(answer_type="yes_no", subject="cup", reference="laptop", relation=LEFT_OF, ...)
+    # ClassifiedQuestion(answer_type="yes_no", subject="cup", reference="laptop", ...)
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from locvlm.tasks import counting, spatial
 from locvlm.tasks._plural import singular
 from locvlm.tasks._text import normalize
 
-__all__ = ["ANSWER_TYPES", "Question", "classify"]
+__all__ = ["ANSWER_TYPES", "ClassifiedQuestion", "classify"]
 
 ANSWER_TYPES = ("yes_no", "side", "category", "count", "free")
 """The answer types `classify` returns; "free" means no template matched."""
 
 
 @dataclass(frozen=True)
-class Question:
-    """A classified question: its answer type and the arguments its template names."""
+class ClassifiedQuestion:
+    """A user's question classified: its answer type and the arguments its template names."""
 
     answer_type: str
     subject: str | None = None
@@ -37,6 +37,15 @@ class Question:
     """The object the relation is taken to."""
     relation: Relation | None = None
     axis: Axis | None = None
+
+    @property
+    def args(self) -> dict[str, object]:
+        """The arguments found, by the names tasks' `prompt` takes (`phrase`: the subject)."""
+        found = {
+            "subject": self.subject, "phrase": self.subject, "reference": self.reference,
+            "relation": self.relation, "axis": self.axis,
+        }  # fmt: skip
+        return {name: value for name, value in found.items() if value is not None}
 
 
 _RELATIONS = {rel.value: rel for rel in Relation} | {
@@ -89,23 +98,23 @@ _RULES = sorted(
 )
 
 
-def classify(question: str) -> Question:
+def classify(question: str) -> ClassifiedQuestion:
     """The answer type of `question` and its arguments; `"free"` when no template fits."""
     text = " ".join(question.lower().split()).rstrip(" ?.!")
     if len(text) > _MAX_CHARS:
-        return Question(answer_type="free")
+        return ClassifiedQuestion(answer_type="free")
     for rule in _RULES:
         found = rule.pattern.fullmatch(text)
         if found is not None:
             return _question(rule, found.groupdict())
-    return Question(answer_type="free")
+    return ClassifiedQuestion(answer_type="free")
 
 
-def _question(rule: _Rule, slots: dict[str, str | None]) -> Question:
+def _question(rule: _Rule, slots: dict[str, str | None]) -> ClassifiedQuestion:
     phrases = {name: normalize(text) for name, text in slots.items() if text}
     relation = _RELATIONS.get(slots.get("relation") or "")
     plural = phrases.get("plural")
-    return Question(
+    return ClassifiedQuestion(
         answer_type=rule.answer_type,
         subject=phrases.get("subject") if plural is None else singular(plural),
         reference=phrases.get("reference"),

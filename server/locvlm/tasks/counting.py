@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from locvlm.coords import Codec
 from locvlm.tasks._plural import plural, singular
 from locvlm.tasks._text import parse_number
-from locvlm.tasks.base import Scene, Task, Turn
+from locvlm.tasks.base import Args, Judged, Scene, Task, Turn
 from locvlm_client import SizeLike
 
 __all__ = ["TEMPLATES", "CountingTask", "answer", "parse", "plural", "prompt", "singular"]
@@ -69,3 +69,16 @@ class CountingTask(Task[int | None]):
     ) -> int | None:
         """See `parse`."""
         return parse(text)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical counting question about the singular `args["phrase"]`."""
+        return prompt(args["phrase"])
+
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """A count in digits."""
+        return answer_regex()
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """Right when the number read is `expected["count"]`."""
+        got = parse(text)
+        return Judged(got == expected["count"], got is not None, got)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from locvlm.coords import Codec
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
-from locvlm.tasks.base import Obj, Scene, Task, Turn, reading_key
+from locvlm.tasks.base import Args, Obj, Scene, Task, Turn, reading_key
 from locvlm_client import SizeLike
 
 __all__ = [
@@ -128,3 +128,12 @@ class DetectTask(Task[tuple[Obj, ...] | None]):
     ) -> tuple[Obj, ...] | None:
         """See `parse`."""
         return parse(text, codec, size)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical listing request; `args["categories"]` (optional) restricts it."""
+        return prompt(args.get("categories") or None)
+
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """A listing over the requested categories (else `vocabulary`), or "nothing"."""
+        names = list(args.get("categories") or vocabulary)
+        return answer_regex(codec, names) if names else None

@@ -26,7 +26,7 @@ from itertools import pairwise
 from locvlm.coords import Codec
 from locvlm.coords.relations import Relation
 from locvlm.tasks._text import yes_or_no
-from locvlm.tasks.base import Scene, Task, Turn, defined_relations
+from locvlm.tasks.base import Args, Scene, Task, Turn, defined_relations
 from locvlm_client import Box, SizeLike, as_size
 
 __all__ = [
@@ -198,3 +198,7 @@ class MotionTask(Task[MotionValue | None]):
     ) -> MotionValue | None:
         """See `parse`."""
         return parse(text)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """See `prompt_for`."""
+        return prompt_for(args)

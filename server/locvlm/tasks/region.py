@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from locvlm.coords import Codec
 from locvlm.coords.relations import Relation
 from locvlm.tasks._text import normalize, one_of
-from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
+from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, defined_relations
 from locvlm_client import Box, SizeLike
 
 __all__ = [
@@ -141,3 +141,26 @@ class RegionTask(Task[Description | None]):
     ) -> Description | None:
         """See `parse`."""
         return parse(text)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical request to describe `args["box"]`."""
+        return prompt(as_box(args["box"]), codec, size, context=self.in_context)
+
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """A description in this task's form over `vocabulary`."""
+        return answer_regex(vocabulary, self.in_context) if vocabulary else None
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """The category must match; in context, the relation must be one of `valid`.
+
+        `expected["valid"]` lists the `[relation, other]` pairs that hold; without it
+        (or plainly) the description must carry no relation.
+        """
+        valid = {(rel, other) for rel, other in expected.get("valid", [])}
+        got = parse(text)
+        if got is None:
+            return Judged(False, False)
+        rel = None if got.relation is None else got.relation.value
+        in_context = (rel, got.other) in valid if valid else rel is None
+        ok = got.category == expected["category"] and in_context
+        return Judged(ok, True, [got.category, rel, got.other])

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from locvlm.tasks import locpred
 from locvlm.tasks.base import Task
 from locvlm.tasks.caption import CaptionTask
 from locvlm.tasks.counting import CountingTask
 from locvlm.tasks.detect import DetectTask
-from locvlm.tasks.locpred import LocPredTask
+from locvlm.tasks.exists import ExistsTask
+from locvlm.tasks.locpred import LocPredTask, NegPredTask
 from locvlm.tasks.motion import MotionTask
-from locvlm.tasks.negpred import ExistsTask, NegPredTask
 from locvlm.tasks.region import RegionTask
 from locvlm.tasks.revloc import RevLocTask
 from locvlm.tasks.spatial import CategoryTask, SideTask, YesNoTask
@@ -20,8 +19,7 @@ __all__ = ["TASKS", "get_task"]
 
 _ALL: tuple[Task[Any], ...] = (
     LocPredTask(),
-    # NegPred asks LocPred's question; passed in because locpred imports negpred's answer.
-    NegPredTask(questions=locpred.TEMPLATES),
+    NegPredTask(),
     ExistsTask(),
     RevLocTask(),
     RegionTask(in_context=True),

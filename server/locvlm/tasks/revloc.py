@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from locvlm.coords import Codec
 from locvlm.tasks._text import match_vocabulary, normalize, one_of, split_and
-from locvlm.tasks.base import Scene, Task, Turn
+from locvlm.tasks.base import Args, Judged, Scene, Task, Turn, as_box
 from locvlm_client import Box, SizeLike
 
 __all__ = ["TEMPLATES", "Named", "RevLocTask", "answer", "parse", "prompt"]
@@ -85,3 +85,17 @@ class RevLocTask(Task[Named | None]):
     ) -> Named | None:
         """See `parse`."""
         return parse(text, vocabulary)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """The canonical question about `args["box"]`."""
+        return prompt(as_box(args["box"]), codec, size)
+
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """One category of `vocabulary`."""
+        return answer_regex(vocabulary) if vocabulary else None
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """Right when the one category named is `expected["category"]`."""
+        got = parse(text, expected.get("vocabulary") or [expected["category"]])
+        said = None if got is None else got.category or got.text
+        return Judged(said == expected["category"], got is not None, said)

@@ -19,13 +19,14 @@ import re
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation, relation
 from locvlm.tasks import detect
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of, split_and, yes_no, yes_or_no
-from locvlm.tasks.base import Obj, Scene, Task, Turn, defined_relations
+from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, defined_relations
+from locvlm.tasks.scoring import IOU_THRESHOLD
 from locvlm_client import SizeLike
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "answer",
     "answer_with_evidence",
     "category_prompt",
+    "evidence_correct",
     "parse",
     "side_prompt",
     "yes_no_prompt",
@@ -94,6 +96,7 @@ class SpatialAnswer:
 
     value: SpatialValue | None
     evidence: tuple[Obj, ...] = ()
+    compared: ClassVar[tuple[str, ...]] = ("value",)  # what `scoring.correct` compares
 
 
 def yes_no_prompt(subject: str, rel: Relation, reference: str, template: int = 0) -> str:
@@ -237,6 +240,45 @@ class _SpatialTask(Task[SpatialAnswer]):
         """See `parse`."""
         return parse(text, self.kind, codec, size)
 
+    def constraint(self, args: Args, codec: Codec, vocabulary: Sequence[str]) -> str | None:
+        """This kind's answer over `vocabulary` (after the evidence, with evidence)."""
+        if not vocabulary:
+            return None
+        axis = Axis(args.get("axis") or Axis.HORIZONTAL)
+        return answer_regex(self.kind, codec, vocabulary, self.evidence, axis)
+
+    @abstractmethod
+    def _want(self, expected: Args) -> SpatialValue:
+        """The answer value of a benchmark row's `expected["answer"]`."""
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """Right on the value; with evidence, `Judged.evidence` scores the boxes stated.
+
+        `expected["evidence"]` lists `{"category", "box"}` objects (or pairs).
+        """
+        got = parse(text, self.kind, codec, size)
+        boxes = expected.get("evidence")
+        stated = None
+        if self.evidence and boxes is not None:
+            stated = evidence_correct(got, _evidence(boxes))
+        return Judged(got.value == self._want(expected), got.value is not None, got.value, stated)
+
+
+def evidence_correct(got: SpatialAnswer | None, expected: SpatialAnswer) -> bool:
+    """Whether the evidence objects (category and box) match the expected ones."""
+    if got is None or len(got.evidence) != len(expected.evidence):
+        return False
+    return all(
+        g.category == e.category and g.box.iou(e.box) > IOU_THRESHOLD
+        for g, e in zip(got.evidence, expected.evidence, strict=True)
+    )
+
+
+def _evidence(items: Sequence[Any]) -> SpatialAnswer:
+    """Expected evidence: `{"category", "box"}` objects (or `[category, box]` pairs)."""
+    pairs = [(i["category"], i["box"]) if isinstance(i, dict) else i for i in items]
+    return SpatialAnswer(None, tuple(Obj(c, as_box(b)) for c, b in pairs))
+
 
 class YesNoTask(_SpatialTask):
     """Is A {relation} B? Asked of true and false relations at even odds."""
@@ -253,6 +295,13 @@ class YesNoTask(_SpatialTask):
         template = rng.randrange(len(self.templates))
         return yes_no_prompt(a.category, asked, b.category, template), asked is holds, (a, b)
 
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """Is `subject` `relation` `reference`?"""
+        return yes_no_prompt(args["subject"], Relation(args["relation"]), args["reference"])
+
+    def _want(self, expected: Args) -> SpatialValue:
+        return bool(expected["answer"] == "yes")
+
 
 class SideTask(_SpatialTask):
     """Which side of B is A (left/right), or is A above or below B."""
@@ -267,6 +316,14 @@ class SideTask(_SpatialTask):
         a, b, holds = picked
         template = rng.randrange(len(SIDE_TEMPLATES[holds.axis]))
         return side_prompt(a.category, b.category, holds.axis, template), holds, (a, b)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """Which side of `reference` is `subject`, on `axis` (horizontal by default)?"""
+        axis = Axis(args.get("axis") or Axis.HORIZONTAL)
+        return side_prompt(args["subject"], args["reference"], axis)
+
+    def _want(self, expected: Args) -> SpatialValue:
+        return _SIDES[expected["answer"]]
 
 
 class CategoryTask(_SpatialTask):
@@ -286,3 +343,10 @@ class CategoryTask(_SpatialTask):
         value = tuple(dict.fromkeys(obj.category for obj in found))
         template = rng.randrange(len(self.templates))
         return category_prompt(rel, reference.category, template), value, (reference, *found)
+
+    def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
+        """What is `relation` `reference`?"""
+        return category_prompt(Relation(args["relation"]), args["reference"])
+
+    def _want(self, expected: Args) -> SpatialValue:
+        return tuple(expected["answer"])

@@ -12,10 +12,10 @@ from transformers import LlavaForConditionalGeneration
 
 from locvlm.coords import Codec
 from locvlm.data.shapes import CATEGORIES
-from locvlm.eval.scoring import correct
 from locvlm.model.inputs import Encoder
 from locvlm.model.loading import greedy
 from locvlm.tasks import TASKS, Scene, Turn
+from locvlm.tasks.scoring import correct
 from locvlm.train.scenes import SceneStream
 
 __all__ = ["validation_set", "validate"]

@@ -20,7 +20,7 @@ from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
 from locvlm.engines.factory import open_engine
 from locvlm.engines.process_engine import ProcessEngine
 from locvlm.engines.transformers_engine import TransformersEngine
-from locvlm.tasks import counting, locpred, negpred
+from locvlm.tasks import counting, exists, locpred
 from tests.server.engines.conftest import until
 
 pytestmark = pytest.mark.timeout(900)  # the first test may build `tiny_shapes_export`
@@ -34,7 +34,7 @@ def _requests(n: int) -> list[GenerationRequest]:
     for i in range(n):
         image, objects = render_scene(seed=(21, i), config=ShapesConfig(size=None))
         category = objects[0].category
-        question = [locpred.prompt(category), negpred.exists_prompt(category),
+        question = [locpred.prompt(category), exists.exists_prompt(category),
                     counting.prompt(category)][i % 3]  # fmt: skip
         out.append(GenerationRequest(image, question, 12))
     return out

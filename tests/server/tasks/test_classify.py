@@ -3,32 +3,32 @@ from hypothesis import given
 
 from locvlm.coords.relations import Axis, Relation
 from locvlm.tasks import counting, spatial
-from locvlm.tasks.classify import ANSWER_TYPES, Question, classify
+from locvlm.tasks.classify import ANSWER_TYPES, ClassifiedQuestion, classify
 
 from .strategies import MODEL_TEXT
 
 LEFT, BELOW = Relation.LEFT_OF, Relation.BELOW
 H, V = Axis.HORIZONTAL, Axis.VERTICAL
 RC, BS = "red circle", "blue square"
-Q = Question  # short, so that each case fits on its line
+Q = ClassifiedQuestion  # short, so that each case fits on its line
 ARGS = {"subject": RC, "reference": BS}
 
 # Every template of every routed kind, filled in, with the question it must give back.
 TEMPLATE_CASES = [
     *(
-        (t.format(relation="below", **ARGS), Question("yes_no", RC, BS, BELOW, V))
+        (t.format(relation="below", **ARGS), Q("yes_no", RC, BS, BELOW, V))
         for t in spatial.YES_NO_TEMPLATES
     ),
     *(
-        (t.format(**ARGS), Question("side", RC, BS, None, axis))
+        (t.format(**ARGS), Q("side", RC, BS, None, axis))
         for axis, templates in spatial.SIDE_TEMPLATES.items()
         for t in templates
     ),
     *(
-        (t.format(relation="left of", reference=BS), Question("category", None, BS, LEFT, H))
+        (t.format(relation="left of", reference=BS), Q("category", None, BS, LEFT, H))
         for t in spatial.CATEGORY_TEMPLATES
     ),
-    *((t.format(plural="red circles"), Question("count", RC)) for t in counting.TEMPLATES),
+    *((t.format(plural="red circles"), Q("count", RC)) for t in counting.TEMPLATES),
 ]
 
 
@@ -66,7 +66,7 @@ def test_variants(question, want):
     ],
 )
 def test_free(question):
-    assert classify(question) == Question("free")
+    assert classify(question) == Q("free")
 
 
 @given(text=MODEL_TEXT)

@@ -8,32 +8,19 @@ import pytest
 from locvlm.coords import get_codec
 from locvlm.coords.relations import Axis
 from locvlm.data.shapes import CATEGORIES
-from locvlm.tasks import TASKS, counting, detect, locpred, negpred, region, revloc, spatial
+from locvlm.tasks import TASKS, counting, locpred, region, revloc
 from tests.server.tasks.conftest import random_scene
 
 CODECS = [get_codec("ivb", bins=32), get_codec("nfp"), get_codec("diga")]
 
 
 def _constraint(task: str, turn_prompt: str, codec, phrase: str | None) -> str | None:  # type: ignore[no-untyped-def]
-    if task.startswith("spatial_"):
-        kind = task.removeprefix("spatial_").removesuffix("_evidence")
-        axis = (
-            Axis.VERTICAL
-            if any(w in turn_prompt for w in ("above", "higher", "over"))
-            else Axis.HORIZONTAL
-        )
-        return spatial.answer_regex(kind, codec, CATEGORIES, task.endswith("_evidence"), axis)
-    if task in ("locpred", "negpred"):
-        assert phrase is not None
-        return locpred.answer_regex(phrase, codec)
-    return {
-        "revloc": revloc.answer_regex(CATEGORIES),
-        "region": region.answer_regex(CATEGORIES, context=True),
-        "region_plain": region.answer_regex(CATEGORIES, context=False),
-        "detect": detect.answer_regex(codec, CATEGORIES),
-        "counting": counting.answer_regex(),
-        "exists": "|".join(negpred.exists_choices()),
-    }.get(task)
+    """The task's own constraint for the arguments its prompt was written with."""
+    vertical = any(w in turn_prompt for w in ("above", "higher", "over"))
+    args = {"axis": Axis.VERTICAL if vertical else Axis.HORIZONTAL}
+    if phrase is not None:
+        args["phrase"] = phrase
+    return TASKS[task].constraint(args, codec, CATEGORIES)
 
 
 @pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.name)

@@ -1,9 +1,11 @@
+import random
+
 import pytest
 from hypothesis import given
 
 from locvlm.coords import get_codec
-from locvlm.tasks import locpred, negpred
-from locvlm.tasks.locpred import Location
+from locvlm.tasks import locpred
+from locvlm.tasks.locpred import Location, NegPredTask
 from locvlm_client import Box
 
 from .strategies import MODEL_TEXT
@@ -31,7 +33,7 @@ def test_answer_round_trips_with_every_codec(codec, tolerance, close):
     ("text", "want"),
     [
         ("[75, 5, 95, 45]", Location(boxes=(Box.from_xyxy((151, 5.5, 191, 45.5)),))),  # one box
-        (negpred.answer("red circle"), Location(boxes=())),  # NegPred's absent answer
+        (locpred.absent_answer("red circle"), Location(boxes=())),  # NegPred's absent answer
         ("There are no red circles.", Location(boxes=())),  # absent, other wording
         ("I think it is somewhere", None),  # neither boxes nor absence
         ("[75, 5, 95", None),  # truncated box
@@ -56,3 +58,40 @@ def test_found(location, found):
 @given(text=MODEL_TEXT)
 def test_parse_never_raises(text):
     locpred.parse(text, IVB, SIZE)
+
+
+def test_absent_answer():
+    assert locpred.absent_answer("purple diamond") == "There is no purple diamond."
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("There is no purple diamond.", True),  # our own answer
+        ("there are no purple diamonds", True),  # plural
+        ("No.", True),  # bare no
+        ("Nothing like that.", True),  # nothing
+        ("The purple diamond is not present.", True),  # not present
+        ("[12, 40, 30, 58]", False),  # a box
+        ("yes", False),  # presence
+        ("Nobody knows", False),  # "no" inside a word
+        ("", False),  # empty
+    ],
+)
+def test_is_absent(text, absent):
+    assert locpred.is_absent(text) is absent
+
+
+def test_negpred_asks_locpred_question_about_absent(scene_of):
+    scene = scene_of(("red circle", (10, 10, 30, 30)))
+    task = NegPredTask()
+    turn = task.sample(scene, IVB, random.Random(0), ["red circle", "blue square"])
+    assert turn is not None
+    assert turn.prompt in {t.format(phrase="blue square") for t in locpred.TEMPLATES}
+    assert turn.answer == "There is no blue square."
+
+
+def test_negpred_without_absent_category(scene_of):
+    scene = scene_of(("red circle", (10, 10, 30, 30)))
+    task = NegPredTask()
+    assert task.sample(scene, IVB, random.Random(0), ["red circle"]) is None

@@ -54,3 +54,29 @@ def test_get_task_unknown(name):
 @given(text=MODEL_TEXT)
 def test_read_never_raises(name, text):
     TASKS[name].read(text, IVB, (320, 200), ("red circle", "blue square"))
+
+
+def test_the_benchmarked_tasks_judge_and_the_others_say_so() -> None:
+    judged = {name for name, task in TASKS.items() if task.judges}
+    assert judged == {
+        "locpred", "negpred", "exists", "revloc", "region", "region_plain", "counting",
+        *(f"spatial_{k}{e}" for k in ("yes_no", "side", "category") for e in ("", "_evidence")),
+    }  # fmt: skip
+    with pytest.raises(NotImplementedError, match="caption"):
+        TASKS["caption"].judge("two red circles", {}, get_codec("ivb"), (64, 64))
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "want"),
+    [
+        ("locpred", {"phrase": "red circle"}, "Where is the red circle?"),  # grounding
+        ("negpred", {"phrase": "red circle"}, "Where is the red circle?"),  # same question
+        ("exists", {"phrase": "red circle"}, "Is there a red circle in the image?"),  # POPE
+        ("revloc", {"box": [0, 0, 32, 32]}, "What is at [0, 0, 16, 16]?"),  # box as a list
+        ("counting", {"phrase": "red circle"}, "How many red circles are there?"),  # plural
+        ("detect", {}, "List every object."),  # no categories: everything
+        ("spatial_side", {"subject": "a", "reference": "b"}, "Which side of the b is the a?"),
+    ],
+)
+def test_prompts_come_from_the_task(name: str, args: dict[str, object], want: str) -> None:
+    assert TASKS[name].prompt(args, get_codec("ivb", bins=32), (64, 64)) == want

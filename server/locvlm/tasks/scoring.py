@@ -1,8 +1,9 @@
 """Is a read answer right? Structural comparison with IoU matching for boxes.
 
 Boxes match when IoU > 0.5 (Acc@0.5); several boxes match one-to-one (greedy by IoU,
-so the order the model lists them in does not matter). Spatial answers are judged on
-their value; their evidence boxes are scored separately (`evidence_correct`).
+so the order the model lists them in does not matter). A dataclass answer may name the
+fields that decide (`compared`): spatial answers are judged on their value, their
+evidence boxes separately (`spatial.evidence_correct`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from locvlm.tasks.spatial import SpatialAnswer
 from locvlm_client import Box
 
-__all__ = ["IOU_THRESHOLD", "boxes_match", "correct", "evidence_correct"]
+__all__ = ["IOU_THRESHOLD", "boxes_match", "correct"]
 
 IOU_THRESHOLD = 0.5
 
@@ -36,8 +36,6 @@ def correct(got: Any, expected: Any) -> bool:
     """Whether a read answer `got` equals `expected` (boxes up to IoU > 0.5)."""
     if got is None:
         return expected is None
-    if isinstance(expected, SpatialAnswer):
-        return isinstance(got, SpatialAnswer) and got.value == expected.value
     if isinstance(expected, Box):
         return isinstance(got, Box) and got.iou(expected) > IOU_THRESHOLD
     if isinstance(expected, tuple | list):
@@ -49,18 +47,8 @@ def correct(got: Any, expected: Any) -> bool:
     if dataclasses.is_dataclass(expected) and not isinstance(expected, type):
         if type(got) is not type(expected):
             return False
-        return all(
-            correct(getattr(got, f.name), getattr(expected, f.name))
-            for f in dataclasses.fields(expected)
-        )
+        names = getattr(expected, "compared", None) or [
+            f.name for f in dataclasses.fields(expected)
+        ]
+        return all(correct(getattr(got, n), getattr(expected, n)) for n in names)
     return bool(got == expected)
-
-
-def evidence_correct(got: SpatialAnswer | None, expected: SpatialAnswer) -> bool:
-    """Whether the evidence objects (category and box) match the expected ones."""
-    if got is None or len(got.evidence) != len(expected.evidence):
-        return False
-    return all(
-        g.category == e.category and g.box.iou(e.box) > IOU_THRESHOLD
-        for g, e in zip(got.evidence, expected.evidence, strict=True)
-    )

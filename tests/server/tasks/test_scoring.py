@@ -1,10 +1,10 @@
 import pytest
 
 from locvlm.coords.relations import Relation
-from locvlm.eval.scoring import boxes_match, correct, evidence_correct
 from locvlm.tasks import Obj
 from locvlm.tasks.locpred import Location
-from locvlm.tasks.spatial import SpatialAnswer
+from locvlm.tasks.scoring import boxes_match, correct
+from locvlm.tasks.spatial import SpatialAnswer, evidence_correct
 from locvlm_client import Box
 
 A = Box(x1=0, y1=0, x2=10, y2=10)
