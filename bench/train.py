@@ -22,12 +22,13 @@ from locvlm.train.config import TrainConfig
 from locvlm.train.trainer import Trainer
 
 
-def _steps_per_s(step, params, steps: int) -> float:  # type: ignore[no-untyped-def]
+def _steps_per_s(step, params, steps: int, bf16: bool) -> float:  # type: ignore[no-untyped-def]
     opt = torch.optim.AdamW(params, lr=1e-4)
     for i in range(steps + 3):
         if i == 3:
             start = time.perf_counter()
-        loss, _ = step()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # as the trainer does
+            loss, _ = step()
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -44,12 +45,12 @@ def main() -> None:
     cfg = TrainConfig(threads=args.threads, eval_per_task=10)
     with TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, tmp, show_progress=False)
-        s0 = _steps_per_s(trainer._stage0_step, trainer._set_trainable("stage0"), args.steps)
-        tasks, weights = list(cfg.mix), list(cfg.mix.values())
-        params = trainer._set_trainable("stage2")
-        s2 = _steps_per_s(
-            lambda: trainer._turn_step(tasks, weights, cfg.stage2.batch_size), params, args.steps
-        )
+        rates = {}
+        for stage in (trainer.stages[0], trainer.stages[-1]):  # vision, then projector + LM
+            rates[stage.name] = _steps_per_s(
+                stage.step, trainer.trainable(stage), args.steps, cfg.bf16
+            )
+        s0, s2 = rates["stage0"], rates["stage2"]
         start = time.perf_counter()
         trainer.validate(0)
         eval_rate = len(trainer.val_items) / (time.perf_counter() - start)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
-from locvlm.data.shapes import ShapesConfig, render_scene, task_scene
+from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
 from locvlm.tasks import Scene
 
 __all__ = ["SceneStream"]
@@ -28,6 +29,7 @@ class SceneStream:
     min_objects: int = 1
     confusable_prob: float = 0.0  # see ShapesConfig: same-color / same-shape distractors
     index: int = 0  # the next scene; saved in checkpoints so a resumed run continues
+    vocabulary: ClassVar[tuple[str, ...]] = CATEGORIES  # every category the world draws
 
     def _size(self, rng: np.random.Generator) -> tuple[int, int]:
         short = int(rng.integers(48, 513)) if rng.random() < 0.1 else int(rng.integers(48, 161))

@@ -15,23 +15,22 @@ in one space before the LM is trained to find one from the other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
 
-from locvlm.data.shapes import CATEGORIES
 from locvlm.tasks import Scene
 
 __all__ = ["DenseHeads", "WordHead", "dense_targets", "stage0_loss"]
 
-_CATEGORY = {name: i + 1 for i, name in enumerate(CATEGORIES)}  # 0 = background
 
-
-def dense_targets(scene: Scene, grid: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per patch (row-major): category id (0 = none) and the covering object's edge bins.
+def dense_targets(
+    scene: Scene, grid: int, bins: int, ids: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch (row-major): category id (`ids`; 0 = none) and its object's edge bins.
 
     A patch belongs to the object that overlaps it most, so even an object narrower
     than a patch owns at least one.
@@ -48,19 +47,20 @@ def dense_targets(scene: Scene, grid: int, bins: int) -> tuple[np.ndarray, np.nd
         overlap = np.outer(oy, ox).ravel()
         win = overlap > best
         best[win] = overlap[win]
-        cats[win] = _CATEGORY.get(obj.category, 0)
+        cats[win] = ids.get(obj.category, 0)
         edge_bins = [min(max(int(v * bins + 1e-9), 0), bins - 1) for v in (x1, y1, x2, y2)]
         edges[win] = edge_bins
     return cats, edges
 
 
 class DenseHeads(nn.Module):
-    """Linear per-patch heads: category (25 classes) and 4 edges x `bins` classes."""
+    """Linear per-patch heads: category (none + `vocabulary`) and 4 edges x `bins`."""
 
-    def __init__(self, hidden: int, bins: int) -> None:
+    def __init__(self, hidden: int, bins: int, vocabulary: Sequence[str]) -> None:
         super().__init__()
         self.bins = bins
-        self.category = nn.Linear(hidden, len(CATEGORIES) + 1)
+        self.ids = {name: i + 1 for i, name in enumerate(vocabulary)}  # 0: no object
+        self.category = nn.Linear(hidden, len(vocabulary) + 1)
         self.edges = nn.Linear(hidden, 4 * bins)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,10 +106,10 @@ def stage0_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of the dense heads (plus the word head's, given its logits) and accuracies.
 
-    The word head's classes are in `CATEGORIES` order after class 0 (none), as the
-    dense category targets are.
+    The word head's classes are in the heads' vocabulary order after class 0 (none), as
+    the dense category targets are.
     """
-    targets = [dense_targets(s, grid, heads.bins) for s in scenes]
+    targets = [dense_targets(s, grid, heads.bins, heads.ids) for s in scenes]
     cats = torch.from_numpy(np.stack([c for c, _ in targets]))
     edges = torch.from_numpy(np.stack([e for _, e in targets]))
     cat_logits, edge_logits = heads(features)

@@ -20,7 +20,6 @@ from PIL import Image
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from locvlm.coords import get_codec
-from locvlm.data.shapes import CATEGORIES
 from locvlm.model.build import build_model, build_processor, image_stats
 from locvlm.model.config import get_preset
 from locvlm.model.inputs import Encoder, pixels
@@ -30,12 +29,12 @@ from locvlm.tasks import TASKS, Scene
 from locvlm.train.config import TrainConfig
 from locvlm.train.loop import Log, StageRunner
 from locvlm.train.scenes import SceneStream
+from locvlm.train.stage import Stage
 from locvlm.train.stage0 import DenseHeads, WordHead, stage0_loss
 from locvlm.train.validate import validate, validation_set
 
 __all__ = ["Trainer"]
 
-STAGES = ("stage0", "stage1", "stage2")
 VALIDATION_SEED = 999_983  # never a training seed: held-out scenes
 
 
@@ -61,10 +60,13 @@ class Trainer:
         v = self.preset.vision
         self.encoder = Encoder(self.tokenizer, self.preset.image_tokens, v.image_size, mean, std,
                                self.preset.image_first)  # fmt: skip
-        self.heads = DenseHeads(v.hidden, int(self.codec.config.get("bins", 32)))
-        phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids for c in CATEGORIES]
-        self.words = WordHead(phrases, self.preset.text.hidden)
         self.stream = SceneStream(seed=config.seed, confusable_prob=config.confusable_prob)
+        self.vocabulary = self.stream.vocabulary  # the categories the world draws
+        bins = int(self.codec.config.get("bins", 32))
+        self.heads = DenseHeads(v.hidden, bins, self.vocabulary)
+        phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids
+                   for c in self.vocabulary]  # fmt: skip
+        self.words = WordHead(phrases, self.preset.text.hidden)
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
         self.resume = _Resume()
@@ -72,8 +74,9 @@ class Trainer:
         self.optimizer_state: dict[str, Any] | None = None  # to restore on resume
         self.started = time.time()
         self.val_items = validation_set(
-            list(config.mix), self.codec, config.eval_per_task, VALIDATION_SEED
+            list(config.mix), self.codec, config.eval_per_task, VALIDATION_SEED, self.vocabulary
         )
+        self.stages = self._stages()
 
     def _tokenizer(self) -> PreTrainedTokenizerFast:
         """The run's tokenizer: trained once, saved in the run, reloaded on resume."""
@@ -88,6 +91,39 @@ class Trainer:
         return tokenizer
 
     # --- stages -------------------------------------------------------------------
+    def _stages(self) -> list[Stage]:
+        """The recipe: vision pre-training, the projector on captions, then everything."""
+        c, m = self.config, self.model.model
+        vision: list[torch.nn.Module] = [m.vision_tower, self.heads]
+        if c.stage0_words:
+            vision += [self.words, m.multi_modal_projector, m.language_model.embed_tokens]
+        lm = [m.multi_modal_projector, m.language_model, self.model.lm_head]
+        if not c.freeze_vision:
+            lm.append(m.vision_tower)
+        tasks, weights = list(c.mix), list(c.mix.values())
+        return [
+            Stage("stage0", c.stage0, lambda: vision, self._stage0_step,
+                  on_end=self._after_vision),
+            Stage("stage1", c.stage1, lambda: [m.multi_modal_projector],
+                  lambda: self._turn_step(["caption"], [1.0], c.stage1.batch_size, 1)),
+            Stage("stage2", c.stage2, lambda: lm,
+                  lambda: self._turn_step(tasks, weights, c.stage2.batch_size, c.turns_per_image),
+                  budgeted=True, on_start=self._set_objects, on_step=self._after_lm_step),
+        ]  # fmt: skip
+
+    def _after_vision(self) -> None:
+        if self.config.image_token_norm:
+            self.rescale_image_tokens(self.config.image_token_norm)
+
+    def _set_objects(self, step: int) -> None:
+        """The curriculum: most objects per scene at stage-2 `step`."""
+        self.stream.max_objects = self._objects_at(step)
+
+    def _after_lm_step(self, step: int) -> None:
+        self._set_objects(step)
+        if step % self.config.eval_every == 0 or step == self.config.stage2.steps:
+            self.validate(step)
+
     def _stage0_step(self) -> tuple[torch.Tensor, dict[str, float]]:
         scenes = [self.stream.next() for _ in range(self.config.stage0.batch_size)]
         v = self.preset.vision
@@ -111,17 +147,17 @@ class Trainer:
             if len(out) == turns:
                 break
             name = self.rng.choices(tasks, weights)[0]
-            turn = TASKS[name].sample(scene, self.codec, self.rng, self._vocabulary(scene))
+            turn = TASKS[name].sample(scene, self.codec, self.rng, self._asked(scene))
             if turn is not None and all(turn.prompt != q for q, _ in out):
                 out.append((turn.prompt, turn.answer))
         return out
 
-    def _vocabulary(self, scene: Scene) -> Sequence[str]:
+    def _asked(self, scene: Scene) -> Sequence[str]:
         """The categories a turn may ask about as absent: sometimes only confusable ones."""
         p = self.config.hard_absent_prob
-        if p and self.rng.random() < p and (hard := scene.confusable(CATEGORIES)):
+        if p and self.rng.random() < p and (hard := scene.confusable(self.vocabulary)):
             return [*scene.categories, *hard]
-        return CATEGORIES
+        return self.vocabulary
 
     def _turn_step(
         self, tasks: list[str], weights: list[float], images: int, turns: int
@@ -134,52 +170,34 @@ class Trainer:
         batch = self.encoder.conversations(items)
         return self.model(**batch.as_kwargs()).loss, {}
 
-    def _set_trainable(self, stage: str) -> list[torch.nn.Parameter]:
-        m = self.model.model
+    def trainable(self, stage: Stage) -> list[torch.nn.Parameter]:
+        """Freeze everything but `stage`'s parts; returns the parameters it trains."""
         for p in self.model.parameters():
             p.requires_grad = False
-        parts: list[torch.nn.Module] = []
-        if stage == "stage0":
-            parts = [m.vision_tower, self.heads]
-            if self.config.stage0_words:
-                parts += [self.words, m.multi_modal_projector, m.language_model.embed_tokens]
-        elif stage == "stage1":
-            parts = [m.multi_modal_projector]
-        else:
-            parts = [m.multi_modal_projector, m.language_model, self.model.lm_head]
-            if not self.config.freeze_vision:
-                parts.append(m.vision_tower)
-        params = [p for part in parts for p in part.parameters()]
+        params = stage.parameters()
         for p in params:
             p.requires_grad = True
         return params
 
     def _run_stage(self, index: int) -> None:
-        stage = STAGES[index]
-        cfg = getattr(self.config, stage)
-        if cfg.steps <= 0:
+        stage = self.stages[index]
+        if stage.config.steps <= 0:
             return
-        params = self._set_trainable(stage)
+        params = self.trainable(stage)
         deadline = None
-        if stage == "stage2" and self.config.time_budget_s:
+        if stage.budgeted and self.config.time_budget_s:
             deadline = self.started + self.config.time_budget_s
-        runner = StageRunner(stage, cfg, params, self.log, self.show, deadline, self.config.bf16)
+        runner = StageRunner(stage.name, stage.config, params, self.log, self.show, deadline,
+                             self.config.bf16)  # fmt: skip
         start = self.resume.step if self.resume.stage == index else 0
         if start and self.optimizer_state is not None:
             assert runner.optimizer is not None
             runner.optimizer.load_state_dict(self.optimizer_state)
         self.runner = runner
-        if stage == "stage0":
-            step_fn = self._stage0_step
-        else:
-            mix = {"caption": 1.0} if stage == "stage1" else self.config.mix
-            tasks, weights = list(mix), list(mix.values())
-            turns = 1 if stage == "stage1" else self.config.turns_per_image
-            step_fn = lambda: self._turn_step(tasks, weights, cfg.batch_size, turns)  # noqa: E731
-        if stage == "stage2":
-            self.stream.max_objects = self._objects_at(start)
-        runner.run(step_fn, start, every=lambda s: self._after_step(index, s, cfg.steps))
-        self.log.write(stage=stage, event="done", elapsed_s=round(time.time() - self.started, 1))
+        stage.on_start(start)
+        runner.run(stage.step, start, every=lambda s: self._after_step(index, s))
+        self.log.write(stage=stage.name, event="done",
+                       elapsed_s=round(time.time() - self.started, 1))  # fmt: skip
 
     def _objects_at(self, step: int) -> int:
         """Most objects per scene at stage-2 `step`: 1 at first, 5 after the curriculum."""
@@ -189,28 +207,26 @@ class Trainer:
             return full
         return 1 + (full - 1) * step // ramp
 
-    def _after_step(self, index: int, step: int, total: int) -> None:
-        if STAGES[index] == "stage2":
-            self.stream.max_objects = self._objects_at(step)
-        if step % self.config.checkpoint_every == 0 and step < total:
+    def _after_step(self, index: int, step: int) -> None:
+        stage = self.stages[index]
+        if step % self.config.checkpoint_every == 0 and step < stage.config.steps:
             self.save_state(index, step)
-        if STAGES[index] == "stage2" and (step % self.config.eval_every == 0 or step == total):
-            self.validate(step)
+        stage.on_step(step)
 
     # --- public -------------------------------------------------------------------
     def validate(self, step: int) -> dict[str, float]:
         """Score the held-out validation turns now, log and return the scores."""
-        scores = validate(self.model, self.encoder, self.codec, self.val_items)
+        scores = validate(self.model, self.encoder, self.codec, self.val_items, self.vocabulary)
         self.log.write(stage="validation", step=step, **{k: round(v, 3) for k, v in scores.items()})
         return scores
 
     def run(self) -> Path:
         """Run (or resume) every stage and save the model; returns the model folder."""
         self.model.train()
-        for index in range(self.resume.stage, len(STAGES)):
+        for index in range(self.resume.stage, len(self.stages)):
             self._run_stage(index)
-            if STAGES[index] == "stage0" and self.config.image_token_norm:
-                self.rescale_image_tokens(self.config.image_token_norm)
+            if (end := self.stages[index].on_end) is not None:
+                end()
             self.save_state(index + 1, 0)
         return self.save_model()
 

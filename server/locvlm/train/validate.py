@@ -11,7 +11,6 @@ from PIL import Image
 from transformers import LlavaForConditionalGeneration
 
 from locvlm.coords import Codec
-from locvlm.data.shapes import CATEGORIES
 from locvlm.model.inputs import Encoder
 from locvlm.model.loading import greedy
 from locvlm.tasks import TASKS, Scene, Turn
@@ -22,7 +21,7 @@ __all__ = ["validation_set", "validate"]
 
 
 def validation_set(
-    tasks: Sequence[str], codec: Codec, per_task: int, seed: int
+    tasks: Sequence[str], codec: Codec, per_task: int, seed: int, vocabulary: Sequence[str]
 ) -> list[tuple[Image.Image, Scene, Turn[Any]]]:
     """`per_task` held-out turns per task from scenes of a seed never used in training."""
     stream, rng = SceneStream(seed=seed), random.Random(seed)
@@ -31,7 +30,7 @@ def validation_set(
         got = 0
         while got < per_task:
             image, scene = stream.next()
-            turn = TASKS[name].sample(scene, codec, rng, CATEGORIES)
+            turn = TASKS[name].sample(scene, codec, rng, vocabulary)
             if turn is not None:
                 out.append((image, scene, turn))
                 got += 1
@@ -43,6 +42,7 @@ def validate(
     encoder: Encoder,
     codec: Codec,
     items: Sequence[tuple[Image.Image, Scene, Turn[Any]]],
+    vocabulary: Sequence[str],
     batch_size: int = 64,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
@@ -54,7 +54,7 @@ def validate(
         chunk = items[start : start + batch_size]
         texts = greedy(model, encoder, [i for i, _, _ in chunk], [t.prompt for _, _, t in chunk])
         for (_, scene, turn), text in zip(chunk, texts, strict=True):
-            got = TASKS[turn.task].read(text, codec, scene.size, CATEGORIES)
+            got = TASKS[turn.task].read(text, codec, scene.size, vocabulary)
             failed += got is None
             right[turn.task].append(correct(got, turn.expected))
         if on_batch:

@@ -21,7 +21,7 @@ def test_word_loss_reaches_the_embeddings() -> None:
     image, objects = render_scene(3, ShapesConfig(size=(64, 64)))
     scene = task_scene(image.size, objects)
     grid, hidden, text = 8, 12, 10
-    heads = DenseHeads(hidden, 32)
+    heads = DenseHeads(hidden, 32, CATEGORIES)
     words = WordHead([[i] for i in range(len(CATEGORIES))], text)
     embeddings = torch.randn(len(CATEGORIES), text, requires_grad=True)
     projected = torch.randn(1, grid * grid, text, requires_grad=True)
@@ -33,5 +33,5 @@ def test_word_loss_reaches_the_embeddings() -> None:
     touched = set(embeddings.grad.abs().sum(1).nonzero().flatten().tolist())
     assert present <= touched
     assert 0 <= info["word_acc"] <= 1
-    cats, _ = dense_targets(scene, grid, 32)
+    cats, _ = dense_targets(scene, grid, 32, heads.ids)
     assert (cats > 0).any()

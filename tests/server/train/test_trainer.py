@@ -112,7 +112,7 @@ def test_hard_absent_vocabulary_keeps_only_confusable_absent_phrases(
     trainer = Trainer(config, tmp_path, show_progress=False)
     for _ in range(20):
         _, scene = trainer.stream.next()
-        vocabulary = trainer._vocabulary(scene)
+        vocabulary = trainer._asked(scene)
         absent = [c for c in vocabulary if c not in scene.categories]
         assert absent == scene.confusable(CATEGORIES) or not scene.confusable(CATEGORIES)
         assert set(scene.categories) <= set(vocabulary)
