@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from locvlm.api.serve import serve
+from locvlm.assignments import parse_assignments
 from locvlm.coords import CODECS, get_codec
 from locvlm.coords.base import Codec
 from locvlm.data.cli import app as data_app
@@ -50,17 +51,10 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _codec(name: str, params: list[str] | None) -> Codec:
-    kwargs: dict[str, Any] = {}
-    for item in params or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
-        try:
-            kwargs[key] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key] = value
-        if isinstance(kwargs[key], list):
-            kwargs[key] = tuple(kwargs[key])
+    kwargs = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in parse_assignments(params or [], "--param").items()
+    }
     try:
         return get_codec(name, **kwargs)
     except ValueError as exc:

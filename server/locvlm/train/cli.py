@@ -7,29 +7,16 @@ locvlm train --preset tiny-shapes --out runs/x --set stage2.lr=5e-4 --config ove
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from locvlm.assignments import parse_assignments
 from locvlm.train.config import TrainConfig, apply_overrides, load_overrides
 
 __all__ = ["train"]
-
-
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _scaled(config: TrainConfig, steps: int) -> TrainConfig:
@@ -68,7 +55,7 @@ def train(
     from locvlm.train.trainer import Trainer  # torch is imported only when training
 
     overrides: dict[str, Any] = load_overrides(config) if config else {}
-    overrides.update(_parse_set(set_ or []))
+    overrides.update(parse_assignments(set_ or [], "--set"))
     try:
         cfg = apply_overrides(TrainConfig(preset=preset, seed=seed, threads=threads), overrides)
         if codec:
