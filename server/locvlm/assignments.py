@@ -1,7 +1,7 @@
 """`KEY=VALUE` command-line assignments (`--set`, `--param`): values read as JSON.
 
-    parse_assignments(['stage2.steps=200', 'codec={"name": "nfp"}', 'note=hi'], '--set')
-    # {"stage2.steps": 200, "codec": {"name": "nfp"}, "note": "hi"}
+parse_assignments(['stage2.steps=200', 'codec={"name": "nfp"}', 'note=hi'], '--set')
+# {"stage2.steps": 200, "codec": {"name": "nfp"}, "note": "hi"}
 """
 
 from __future__ import annotations
