@@ -28,6 +28,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ def train_and_eval(
     out: Path,
     bench: Path,
     threads: int,
+    extra: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train one run (resumes if interrupted), evaluate it, return its report."""
     run = out / name
@@ -100,6 +102,7 @@ def train_and_eval(
             "--set=spatial_evidence=false", f"--set=eval_every={steps['stage2'] // 4}",
             f"--set=threads={threads}"]  # fmt: skip
     sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
+    sets += [f"--set={item}" for item in extra]
     if not (run / "model" / "config.json").exists():
         _locvlm("train", "--out", str(run), "--no-progress", *sets)
     report_path = run / "report.json"
@@ -162,6 +165,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--scenes", type=int, default=120, help="held-out benchmark scenes")
     parser.add_argument("--out", type=Path, default=Path("runs/ablations"))
+    parser.add_argument(
+        "--set", action="append", default=[], dest="extra",
+        help="KEY=VALUE for every run's `locvlm train` (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     bench = make_bench(args.out, args.scenes)
@@ -170,7 +177,10 @@ def main() -> None:
     plan = runs(args.only)
     with ThreadPoolExecutor(args.jobs) as pool:
         reports = pool.map(
-            lambda name: train_and_eval(name, plan[name], steps, args.out, bench, threads), plan
+            lambda name: train_and_eval(
+                name, plan[name], steps, args.out, bench, threads, args.extra
+            ),
+            plan,
         )
         results = {}
         for name, report in zip(plan, reports, strict=True):

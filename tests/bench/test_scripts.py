@@ -1,0 +1,85 @@
+"""Every benchmark script runs end to end, a few steps each, and writes its report.
+
+Numbers are not checked here (they are measured runs, in bench/results/); what is
+checked is that each script still works with the code it measures and writes what its
+docstring says. The longer ones are in the slow tier.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.server.train.conftest import MICRO_MODEL
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG = ROOT / "docs" / "runs" / "final2-log.jsonl"  # a real training log, committed
+
+
+def _run(script: str, *args: str, timeout: float = 600) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        check=True, cwd=ROOT, timeout=timeout, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_codecs(tmp_path: Path) -> None:
+    _run("codecs.py", "--seconds", "0.01", "--out", str(tmp_path / "codecs.json"))
+    report = json.loads((tmp_path / "codecs.json").read_text())
+    assert "ivb" in json.dumps(report)
+
+
+def test_data(tmp_path: Path) -> None:
+    _run("data.py", "--seconds", "0.05", "--out", str(tmp_path / "data.json"))
+    assert json.loads((tmp_path / "data.json").read_text())
+
+
+def test_plots(tmp_path: Path) -> None:
+    _run("plots.py", str(LOG), "--out", str(tmp_path / "curve.png"))
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gpu_lora_runs_a_tiny_model_on_the_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "lora.json"
+    _run("gpu_lora.py", "--tiny", "--device", "cpu", "--steps", "1", "--batch", "1",
+         "--text-tokens", "8", "--out", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["tiny"]
+    assert report["params_trainable_m"] > 0
+
+
+@pytest.mark.slow
+def test_train(tmp_path: Path) -> None:
+    _run("train.py", "--steps", "1", "--threads", "1", "--out", str(tmp_path / "train.json"))
+    report = json.loads((tmp_path / "train.json").read_text())
+    assert report["stage2_steps_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_engines(tmp_path: Path) -> None:
+    out = tmp_path / "engines"
+    _run("engines.py", "--requests", "2", "--max-new-tokens", "2", "--threads", "1",
+         "--out", str(out))  # fmt: skip
+    assert list(tmp_path.glob("engines*"))
+
+
+@pytest.mark.slow
+def test_api(tmp_path: Path) -> None:
+    out = tmp_path / "api"
+    _run("api.py", "--requests", "4", "--rounds", "1", "--max-new-tokens", "2",
+         "--port", "8791", "--out", str(out))  # fmt: skip
+    assert list(tmp_path.glob("api*"))
+
+
+@pytest.mark.slow
+def test_ablations(tmp_path: Path) -> None:
+    model = json.dumps(MICRO_MODEL)
+    _run("ablations.py", "--only", "codec", "--stage0-steps", "1", "--steps", "4", "--jobs", "1",
+         "--scenes", "3", "--out", str(tmp_path), f"--set=model={model}",
+         "--set=tokenizer_scenes=40", "--set=stage1.steps=1", "--set=eval_per_task=1",
+         timeout=1500)  # fmt: skip
+    assert (tmp_path / "ablations.md").read_text().count("| codec-") == 3
