@@ -15,7 +15,8 @@ many absent categories as present ones, `split` random/popular/adversarial),
 `grounding` (`locpred`: every box of a phrase; with `negatives`, `negpred` rows of
 absent phrases with no boxes), `region` (`revloc`: box -> category; `region`: box ->
 category and every `valid` relation to an object whose category appears once),
-`counting` (absent categories, count 0, now and then) and `motion` (`bench_motion`).
+`counting` (absent categories, count 0, now and then), `detection` (`detect`: every
+object with its box, scored by precision and recall) and `motion` (`bench_motion`).
 Categories that a crowd region shows are never asked as absent, grounded or counted.
 """
 
@@ -83,12 +84,20 @@ def _counting(source: BenchSource, image: BenchImage, rng: random.Random) -> Ite
         yield row(image.media, "counting", {"phrase": phrase}, count)
 
 
+def _detection(source: BenchSource, image: BenchImage, rng: random.Random) -> Iterator[Row]:
+    if image.crowd:  # a crowd region's objects are not boxed one by one: nothing to score
+        return
+    objects = [{"category": o.category, "box": box_list(o.box)} for o in image.scene.ordered]
+    yield row(image.media, "detect", {}, {"objects": objects})
+
+
 BENCHMARKS: dict[str, Kind[Any]] = {
     **SPATIAL_KINDS,
     "pope": per_image(_pope),
     "grounding": per_image(_grounding),
     "region": per_image(_region),
     "counting": per_image(_counting),
+    "detection": per_image(_detection),
     "motion": MOTION,
 }
 """Every benchmark kind by name."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from locvlm.tasks import Judged
 
-__all__ = ["aspect_bucket", "flip_consistency", "pope", "summarize"]
+__all__ = ["aspect_bucket", "detection", "flip_consistency", "pope", "summarize"]
 
 Row = Mapping[str, Any]
 
@@ -29,6 +29,18 @@ def pope(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": (tp + tn) / n, "precision": precision, "recall": recall, "f1": f1,
             "yes_ratio": (tp + fp) / n}  # fmt: skip
+
+
+def detection(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
+    """Object-level precision and recall over every image's listing (IoU > 0.5, category)."""
+    counts = [j.said for _, j in rows if isinstance(j.said, dict)]
+    predicted = sum(c["predicted"] for c in counts)
+    expected = sum(c["expected"] for c in counts)
+    hits = sum(c["matched"] for c in counts)
+    precision = hits / predicted if predicted else 0.0
+    recall = hits / expected if expected else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "objects": expected}
 
 
 def flip_consistency(rows: Sequence[tuple[Row, Judged]]) -> float:
@@ -74,6 +86,8 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             for item in items:
                 splits[str(item[0].get("split") or "all")].append(item)
             entry["pope"] = {s: pope(v) for s, v in sorted(splits.items())}
+        if bench == "detection":
+            entry["detection"] = detection(items)
         if any(item[0].get("group") for item in items):
             entry["flip_consistency"] = flip_consistency(items)
         evidence = [j.evidence for _, j in items if j.evidence is not None]

@@ -117,6 +117,12 @@ def markdown(report: dict[str, Any]) -> str:
     for bench, entry in report["benches"].items():
         if "flip_consistency" in entry:
             extra.append(f"- {bench}: flip consistency {entry['flip_consistency']:.3f}")
+        if "detection" in entry:
+            d = entry["detection"]
+            extra.append(f"- detection: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
+                         f" ({d['objects']} objects)")  # fmt: skip
+        if "evidence_accuracy" in entry:
+            extra.append(f"- {bench}: evidence boxes right {entry['evidence_accuracy']:.3f}")
         for split, m in entry.get("pope", {}).items():
             extra.append(f"- POPE {split}: acc {m['accuracy']:.3f}, F1 {m['f1']:.3f}, "
                          f"yes-ratio {m['yes_ratio']:.3f}")  # fmt: skip

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from locvlm.coords import Codec
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
-from locvlm.tasks.base import Args, Obj, Scene, Task, Turn, reading_key
+from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, reading_key
+from locvlm.tasks.scoring import IOU_THRESHOLD
 from locvlm_client import SizeLike
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "DetectTask",
     "answer",
     "listing",
+    "matched",
     "parse",
     "parse_listing",
     "prompt",
@@ -99,6 +101,18 @@ def parse(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...] | None:
     return parse_listing(text, codec, size) or None
 
 
+def matched(got: Sequence[Obj], want: Sequence[Obj]) -> int:
+    """How many of `got` match one of `want` each: same category, IoU > 0.5 (greedy)."""
+    left = list(want)
+    found = 0
+    for obj in got:
+        scores = [w.box.iou(obj.box) if w.category == obj.category else 0.0 for w in left]
+        if scores and max(scores) > IOU_THRESHOLD:
+            left.pop(scores.index(max(scores)))
+            found += 1
+    return found
+
+
 def _split_label(item: str) -> tuple[str, str]:
     words = _LEADING_WORDS.match(item)
     return ("", item) if words is None else (words[1], item[words.end() :])
@@ -137,3 +151,16 @@ class DetectTask(Task[tuple[Obj, ...] | None]):
         """A listing over the requested categories (else `vocabulary`), or "nothing"."""
         names = list(args.get("categories") or vocabulary)
         return answer_regex(codec, names) if names else None
+
+    def judge(self, text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:
+        """Right when the listing matches `expected["objects"]` one to one.
+
+        `said` counts listed, expected and matched objects, for precision and recall.
+        """
+        got = parse(text, codec, size)
+        want = [Obj(o["category"], as_box(o["box"])) for o in expected["objects"]]
+        listed = list(got or ())
+        hits = matched(listed, want)
+        counts = {"predicted": len(listed), "expected": len(want), "matched": hits}
+        right = got is not None and hits == len(listed) == len(want)
+        return Judged(right, got is not None, counts)

@@ -16,7 +16,7 @@ from locvlm.tasks import TASKS
 
 from .conftest import COCO_TINY
 
-IMAGE_KINDS = ["leftright", "abovebelow", "pope", "grounding", "region", "counting"]
+IMAGE_KINDS = ["leftright", "abovebelow", "pope", "grounding", "region", "counting", "detection"]
 FIELDS = ["id", "bench", "task", "image", "size", "hflip", "args", "expected", "group", "split"]
 
 
@@ -235,7 +235,18 @@ def test_bad_options(options, message):
 
 
 def test_registry():
-    assert set(BENCHMARKS) == {*IMAGE_KINDS, "motion"}
+    assert set(BENCHMARKS) == {*IMAGE_KINDS, "detection", "motion"}
+
+
+def test_detection_lists_every_object_and_skips_crowd_images(coco_tiny):
+    rows = _by_image(_rows(coco_tiny, "detection"))
+    assert "crowd.png" not in rows
+    (desk,) = rows["desk.png"]
+    assert desk["task"] == "detect"
+    assert desk["args"] == {}
+    assert [o["category"] for o in desk["expected"]["objects"]] == [
+        "person", "cup", "laptop", "cup"
+    ]  # fmt: skip
 
 
 def test_the_fixture_is_real_coco(coco_tiny):

@@ -74,3 +74,14 @@ def test_each_task_has_its_own_aspect_breakdown() -> None:
     assert tasks["locpred"]["by_aspect"] == {"tall": 0.0}
     assert tasks["negpred"]["by_aspect"] == {"square": 1.0}
     assert report["benches"]["grounding"]["by_aspect"] == {"square": 1.0, "tall": 0.0}
+
+
+def test_detection_precision_and_recall_pool_the_objects_of_every_image() -> None:
+    said = [
+        {"predicted": 3, "expected": 2, "matched": 2},  # one extra
+        {"predicted": 1, "expected": 2, "matched": 1},  # one missed
+    ]
+    rows = [({**_row(i), "bench": "detection", "task": "detect"}, Judged(False, True, s))
+            for i, s in enumerate(said)]  # fmt: skip
+    d = summarize(rows)["benches"]["detection"]["detection"]
+    assert (d["precision"], d["recall"], d["objects"]) == (3 / 4, 3 / 4, 4)

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 
 from locvlm.coords import get_codec
-from locvlm.tasks import Obj, detect
+from locvlm.tasks import TASKS, Obj, detect
 from locvlm_client import Box
 
 from .strategies import MODEL_TEXT
@@ -12,6 +12,7 @@ SIZE = (100, 100)
 RC, BS = "red circle", "blue square"
 CIRCLE = Obj("red circle", Box.from_xyxy((10, 10, 30, 30)))
 SQUARE = Obj("blue square", Box.from_xyxy((50, 0, 70, 20)))
+RED, BLUE = [20, 10, 60, 50], [120, 40, 160, 80]
 
 
 @pytest.mark.parametrize(
@@ -75,3 +76,33 @@ def test_parse_without_boxes(text, want):
 def test_parse_never_raises(text):
     detect.parse(text, IVB, SIZE)
     detect.parse(text, get_codec("diga"), SIZE)
+
+
+@pytest.mark.parametrize(
+    ("listed", "right", "hits"),
+    [
+        ([("red circle", RED), ("blue square", BLUE)], True, 2),  # both, any order
+        ([("blue square", BLUE), ("red circle", RED)], True, 2),  # reversed
+        ([("red circle", RED)], False, 1),  # one missed
+        ([("red circle", RED), ("blue square", BLUE), ("red circle", RED)], False, 2),  # twice
+        ([("blue square", RED), ("red circle", BLUE)], False, 0),  # labels swapped
+    ],
+)
+def test_judge_counts_matches_for_precision_and_recall(listed, right, hits) -> None:
+    codec = get_codec("ivb", bins=100)
+    text = detect.listing([Obj(c, Box.from_xyxy(b)) for c, b in listed], codec, (200, 100))
+    expected = {
+        "objects": [
+            {"category": "red circle", "box": RED},
+            {"category": "blue square", "box": BLUE},
+        ]
+    }
+    judged = TASKS["detect"].judge(text, expected, codec, (200, 100))
+    assert judged.correct is right
+    assert judged.said == {"predicted": len(listed), "expected": 2, "matched": hits}
+
+
+def test_judge_of_nothing_listed() -> None:
+    judged = TASKS["detect"].judge("nothing", {"objects": []}, get_codec("ivb"), (64, 64))
+    assert judged.correct
+    assert judged.said == {"predicted": 0, "expected": 0, "matched": 0}

@@ -59,7 +59,7 @@ def test_read_never_raises(name, text):
 def test_the_benchmarked_tasks_judge_and_the_others_say_so() -> None:
     judged = {name for name, task in TASKS.items() if task.judges}
     assert judged == {
-        "locpred", "negpred", "exists", "revloc", "region", "region_plain", "counting",
+        "locpred", "negpred", "exists", "revloc", "region", "region_plain", "counting", "detect",
         *(f"spatial_{k}{e}" for k in ("yes_no", "side", "category") for e in ("", "_evidence")),
     }  # fmt: skip
     with pytest.raises(NotImplementedError, match="caption"):
