@@ -79,7 +79,8 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         for item in items:
             tasks[str(item[0]["task"])].append(item)
         entry["tasks"] = {
-            t: {**_accuracy(v), "by_aspect": _by_aspect(v)} for t, v in sorted(tasks.items())
+            t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v)}
+            for t, v in sorted(tasks.items())
         }
         if bench == "pope":
             splits: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
@@ -96,6 +97,17 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         entry["by_aspect"] = _by_aspect(items)
         report["benches"][bench] = entry
     return report
+
+
+def _by_split(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:
+    """Accuracy per negatives split (random, popular, adversarial), for rows that have one."""
+    splits: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+    for item in items:
+        if item[0].get("split"):
+            splits[str(item[0]["split"])].append(item)
+    if not splits:
+        return {}
+    return {"by_split": {s: _accuracy(v)["accuracy"] for s, v in sorted(splits.items())}}
 
 
 def _by_aspect(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:

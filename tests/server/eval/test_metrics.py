@@ -85,3 +85,15 @@ def test_detection_precision_and_recall_pool_the_objects_of_every_image() -> Non
             for i, s in enumerate(said)]  # fmt: skip
     d = summarize(rows)["benches"]["detection"]["detection"]
     assert (d["precision"], d["recall"], d["objects"]) == (3 / 4, 3 / 4, 4)
+
+
+def test_tasks_with_negative_splits_are_broken_down_by_split() -> None:
+    grounding = {"bench": "grounding", "task": "negpred"}
+    rows = [
+        ({**_row(0), **grounding, "split": "random"}, Judged(True, True)),
+        ({**_row(1), **grounding, "split": "popular"}, Judged(False, True)),
+        ({**_row(2), **grounding, "task": "locpred", "split": None}, Judged(True, True)),
+    ]
+    tasks = summarize(rows)["benches"]["grounding"]["tasks"]
+    assert tasks["negpred"]["by_split"] == {"popular": 0.0, "random": 1.0}
+    assert "by_split" not in tasks["locpred"]
