@@ -3,10 +3,11 @@
 Training, the transformers and vLLM engines, and the chat template saved with every
 checkpoint (used by `vllm serve` and the OpenAI-compatible route) all go through here.
 
-With `image_first=False` (the tiny-shapes default) the image comes *after* the
-question, so every image token can attend to the question words: the patches of the
-object asked about can mark themselves before the answer is written. With
-`image_first=True` it is LLaVA-1.5's order (`<image>` then the question).
+With `image_first=True` (the default, and every preset's: `ModelPreset.image_first`)
+it is LLaVA-1.5's order, `<image>` then the question. With `image_first=False` the image
+comes *after* the question, so every image token can attend to the question words (the
+patches of the object asked about can mark themselves before the answer is written);
+the checkpoint's sidecar says which order it was trained with.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ IMAGE_TOKEN = "<image>"
 ANSWER_PREFIX = " ASSISTANT:"
 
 
-def prompt(question: str, image_first: bool = False) -> str:
+def prompt(question: str, image_first: bool = True) -> str:
     """The model input for one question about one image, up to where the answer starts."""
     question = " ".join(question.split())
     body = f"{IMAGE_TOKEN}\n{question}" if image_first else f"{question}\n{IMAGE_TOKEN}"
     return f"USER: {body}{ANSWER_PREFIX}"
 
 
-def follow_up(question: str, image_first: bool = False) -> str:
+def follow_up(question: str, image_first: bool = True) -> str:
     """A later user turn of the same conversation (no image), as the template renders it.
 
     It follows the previous answer's EOS directly; training packs several questions
@@ -35,7 +36,7 @@ def follow_up(question: str, image_first: bool = False) -> str:
     return f"USER: {body}{ANSWER_PREFIX}"
 
 
-def chat_template(image_first: bool = False) -> str:
+def chat_template(image_first: bool = True) -> str:
     """A Jinja chat template that renders one user turn exactly as `prompt` does.
 
     OpenAI-style messages: the user's content is a string or a list of parts of type

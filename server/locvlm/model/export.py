@@ -28,11 +28,9 @@ from transformers import (
 )
 
 from locvlm.data._atomic import atomic_dir
+from locvlm.model.sidecar import SIDECAR
 
 __all__ = ["SIDECAR", "export_llava", "load_exported", "to_vllm_key"]
-
-SIDECAR = "locvlm.json"
-"""File name of the sidecar: codec, input resolution, task-template version, data."""
 
 _DTYPES = {
     "float32": torch.float32,

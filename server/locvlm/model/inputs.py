@@ -17,6 +17,7 @@ from PIL import Image
 from transformers import PreTrainedTokenizerFast
 
 from locvlm.model.chat import IMAGE_TOKEN, follow_up, prompt
+from locvlm.model.image import square
 
 __all__ = ["Batch", "Encoder", "pixels", "prompt_batch"]
 
@@ -26,13 +27,8 @@ IGNORE = -100
 def pixels(
     images: Sequence[Image.Image], side: int, mean: Sequence[float], std: Sequence[float]
 ) -> torch.Tensor:
-    """Squash-resize to `side` x `side` (bicubic), scale to [0, 1], normalise: NCHW."""
-    arr = np.stack(
-        [
-            np.asarray(im.convert("RGB").resize((side, side), Image.Resampling.BICUBIC))
-            for im in images
-        ]
-    )
+    """Squash to `side` x `side` (`model.image.square`), scale to [0, 1], normalise: NCHW."""
+    arr = np.stack([np.asarray(square(im, side)) for im in images])
     x = torch.from_numpy(arr).float().div_(255.0).permute(0, 3, 1, 2)
     m = torch.tensor(mean).view(1, 3, 1, 1)
     s = torch.tensor(std).view(1, 3, 1, 1)
@@ -68,7 +64,7 @@ class Encoder:
         image_side: int,
         mean: Sequence[float],
         std: Sequence[float],
-        image_first: bool = False,
+        image_first: bool = True,
     ) -> None:
         self.tok = tokenizer
         self.image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)

@@ -13,26 +13,10 @@ from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTraine
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
 from locvlm.model.inputs import Encoder, prompt_batch
-from locvlm.model.sidecar import Sidecar
+from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
+# resolve_model_dir lives with the sidecar (no torch); here too for the callers that load.
 __all__ = ["LoadedModel", "greedy", "load_model", "resolve_model_dir"]
-
-DEFAULT_MODEL = Path(__file__).parent / "default"
-"""The checkpoint shipped inside the package (`locvlm serve` with no --model)."""
-
-
-def resolve_model_dir(name: str | Path) -> Path:
-    """`default` -> the shipped checkpoint; a training run folder -> its `model/`.
-
-    Raises:
-        FileNotFoundError: when no checkpoint is there.
-    """
-    path = DEFAULT_MODEL if str(name) == "default" else Path(name)
-    if (path / "model" / "config.json").exists():
-        path = path / "model"
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(f"no model checkpoint (config.json) in {path}")
-    return path
 
 
 def greedy(

@@ -1,7 +1,9 @@
 """`locvlm.json`: what the server must know about a checkpoint besides its weights.
 
 The codec and its parameters (how coordinates are written), the input resolution, the
-prompt order, the task-template version and the training recipe and data.
+prompt order, the task-template version and the training recipe and data. Plain JSON:
+finding a checkpoint and reading its sidecar needs no torch, so the HTTP process (whose
+engine runs in a child) reads it without loading a model library.
 """
 
 from __future__ import annotations
@@ -12,12 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from locvlm.model.config import ModelPreset
-from locvlm.model.export import SIDECAR
 
-__all__ = ["TEMPLATES_VERSION", "Sidecar"]
+__all__ = ["DEFAULT_MODEL", "SIDECAR", "TEMPLATES_VERSION", "Sidecar", "resolve_model_dir"]
+
+SIDECAR = "locvlm.json"
+"""File name of the sidecar: codec, input resolution, task-template version, data."""
 
 TEMPLATES_VERSION = 1
 """Bumped whenever a task's wording changes, so old checkpoints are recognised."""
+
+DEFAULT_MODEL = Path(__file__).parent / "default"
+"""The checkpoint shipped inside the package (`locvlm serve` with no --model)."""
+
+
+def resolve_model_dir(name: str | Path) -> Path:
+    """`default` -> the shipped checkpoint; a training run folder -> its `model/`.
+
+    Raises:
+        FileNotFoundError: when no checkpoint is there.
+    """
+    path = DEFAULT_MODEL if str(name) == "default" else Path(name)
+    if (path / "model" / "config.json").exists():
+        path = path / "model"
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no model checkpoint (config.json) in {path}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -27,7 +48,7 @@ class Sidecar:
     codec: dict[str, Any]
     preset: str
     image_size: int
-    image_first: bool = False
+    image_first: bool = True  # the presets' order (`ModelPreset.image_first`)
     spatial_evidence: bool = False
     templates_version: int = TEMPLATES_VERSION
     vocabulary: list[str] = field(default_factory=list)

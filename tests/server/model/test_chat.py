@@ -1,7 +1,12 @@
+import inspect
+
 import jinja2
 import pytest
 
 from locvlm.model.chat import IMAGE_TOKEN, chat_template, follow_up, prompt
+from locvlm.model.config import PRESETS
+from locvlm.model.inputs import Encoder
+from locvlm.model.sidecar import Sidecar
 
 
 @pytest.mark.parametrize("image_first", [False, True])
@@ -33,8 +38,19 @@ def test_template_renders_exactly_the_prompt(image_first: bool, content: list[di
 
 
 def test_prompt_orders() -> None:
-    assert prompt("Q?") == f"USER: Q?\n{IMAGE_TOKEN} ASSISTANT:"
+    assert prompt("Q?", image_first=False) == f"USER: Q?\n{IMAGE_TOKEN} ASSISTANT:"
     assert prompt("Q?", image_first=True) == f"USER: {IMAGE_TOKEN}\nQ? ASSISTANT:"
+
+
+def test_the_defaults_are_the_presets_order() -> None:
+    # every default agrees with the presets (LLaVA's order), so a caller that leaves it
+    # out formats prompts as the shipped model was trained
+    assert all(preset.image_first for preset in PRESETS.values())
+    assert prompt("Q?") == prompt("Q?", image_first=True)
+    assert follow_up("Q?") == follow_up("Q?", image_first=True)
+    assert chat_template() == chat_template(image_first=True)
+    assert Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=64).image_first
+    assert inspect.signature(Encoder).parameters["image_first"].default is True
 
 
 def test_assistant_turn_gets_eos() -> None:
