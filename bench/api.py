@@ -127,7 +127,7 @@ async def worker(args: argparse.Namespace) -> None:
     """Build the engine, then run each concurrency level read from stdin; JSON lines out."""
     settings = _settings(args)
     reqs = engine_requests(Path(settings.model), workload(args.requests), args.max_new_tokens)
-    async with engine_class("transformers").open(settings) as engine:
+    async with engine_class("transformers").open(settings.engine_config()) as engine:
 
         async def send(i: int) -> str:
             return (await engine.generate([reqs[i]]))[0].text

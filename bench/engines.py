@@ -97,7 +97,7 @@ async def _level(engine: Any, reqs: list[GenerationRequest], concurrency: int) -
 async def bench_engine(kind: str, settings: Settings, reqs: list[GenerationRequest]) -> dict:
     """Build one engine, time its first answer, then every concurrency level."""
     start = time.perf_counter()
-    engine = await engine_class(kind).create(settings)
+    engine = await engine_class(kind).create(settings.engine_config())
     try:
         await engine.generate(reqs[:1])
         ready = time.perf_counter() - start

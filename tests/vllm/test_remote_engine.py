@@ -17,10 +17,10 @@ import httpx
 import psutil
 import pytest
 
-from locvlm.api.settings import Settings
 from locvlm.coords import get_codec
 from locvlm.data.shapes import render_scene
 from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.config import EngineConfig
 from locvlm.engines.remote_engine import RemoteEngine
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import locpred
@@ -106,11 +106,11 @@ def grounding(seed: int, **kw: object) -> GenerationRequest:
 
 async def test_remote_engine_against_vllm_serve(vllm_server: str, tiny_shapes_export: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here
-    settings = Settings(
-        model=str(tiny_shapes_export), engine="remote", remote_urls=[dead, vllm_server],
+    config = EngineConfig(
+        kind="remote", model=str(tiny_shapes_export), remote_urls=(dead, vllm_server),
         remote_timeout_s=120, remote_retries=1, remote_eject_s=60, max_new_tokens=48,
     )  # fmt: skip
-    engine = await RemoteEngine.create(settings)
+    engine = await RemoteEngine.create(config)
     try:
         assert engine.ready
         assert engine.model == str(tiny_shapes_export)  # the first (only) model listed

@@ -25,10 +25,10 @@ import pytest
 import torch
 from PIL import Image
 
-from locvlm.engines.base import square
 from locvlm.eval.questions import Question, question
 from locvlm.eval.runner import load_rows, open_image
 from locvlm.model.chat import prompt
+from locvlm.model.image import square
 from locvlm.model.inputs import prompt_batch
 from locvlm.model.loading import LoadedModel, load_model
 from tests.conftest import run_locvlm

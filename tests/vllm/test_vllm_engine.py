@@ -15,10 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from locvlm.api.settings import Settings
 from locvlm.coords import get_codec
 from locvlm.data.shapes import render_scene
-from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
+from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError
 from locvlm.engines.vllm_engine import VLLMEngine
 from locvlm.tasks import locpred
 
@@ -39,11 +40,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def settings(tiny_shapes_export: Path) -> Iterator[Settings]:
+def config(tiny_shapes_export: Path) -> Iterator[EngineConfig]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VLLM_TARGET_DEVICE", "cpu")  # read by the CPU build; the GPU one ignores it
         env.setenv("HF_HUB_OFFLINE", "1")
-        yield Settings(
+        yield EngineConfig(
+            kind="vllm",
             model=str(tiny_shapes_export),
             max_model_len=512,
             max_new_tokens=LONG,
@@ -53,8 +55,8 @@ def settings(tiny_shapes_export: Path) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="module")
-async def engine(settings: Settings) -> AsyncIterator[VLLMEngine]:
-    engine = await VLLMEngine.create(settings)
+async def engine(config: EngineConfig) -> AsyncIterator[VLLMEngine]:
+    engine = await VLLMEngine.create(config)
     yield engine
     await engine.shutdown()
 
@@ -166,8 +168,8 @@ async def test_shutdown_leaves_no_process(engine: VLLMEngine) -> None:
     await engine.shutdown()  # idempotent
 
 
-async def test_a_dead_engine_core_flips_readiness(settings: Settings) -> None:
-    engine = await VLLMEngine.create(settings)
+async def test_a_dead_engine_core_flips_readiness(config: EngineConfig) -> None:
+    engine = await VLLMEngine.create(config)
     try:
         assert engine.ready
         children = engine_processes()

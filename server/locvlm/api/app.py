@@ -20,9 +20,10 @@ from starlette.exceptions import HTTPException
 from locvlm import __version__
 from locvlm.api.deps import REQUIRE_API_KEY
 from locvlm.api.errors import (
+    DOMAIN_ERRORS,
     APIError,
     InvalidRequestError,
-    UnavailableError,
+    from_domain,
     render_error,
     validation_error,
 )
@@ -33,7 +34,7 @@ from locvlm.api.metrics import router as metrics_router
 from locvlm.api.routes import chat, describe, detect, ground, health, models, playground, spatial
 from locvlm.api.security import RequestIdMiddleware, add_cors
 from locvlm.api.settings import Settings
-from locvlm.engines.base import EngineDeadError
+from locvlm.engines.errors import EngineDeadError
 from locvlm_client import ErrorBody, ErrorResponse
 
 __all__ = ["create_app"]
@@ -81,8 +82,9 @@ def _answer(error: APIError) -> JSONResponse:
 def _add_error_handlers(app: FastAPI) -> None:
     """Every error in the one shape; nothing internal in any of them.
 
-    Unhandled exceptions (bugs) are answered by `RequestIdMiddleware`, which logs them
-    with the request id.
+    Serving's and the engines' errors are answered as `errors.from_domain` says. Unhandled
+    exceptions (bugs) are answered by `RequestIdMiddleware`, which logs them with the
+    request id.
     """
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
@@ -102,14 +104,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         body = ErrorResponse(error=ErrorBody(type=kind, message=str(exc.detail)))
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
-    async def engine_dead(request: Request, exc: Exception) -> JSONResponse:
-        _log.error("request_id=%s: the engine is dead: %s", _request_id(request), exc)
-        return _answer(UnavailableError("the engine has failed"))
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        level = logging.ERROR if isinstance(exc, EngineDeadError) else logging.INFO
+        _log.log(level, "request_id=%s: %s: %s", _request_id(request), type(exc).__name__, exc)
+        return _answer(from_domain(exc))
 
     app.add_exception_handler(APIError, api_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(EngineDeadError, engine_dead)
+    for kind in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, domain_error)
 
 
 def _request_id(request: Request) -> str:

@@ -53,13 +53,13 @@ LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
 async def get_serving(lifecycle: LifecycleDep) -> ServingContext:
-    """The serving context, while the engine is up.
+    """The serving context; `limits.RequestLimits` let the request in only when ready.
 
     Raises:
-        UnavailableError: 503, the engine is loading, draining or dead.
+        UnavailableError: 503, the engine was shut down since the request was let in.
     """
-    if lifecycle.serving is None or lifecycle.phase not in ("ready", "draining"):
-        raise UnavailableError(f"the server is {lifecycle.phase}", retry_after=5)
+    if lifecycle.serving is None:
+        raise UnavailableError("the engine is shut down", retry_after=5)
     return lifecycle.serving
 
 

@@ -7,6 +7,9 @@ framework glue to the app:
     status, body, headers = render_error(exc)
     return JSONResponse(body, status_code=status, headers=headers)
 
+Serving and the engines know no HTTP: they raise `locvlm.engines.errors`, and
+`from_domain` (here only) says what the API answers each with.
+
 Messages are written for the caller. Nothing internal reaches them: `render_error` answers
 any exception that is not an `APIError` with a fixed 500 message, never its text or repr.
 """
@@ -14,12 +17,14 @@ any exception that is not an `APIError` with a fixed 500 message, never its text
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm_client import ErrorBody, ErrorResponse
 
 __all__ = [
+    "DOMAIN_ERRORS",
     "APIError",
     "AuthenticationError",
     "GatewayTimeoutError",
@@ -30,6 +35,7 @@ __all__ = [
     "UnavailableError",
     "UnprocessableError",
     "UnsupportedMediaTypeError",
+    "from_domain",
     "render_error",
     "validation_error",
 ]
@@ -143,6 +149,27 @@ class GatewayTimeoutError(APIError, status=504, kind="timeout", default="the req
 
 class InternalError(APIError):
     """500: a bug; the details go to the log, never to the caller."""
+
+
+_FROM_DOMAIN: dict[type[Exception], Callable[[Any], APIError]] = {
+    # the engine's own message names token counts; the caller needs to know what to do
+    PromptTooLongError: lambda _: InvalidRequestError(
+        "too long for the model's context once tokenized; shorten the text"
+    ),
+    InvalidInputError: lambda exc: InvalidRequestError(exc.message, param=exc.param),
+    EngineDeadError: lambda _: UnavailableError("the engine has failed"),
+}
+
+DOMAIN_ERRORS: tuple[type[Exception], ...] = tuple(_FROM_DOMAIN)
+"""The serving and engine errors the app answers with `from_domain`."""
+
+
+def from_domain(exc: Exception) -> APIError:
+    """The API's answer to an error serving or an engine raised (500 for any other)."""
+    for kind in type(exc).__mro__:
+        if kind in _FROM_DOMAIN:
+            return _FROM_DOMAIN[kind](exc)
+    return InternalError()
 
 
 def render_error(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:

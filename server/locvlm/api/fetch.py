@@ -35,12 +35,15 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from locvlm.api.addresses import IPAddress, embedded_ipv4, is_public_address
 from locvlm.api.errors import GatewayTimeoutError, InvalidRequestError, PayloadTooLargeError
-from locvlm.api.settings import Settings
+
+if TYPE_CHECKING:  # settings.py takes its defaults from here
+    from locvlm.api.settings import Settings
 
 __all__ = [
     "AddressPolicy",

@@ -30,14 +30,17 @@ import io
 import logging
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from locvlm.api.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from locvlm.api.fetch import FetchPolicy, fetch_url
-from locvlm.api.settings import Settings
 from locvlm_client import ImageInput
+
+if TYPE_CHECKING:  # settings.py takes its defaults from here
+    from locvlm.api.settings import Settings
 
 __all__ = ["ImageLimits", "decode_base64", "decode_image", "decode_image_async", "load_image"]
 
@@ -205,7 +208,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
-    return upright.convert("RGB")
+    return upright if upright.mode == "RGB" else upright.convert("RGB")  # no second copy
 
 
 def _webp_canvas(data: bytes) -> tuple[int, int] | None:

@@ -113,7 +113,7 @@ class Lifecycle:
 
     async def _hold_engine(self) -> None:
         try:
-            async with open_engine(self.settings) as engine:
+            async with open_engine(self.settings.engine_config()) as engine:
                 self.serving = ServingContext(
                     engine, engine.sidecar, self.settings.max_new_tokens,
                     observer=self.observer, arrivals=self.arrivals,

@@ -10,16 +10,17 @@
   disconnects cancels the request, which frees its engine work. Reading and answering
   together get `request_timeout_s`; past it the request is cancelled and answered 504.
 
-`check_texts` bounds what a request may ask for (422 beyond); `fits_context` turns an
-engine's refusal of a prompt too long for the model into a 400.
+This is the one check of the server's phase: a dependency that reaches the serving
+context later (`deps.get_serving`) relies on it. `check_texts` bounds what a request
+may ask for (422 beyond). A prompt too long for the model in tokens is the engine's to
+tell (`PromptTooLongError`, answered 400 by the app's handlers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,7 +29,7 @@ from locvlm.api import errors
 from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.settings import Settings
 
-__all__ = ["RequestLimits", "check_texts", "fits_context", "send_error"]
+__all__ = ["RequestLimits", "check_texts", "send_error"]
 
 _log = logging.getLogger("locvlm.api")
 
@@ -211,23 +212,3 @@ def check_texts(
             raise errors.UnprocessableError(
                 f"longer than {settings.max_phrase_chars} characters", param=where
             )
-
-
-@contextmanager
-def fits_context() -> Iterator[None]:
-    """Around a serving call: an engine's `ValueError` is the caller's 400.
-
-    By the `Engine.generate` contract it means a prompt and its answer do not fit the
-    model's context: the request's texts are too long in tokens (within the character
-    limits, some scripts take several tokens a character).
-
-    Raises:
-        errors.InvalidRequestError: 400, the texts are too long for the model (in tokens).
-    """
-    try:
-        yield
-    except ValueError:
-        _log.info("a prompt did not fit the model's context", exc_info=True)
-        raise errors.InvalidRequestError(
-            "too long for the model's context once tokenized; shorten the text"
-        ) from None

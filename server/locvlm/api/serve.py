@@ -16,10 +16,11 @@ import typer
 from pydantic import ValidationError
 
 from locvlm.api.settings import Settings
+from locvlm.engines.factory import engine_names
 
 __all__ = ["serve"]
 
-_ENGINES = ("auto", "vllm", "transformers", "remote")
+_ENGINES = engine_names()
 
 
 def serve(
@@ -68,7 +69,7 @@ def serve(
 
 def _check_model(model: str) -> None:
     """Fail before starting the server when there is no checkpoint to serve."""
-    from locvlm.model.loading import resolve_model_dir
+    from locvlm.model.sidecar import resolve_model_dir  # no torch in the HTTP process
 
     try:
         resolve_model_dir(model)

@@ -1,18 +1,30 @@
 """The server's one settings class: keyword arguments, else `LOCVLM_*` environment variables.
 
 LOCVLM_ENGINE=vllm LOCVLM_MODEL=/models/tiny locvlm serve
+
+The engine's part goes to the engine as an `EngineConfig` (`Settings.engine_config`, the
+one place it is built); the rest stays with the HTTP server. Defaults are not written
+here twice: they come from the objects that use them (`EngineConfig`, `ImageLimits`,
+`FetchPolicy`), where each says why it is what it is.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["EngineKind", "Settings"]
+from locvlm.api.fetch import FetchPolicy
+from locvlm.api.images import ImageLimits
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.factory import engine_names
 
-EngineKind = Literal["auto", "vllm", "transformers", "remote"]
+__all__ = ["Settings"]
+
+_ENGINE = EngineConfig()
+_IMAGE = ImageLimits()
+_FETCH = FetchPolicy()
 
 
 class Settings(BaseSettings):
@@ -20,45 +32,59 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LOCVLM_", extra="ignore", frozen=True)
 
-    # --- model and engine ----------------------------------------------------------
-    model: str = Field("default", description="Checkpoint folder, or 'default' (shipped).")
-    engine: EngineKind = Field(
-        "auto", description="auto: vLLM if it imports and starts, else transformers."
+    # --- model and engine (locvlm.engines.config) ----------------------------------
+    model: str = Field(_ENGINE.model, description="Checkpoint folder, or 'default' (shipped).")
+    engine: str = Field(
+        _ENGINE.kind,
+        description=f"One of {', '.join(engine_names())}; auto: vLLM if it imports and "
+        "starts, else transformers.",
     )
     dtype: str = Field(
-        "float32", description="Weights dtype for the engine (float32/bfloat16/float16)."
+        _ENGINE.dtype, description="Weights dtype for the engine (float32/bfloat16/float16)."
     )
-    max_new_tokens: int = Field(96, gt=0, description="Longest answer generated.")
+    max_new_tokens: int = Field(_ENGINE.max_new_tokens, gt=0, description="Longest answer.")
     # transformers engine
-    threads: int = Field(2, gt=0, description="torch threads of the transformers engine.")
+    threads: int = Field(_ENGINE.threads, gt=0, description="torch threads of the engine.")
     max_batch: int = Field(
-        16, gt=0, description="Largest micro-batch the transformers engine forms."
+        _ENGINE.max_batch, gt=0, description="Largest micro-batch the engine forms."
     )
     batch_wait_ms: float = Field(
-        5.0, ge=0, description="How long a micro-batch waits for one more request (8x at most)."
+        _ENGINE.batch_wait_ms,
+        ge=0,
+        description="How long a micro-batch waits for one more request (8x at most).",
     )
     engine_process: bool = Field(
-        True,
+        _ENGINE.child_process,
         description="Run the transformers engine in a child process, so that the server's "
         "Python and the engine's do not take turns on one GIL (bench/api.py: ahead at every "
         "concurrency); false: in the server's process.",
     )
     # vLLM engine
-    max_model_len: int = Field(512, gt=0)
-    max_num_seqs: int = Field(32, gt=0)
-    tensor_parallel_size: int = Field(1, gt=0)
+    max_model_len: int = Field(_ENGINE.max_model_len, gt=0)
+    max_num_seqs: int = Field(_ENGINE.max_num_seqs, gt=0)
+    tensor_parallel_size: int = Field(_ENGINE.tensor_parallel_size, gt=0)
     gpu_memory_utilization: float = Field(
-        0.25, gt=0, le=1, description="On CPU: share of host RAM for KV cache."
+        _ENGINE.gpu_memory_utilization,
+        gt=0,
+        le=1,
+        description="On CPU: share of host RAM for KV cache.",
     )
-    enforce_eager: bool = True
+    enforce_eager: bool = _ENGINE.enforce_eager
     # remote engine
-    remote_urls: list[str] = Field(default_factory=list, description="OpenAI-compatible base URLs.")
-    remote_model: str | None = Field(
-        None, description="Model name to request (default: the first listed)."
+    remote_urls: list[str] = Field(
+        default_factory=lambda: list(_ENGINE.remote_urls),
+        description="OpenAI-compatible base URLs.",
     )
-    remote_timeout_s: float = Field(60.0, gt=0)
-    remote_retries: int = Field(2, ge=0, description="Retries on connection errors only.")
-    remote_eject_s: float = Field(30.0, gt=0, description="How long a failing replica is skipped.")
+    remote_model: str | None = Field(
+        _ENGINE.remote_model, description="Model name to request (default: the first listed)."
+    )
+    remote_timeout_s: float = Field(_ENGINE.remote_timeout_s, gt=0)
+    remote_retries: int = Field(
+        _ENGINE.remote_retries, ge=0, description="Retries on connection errors only."
+    )
+    remote_eject_s: float = Field(
+        _ENGINE.remote_eject_s, gt=0, description="How long a failing replica is skipped."
+    )
 
     # --- inputs and limits (why: a request must not cost unbounded memory or time) -----
     max_request_bytes: int = Field(
@@ -67,15 +93,15 @@ class Settings(BaseSettings):
         description="Largest request body; a 7.5 MB image still fits once base64-encoded.",
     )
     max_image_bytes: int = Field(
-        10 * 1024 * 1024, gt=0, description="Largest image file (decoded base64 or upload)."
+        _IMAGE.max_bytes, gt=0, description="Largest image file (decoded base64 or upload)."
     )
     max_image_pixels: int = Field(
-        40_000_000,
+        _IMAGE.max_pixels,
         gt=0,
         description="Largest width*height, read from the header before decoding (bombs).",
     )
     allowed_image_formats: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["JPEG", "PNG", "WEBP", "GIF", "BMP"],
+        default_factory=lambda: list(_IMAGE.formats),
         description="Pillow format names (env: comma-separated); only these decoders run.",
     )
     max_phrases: int = Field(32, gt=0, description="Most phrases (or categories) per request.")
@@ -88,16 +114,20 @@ class Settings(BaseSettings):
     )
     # image URLs (SSRF: see locvlm.api.fetch)
     fetch_timeout_s: float = Field(
-        10.0, gt=0, description="Whole image-URL fetch (DNS, redirects, body); then 504."
+        _FETCH.timeout_s,
+        gt=0,
+        description="Whole image-URL fetch (DNS, redirects, body); then 504.",
     )
     max_fetch_bytes: int = Field(
-        10 * 1024 * 1024, gt=0, description="Largest image-URL body, counted while streaming."
+        _FETCH.max_bytes, gt=0, description="Largest image-URL body, counted while streaming."
     )
     max_fetch_redirects: int = Field(
-        3, ge=0, description="Redirects followed, each target checked like the first URL."
+        _FETCH.max_redirects,
+        ge=0,
+        description="Redirects followed, each target checked like the first URL.",
     )
     url_allowed_domains: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        default_factory=lambda: list(_FETCH.allowed_domains),
         description="Hosts image URLs may name ('a.com', '*.a.com'; env: comma-separated).",
     )
     allow_private_urls: bool = Field(
@@ -135,3 +165,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        """One of the engines `locvlm.engines.factory.ENGINES` lists, or auto."""
+        if value not in engine_names():
+            raise ValueError(f"unknown engine {value!r}; known: {', '.join(engine_names())}")
+        return value
+
+    def engine_config(self) -> EngineConfig:
+        """What the engine is built from: this, less everything of the HTTP server's."""
+        return EngineConfig(
+            kind=self.engine, model=self.model, dtype=self.dtype,
+            max_new_tokens=self.max_new_tokens, threads=self.threads,
+            max_batch=self.max_batch, batch_wait_ms=self.batch_wait_ms,
+            child_process=self.engine_process, max_model_len=self.max_model_len,
+            max_num_seqs=self.max_num_seqs, tensor_parallel_size=self.tensor_parallel_size,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            enforce_eager=self.enforce_eager, remote_urls=tuple(self.remote_urls),
+            remote_model=self.remote_model, remote_timeout_s=self.remote_timeout_s,
+            remote_retries=self.remote_retries, remote_eject_s=self.remote_eject_s,
+        )  # fmt: skip

@@ -1,19 +1,29 @@
-"""Inference engines behind one protocol: vLLM in-process, transformers, remote pool."""
+"""Inference engines behind one protocol: transformers (in a child process), vLLM, remote."""
 
 from locvlm.engines.base import (
     Constraint,
     Engine,
-    EngineDeadError,
     EngineStats,
     GenerationRequest,
     GenerationResult,
+)
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import (
+    EngineDeadError,
+    EngineUnavailableError,
+    InvalidInputError,
+    PromptTooLongError,
 )
 
 __all__ = [
     "Constraint",
     "Engine",
+    "EngineConfig",
     "EngineDeadError",
     "EngineStats",
+    "EngineUnavailableError",
     "GenerationRequest",
     "GenerationResult",
+    "InvalidInputError",
+    "PromptTooLongError",
 ]

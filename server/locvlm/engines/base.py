@@ -1,10 +1,13 @@
 """The `Engine` protocol every inference backend implements (after vLLM's EngineClient).
 
-An engine turns (image, prompt) pairs into text. Callers pass the *question*; the engine
-formats it with the checkpoint's chat format (`model.chat.prompt`), resizes the image to
-the model's square input with PIL (so every engine sees identical pixels), applies an
-optional output constraint (a regular expression or a list of choices), and reports
-token counts. Engines are built and torn down in `async with Engine.open(settings)`.
+An engine turns (image, question) pairs into text. Callers pass the *question*; the
+engine formats it with the checkpoint's chat format (`model.chat.prompt`), squashes the
+image to the model's square input (`model.image.square`: a no-op for an image already
+squashed, as `locvlm.serving` sends them), applies an optional output constraint (a
+regular expression or a list of choices), and reports token counts. A constraint a
+caller wrote is offered to `check_constraint` first, so one that cannot be compiled fails
+alone rather than the batch it would join. Engines are built from an `EngineConfig` and
+torn down in `async with Engine.open(config)`; what they raise is in `engines.errors`.
 """
 
 from __future__ import annotations
@@ -18,23 +21,15 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import InvalidInputError
+
 if TYPE_CHECKING:
-    from locvlm.api.settings import Settings
     from locvlm.model.sidecar import Sidecar
 
-__all__ = [
-    "Constraint",
-    "Engine",
-    "EngineDeadError",
-    "EngineStats",
-    "GenerationRequest",
-    "GenerationResult",
-    "square",
-]
+__all__ = ["Constraint", "Engine", "EngineStats", "GenerationRequest", "GenerationResult"]
 
-
-class EngineDeadError(RuntimeError):
-    """The engine failed and cannot serve; readiness reports it."""
+_XGRAMMAR_ERROR = re.compile(r"Regex parsing error at position \d+: [^\n]*")
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ class GenerationRequest:
 
     image: Image.Image
     question: str
-    max_new_tokens: int = 96
+    max_new_tokens: int = EngineConfig.max_new_tokens
     constraint: Constraint | None = None
     request_id: str = ""
     coming: int = 0
@@ -100,19 +95,6 @@ class EngineStats:
     details: dict[str, float] = field(default_factory=dict)
 
 
-def square(image: Image.Image, side: int) -> Image.Image:
-    """The image as the model sees it: RGB, squashed to `side` x `side` (bicubic).
-
-    Squashing keeps normalized coordinates valid for every aspect ratio; doing it here,
-    with PIL, gives every engine identical pixels (their own processors' resize of an
-    image already at size is a no-op).
-    """
-    image = image.convert("RGB")
-    if image.size == (side, side):
-        return image
-    return image.resize((side, side), Image.Resampling.BICUBIC)
-
-
 class Engine(abc.ABC):
     """A running inference backend."""
 
@@ -127,7 +109,27 @@ class Engine(abc.ABC):
 
         Raises:
             EngineDeadError: the engine has failed.
+            PromptTooLongError: a prompt and its answer would not fit the model's context.
         """
+
+    async def check_constraint(self, constraint: Constraint) -> None:
+        """Refuse a constraint this engine cannot constrain generation with.
+
+        The default asks xgrammar, which vLLM and the transformers engine constrain with;
+        it is imported on first use (it imports torch), so an engine in a child process
+        asks its child instead.
+
+        Raises:
+            InvalidInputError: not a pattern the engine supports, with xgrammar's reason.
+        """
+        import xgrammar as xgr
+
+        try:
+            xgr.Grammar.from_regex(constraint.for_engine())
+        except Exception as exc:  # xgrammar raises RuntimeError with its C++ source location
+            found = _XGRAMMAR_ERROR.search(str(exc))
+            why = found[0] if found else "not a supported regular expression"
+            raise InvalidInputError(why) from None
 
     @property
     @abc.abstractmethod
@@ -149,14 +151,14 @@ class Engine(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    async def create(cls, settings: Settings) -> Engine:
-        """Build and load the engine from settings."""
+    async def create(cls, config: EngineConfig) -> Engine:
+        """Build and load the engine."""
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Engine]:
+    async def open(cls, config: EngineConfig) -> AsyncIterator[Engine]:
         """Build the engine, yield it, and always shut it down."""
-        engine = await cls.create(settings)
+        engine = await cls.create(config)
         try:
             yield engine
         finally:

@@ -1,13 +1,16 @@
-"""Pick, build and tear down the engine that `Settings.engine` names.
+"""Pick, build and tear down the engine an `EngineConfig` names.
 
-    async with open_engine(Settings(engine="auto", model="runs/tiny/model")) as engine:
+    async with open_engine(EngineConfig(kind="auto", model="runs/tiny/model")) as engine:
         ...
 
-`transformers`, `vllm` and `remote` build that engine or fail with the reason; `auto`
-builds vLLM when the package is installed and the engine starts, else transformers,
-and logs why it chose what it chose. Transformers runs in a child process when
-`Settings.engine_process` is set (`process_engine`). Engine modules are imported only
-when chosen, so `vllm` is imported by `vllm_engine` alone.
+`ENGINES` is the one list of engine names: the server's settings and `locvlm serve
+--engine` take theirs from `engine_names()`. `transformers`, `vllm` and `remote` build
+that engine or fail with the reason; `auto` builds vLLM when the package is installed
+and the engine starts, else transformers, and logs why it chose what it chose.
+Transformers runs in a child process when `EngineConfig.child_process` is set (its
+proxy, `process_engine`, is a placement of that engine, not an engine of its own).
+Engine modules are imported only when chosen, so `vllm` is imported by `vllm_engine`
+alone and torch only where the transformers engine runs.
 """
 
 from __future__ import annotations
@@ -17,24 +20,29 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 from locvlm.engines.base import Engine
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineUnavailableError
 
-if TYPE_CHECKING:
-    from locvlm.api.settings import Settings
-
-__all__ = ["ENGINES", "EngineUnavailableError", "engine_class", "open_engine"]
+__all__ = ["AUTO", "ENGINES", "engine_class", "engine_names", "open_engine"]
 
 _log = logging.getLogger("locvlm.engines")
 
+AUTO = "auto"
+"""Not an engine: vLLM when it is installed and starts, else transformers."""
+
 ENGINES: dict[str, tuple[str, str, str | None]] = {
-    "transformers": ("locvlm.engines.transformers_engine", "TransformersEngine", None),
     "vllm": ("locvlm.engines.vllm_engine", "VLLMEngine", "vllm"),
+    "transformers": ("locvlm.engines.transformers_engine", "TransformersEngine", None),
     "remote": ("locvlm.engines.remote_engine", "RemoteEngine", None),
-    "transformers-process": ("locvlm.engines.process_engine", "ProcessEngine", None),
 }
-"""Engine kind -> (module, class, the package it needs beyond the base install)."""
+"""Engine name -> (module, class, the package it needs beyond the base install)."""
+
+_IN_CHILD: dict[str, tuple[str, str]] = {
+    "transformers": ("locvlm.engines.process_engine", "ProcessEngine"),
+}
+"""Engine name -> (module, class) of its proxy when it runs in a child process."""
 
 _HINTS = {
     "vllm": "install it with `pip install 'locvlm[vllm]'` on a GPU machine, or the CPU "
@@ -42,20 +50,23 @@ _HINTS = {
 }
 
 
-class EngineUnavailableError(RuntimeError):
-    """The chosen engine cannot be built in this environment (a package is missing)."""
+def engine_names() -> tuple[str, ...]:
+    """Every name a config may give: `auto`, then each engine."""
+    return (AUTO, *ENGINES)
 
 
-def engine_class(kind: str) -> type[Engine]:
-    """The engine class for `kind`, importing its module now.
+def engine_class(kind: str, *, in_child: bool = False) -> type[Engine]:
+    """The engine class for `kind` (its child-process proxy with `in_child`), imported now.
 
     Raises:
         ValueError: `kind` is not an engine.
         EngineUnavailableError: its package or module is not installed.
     """
     if kind not in ENGINES:
-        raise ValueError(f"unknown engine {kind!r}; known: auto, {', '.join(ENGINES)}")
+        raise ValueError(f"unknown engine {kind!r}; known: {', '.join(engine_names())}")
     module, name, package = ENGINES[kind]
+    if in_child and kind in _IN_CHILD:
+        module, name = _IN_CHILD[kind]
     # find_spec looks for the package without importing it (importing vllm takes seconds).
     if package is not None and importlib.util.find_spec(package) is None:
         hint = _HINTS.get(package, f"install {package}")
@@ -69,7 +80,7 @@ def engine_class(kind: str) -> type[Engine]:
     return cls
 
 
-async def _auto(settings: Settings) -> Engine:
+async def _auto(config: EngineConfig) -> Engine:
     """Build vLLM when it is installed and starts, else transformers; logs the reason."""
     try:
         vllm = engine_class("vllm")
@@ -77,7 +88,7 @@ async def _auto(settings: Settings) -> Engine:
         _log.warning("engine auto: using transformers, vLLM is unavailable (%s)", exc)
     else:
         try:
-            engine = await vllm.create(settings)
+            engine = await vllm.create(config)
         except Exception as exc:  # any failure to start means: serve with transformers
             _log.warning(
                 "engine auto: using transformers, vLLM failed to start (%s: %s)",
@@ -86,29 +97,23 @@ async def _auto(settings: Settings) -> Engine:
         else:
             _log.info("engine auto: using vLLM")
             return engine
-    return await _transformers(settings).create(settings)
+    return await _build("transformers", config)
 
 
-def _transformers(settings: Settings) -> type[Engine]:
-    """The transformers engine, in this process or a child of its own."""
-    return engine_class("transformers-process" if settings.engine_process else "transformers")
+async def _build(kind: str, config: EngineConfig) -> Engine:
+    return await engine_class(kind, in_child=config.child_process).create(config)
 
 
 @asynccontextmanager
-async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
-    """Build the engine `settings.engine` names, yield it, and always shut it down.
+async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
+    """Build the engine `config.kind` names, yield it, and always shut it down.
 
     Raises:
         ValueError: an unknown engine kind.
         EngineUnavailableError: the named engine's package is not installed.
     """
-    kind = settings.engine
-    if kind == "auto":
-        engine = await _auto(settings)
-    elif kind == "transformers":
-        engine = await _transformers(settings).create(settings)
-    else:
-        engine = await engine_class(kind).create(settings)
+    kind = config.kind
+    engine = await (_auto(config) if kind == AUTO else _build(kind, config))
     _log.info("engine %s: %s ready", kind, engine.name)
     try:
         yield engine

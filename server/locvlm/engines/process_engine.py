@@ -1,6 +1,6 @@
-"""The transformers engine in a process of its own (the default; `LOCVLM_ENGINE_PROCESS`).
+"""The transformers engine in a process of its own (the default; `EngineConfig.child_process`).
 
-    async with ProcessEngine.open(Settings(model="runs/tiny/model")) as engine:
+    async with ProcessEngine.open(EngineConfig(model="runs/tiny/model")) as engine:
         [result] = await engine.generate([GenerationRequest(image, "Where is the circle?")])
 
 In one process, the server's Python (HTTP, JSON, image decoding) and the engine's
@@ -12,53 +12,50 @@ calls as they come (a burst of requests reaches it one by one, as fast as the se
 decodes them). The child also sends its counters whenever a batch starts or ends, so
 rows running and work cancelled (no answer comes for it) show here at once.
 Cancelling the caller sends a cancel, which frees the child's work as the engine's own
-cancellation does. Images over 4x the model's input are squashed to it here, so a
-message never carries the caller's upload. If the child dies, every pending call fails
-with `EngineDeadError` and readiness reports it. Both sides read and write the socket on
-their event loop (asyncio streams: no reader thread to hand each message over, writes
-buffered so neither side blocks on a full pipe).
+cancellation does. The child gets the `EngineConfig`, nothing of the server's settings
+(which hold API keys), and it imports torch; this process never does.
+
+Images cross as raw RGB pixels, each once per call however many questions ask about
+it. `locvlm.serving` sends them squashed to the model's input already; any other caller's
+image of over 4x those pixels is squashed here (in a worker thread), so a message never
+carries an upload, and smaller ones in the child's worker, as in-process. If the child
+dies, every pending call fails with `EngineDeadError` and readiness reports it. Both
+sides read and write the socket on their event loop (asyncio streams: no reader thread
+to hand each message over, writes buffered so neither side blocks on a full pipe).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import multiprocessing
-import os
-import pickle
-import signal
-import socket
-import struct
 from collections.abc import Sequence
 from dataclasses import replace
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
+from locvlm.engines._process_child import child_main
+from locvlm.engines._wire import Wire, to_wire
 from locvlm.engines.base import (
+    Constraint,
     Engine,
-    EngineDeadError,
     EngineStats,
     GenerationRequest,
     GenerationResult,
-    square,
 )
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
-    from locvlm.api.settings import Settings
     from locvlm.model.sidecar import Sidecar
 
 __all__ = ["ProcessEngine"]
 
 _log = logging.getLogger("locvlm.engines")
-_ERRORS: dict[str, type[Exception]] = {
-    error.__name__: error for error in (ValueError, FileNotFoundError, EngineDeadError)
-}
+_CROSSING = (ValueError, FileNotFoundError, EngineDeadError, InvalidInputError, PromptTooLongError)
+_ERRORS: dict[str, type[Exception]] = {error.__name__: error for error in _CROSSING}
 """Exceptions that cross the pipe as themselves (callers handle them); others are
 RuntimeErrors with the child's message."""
 
@@ -71,14 +68,14 @@ class ProcessEngine(Engine):
     def __init__(
         self,
         process: BaseProcess,
-        wire: _Wire,
+        wire: Wire,
         sidecar: Sidecar,
         stats: EngineStats,
     ) -> None:
         self.sidecar = sidecar
         self._process, self._wire = process, wire
         self._loop = asyncio.get_running_loop()
-        self._calls: dict[int, tuple[asyncio.Future[list[GenerationResult]], int]] = {}
+        self._calls: dict[int, tuple[asyncio.Future[Any], int]] = {}  # call -> (answer, rows)
         self._ids = itertools.count()
         self._child_stats = stats
         self._dead: str | None = None
@@ -86,19 +83,24 @@ class ProcessEngine(Engine):
         self._reader = self._loop.create_task(self._read(), name="locvlm-engine-pipe")
 
     @classmethod
-    async def create(cls, settings: Settings) -> ProcessEngine:
-        """Spawn the child, wait until its engine has loaded (or failed to)."""
+    async def create(cls, config: EngineConfig) -> ProcessEngine:
+        """Spawn the child, wait until its engine has loaded (or failed to).
+
+        Raises:
+            EngineDeadError: the child exited while loading.
+            ValueError, FileNotFoundError: the child's engine refused `config`.
+        """
         ctx = multiprocessing.get_context("spawn")  # no fork: the parent has threads
         parent, child = ctx.Pipe()
         process = ctx.Process(
-            target=_child_main,
-            args=(settings, child, logging.getLogger("locvlm").getEffectiveLevel()),
+            target=child_main,
+            args=(config, child, logging.getLogger("locvlm").getEffectiveLevel()),
             name="locvlm-engine",
             daemon=True,
         )
         process.start()
         child.close()
-        wire = await _Wire.open(parent)
+        wire = await Wire.open(parent)
         try:
             kind, _, payload, stats = await wire.recv()
         except EOFError:
@@ -136,18 +138,37 @@ class ProcessEngine(Engine):
 
         Raises:
             EngineDeadError: the child has died or the engine was shut down.
-            ValueError: a prompt and its answer would not fit the model's context.
+            PromptTooLongError: a prompt and its answer would not fit the model's context.
         """
-        if self._dead is not None or self._closed:
-            raise EngineDeadError(self._dead or "the engine process is shut down")
+        self._check_alive()
         if not requests:
             return []
-        wires = [_to_wire(r, self.sidecar.image_size) for r in requests]  # a bad image fails here
+        wires = await to_wire(requests, self.sidecar.image_size)  # a bad image fails here
+        results: list[GenerationResult] = await self._call("generate", wires, len(wires))
+        return results
+
+    async def check_constraint(self, constraint: Constraint) -> None:
+        """Ask the child (this process has no xgrammar: it would import torch).
+
+        Raises:
+            InvalidInputError: not a pattern the engine supports.
+            EngineDeadError: the child has died or the engine was shut down.
+        """
+        self._check_alive()
+        await self._call("check", constraint, 0)
+
+    def _check_alive(self) -> None:
+        if self._dead is not None or self._closed:
+            raise EngineDeadError(self._dead or "the engine process is shut down")
+
+    async def _call(self, kind: str, payload: Any, rows: int) -> Any:
+        """Send one message and await the child's answer to it (`rows`: for `stats`)."""
+        self._check_alive()  # again: the engine may have died while the call was prepared
         call = next(self._ids)
-        future: asyncio.Future[list[GenerationResult]] = self._loop.create_future()
-        self._calls[call] = (future, len(wires))
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._calls[call] = (future, rows)
         try:
-            self._send(("generate", call, wires))
+            self._send((kind, call, payload))
             return await future
         finally:
             if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
@@ -214,162 +235,3 @@ class ProcessEngine(Engine):
         await self._wire.aclose()
         await asyncio.gather(self._reader, return_exceptions=True)
         _log.info("transformers engine process: shut down")
-
-
-class _Wire:
-    """Messages over one end of the socket pair: a 4-byte length, then the pickle.
-
-    Reads and writes run on the event loop (asyncio streams); writes are buffered, so a
-    sender never blocks on the other side's full socket buffer. The messages sent in one
-    turn of the event loop leave in one write, at its end: a burst of calls (requests
-    that arrived together) reaches the child together, and its micro-batcher sees them
-    at once however loaded the machine is.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader, self._writer = reader, writer
-        self._pending: list[bytes] = []  # framed messages of this turn, not yet written
-
-    @classmethod
-    async def open(cls, conn: Connection) -> _Wire:
-        """Take over `conn` (a `multiprocessing` pipe end: a Unix socket)."""
-        sock = socket.socket(fileno=os.dup(conn.fileno()))
-        conn.close()
-        sock.setblocking(False)
-        return cls(*await asyncio.open_unix_connection(sock=sock))
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        """Queue `message` for sending.
-
-        Raises:
-            OSError: the socket is closed.
-        """
-        if self._writer.is_closing():
-            raise ConnectionResetError("the engine socket is closed")
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self._pending.append(struct.pack("!I", len(payload)) + payload)
-        if len(self._pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        """Write this turn's messages in one go (dropped if the socket closed meanwhile)."""
-        pending, self._pending = self._pending, []
-        if pending and not self._writer.is_closing():
-            self._writer.write(b"".join(pending))
-
-    async def recv(self) -> Any:
-        """The next message.
-
-        Raises:
-            EOFError: the other side closed the socket.
-        """
-        try:
-            (size,) = struct.unpack("!I", await self._reader.readexactly(4))
-            return pickle.loads(await self._reader.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            raise EOFError("the engine socket closed") from None
-
-    def close(self) -> None:
-        """Close the socket (buffered writes are still sent while the loop runs)."""
-        self._flush()
-        self._writer.close()
-
-    async def aclose(self) -> None:
-        """Close the socket once the buffered writes are sent."""
-        self.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
-
-
-# --- the wire: requests cross as plain values ----------------------------------------
-def _to_wire(request: GenerationRequest, side: int) -> dict[str, Any]:
-    """The request as plain values.
-
-    An image of over 4x the pixels the model sees is squashed to the model's `side`
-    first, to keep the message small. Smaller ones are squashed in the child's worker
-    thread, as the in-process engine does, rather than on this process's event loop
-    (identical pixels either way).
-    """
-    image = request.image
-    if image.width * image.height > 4 * side * side:
-        image = square(image, side)
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    return {"pixels": (image.mode, image.size, image.tobytes()), "question": request.question,
-            "max_new_tokens": request.max_new_tokens, "constraint": request.constraint,
-            "request_id": request.request_id, "coming": request.coming}  # fmt: skip
-
-
-def _from_wire(wire: dict[str, Any]) -> GenerationRequest:
-    mode, size, data = wire.pop("pixels")
-    return GenerationRequest(image=Image.frombytes(mode, size, data), **wire)
-
-
-# --- the child -----------------------------------------------------------------------
-def _child_main(settings: Settings, conn: Connection, log_level: int) -> None:
-    """Entry point of the spawned process: serve `conn` until told to stop.
-
-    Signals are the parent's business (a terminal's Ctrl+C reaches the whole process
-    group): this process stops when told to, or when the pipe closes.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(levelname)s:     %(name)s: %(message)s")
-    try:  # uvicorn's loop where it is installed (uvicorn[standard]): cheaper socket wakeups
-        import uvloop
-    except ImportError:
-        asyncio.run(_child(settings, conn))
-    else:
-        uvloop.run(_child(settings, conn))
-
-
-async def _child(settings: Settings, conn: Connection) -> None:
-    from locvlm.engines.transformers_engine import TransformersEngine  # torch: child only
-
-    loop = asyncio.get_running_loop()
-    wire = await _Wire.open(conn)
-    try:
-        engine = await TransformersEngine.create(settings)
-    except Exception as exc:
-        wire.send(("failed", -1, (type(exc).__name__, str(exc)), None))
-        await wire.aclose()
-        return
-    wire.send(("ready", -1, engine.sidecar, engine.stats()))
-    tasks: dict[int, asyncio.Task[None]] = {}
-
-    async def report() -> None:
-        """The counters whenever a batch starts or ends (answers carry them too)."""
-        while True:
-            await engine.changed.wait()
-            engine.changed.clear()
-            wire.send(("stats", -1, None, engine.stats()))
-
-    reporter = loop.create_task(report())
-
-    async def run(call: int, requests: list[GenerationRequest]) -> None:
-        try:
-            answer: tuple[str, Any] = ("done", await engine.generate(requests))
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:
-            answer = ("error", (type(exc).__name__, str(exc)))
-        finally:
-            tasks.pop(call, None)
-        wire.send((answer[0], call, answer[1], engine.stats()))
-
-    while True:
-        try:
-            kind, call, payload = await wire.recv()
-        except EOFError:  # the parent is gone: stop
-            break
-        if kind == "generate":
-            tasks[call] = loop.create_task(run(call, [_from_wire(w) for w in payload]))
-        elif kind == "cancel" and call in tasks:
-            tasks[call].cancel()
-        elif kind == "stop":
-            break
-    reporter.cancel()
-    for task in tasks.values():
-        task.cancel()
-    await engine.shutdown()
-    await wire.aclose()

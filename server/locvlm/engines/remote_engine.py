@@ -22,22 +22,15 @@ import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from locvlm.engines.base import (
-    Engine,
-    EngineDeadError,
-    EngineStats,
-    GenerationRequest,
-    GenerationResult,
-    square,
-)
-from locvlm.model.sidecar import Sidecar
-
-if TYPE_CHECKING:
-    from locvlm.api.settings import Settings
+from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError
+from locvlm.model.image import square
+from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 __all__ = ["NoReplicaError", "RemoteEngine", "RemoteStatusError"]
 
@@ -94,9 +87,9 @@ class RemoteEngine(Engine):
         sidecar: Sidecar,
         *,
         model: str | None = None,
-        max_new_tokens: int = 96,
-        retries: int = 2,
-        eject_s: float = 30.0,
+        max_new_tokens: int = EngineConfig.max_new_tokens,
+        retries: int = EngineConfig.remote_retries,
+        eject_s: float = EngineConfig.remote_eject_s,
         probe_s: float = 10.0,  # how often ejected replicas are probed for re-admission
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -118,28 +111,26 @@ class RemoteEngine(Engine):
         self._closed = False
 
     @classmethod
-    async def create(cls, settings: Settings) -> RemoteEngine:
+    async def create(cls, config: EngineConfig) -> RemoteEngine:
         """Probe the replicas once and keep probing in the background.
 
         Raises:
             ValueError: `remote_urls` is empty.
-            FileNotFoundError: no local checkpoint (for the sidecar) at `settings.model`.
+            FileNotFoundError: no local checkpoint (for the sidecar) at `config.model`.
         """
-        from locvlm.model.loading import resolve_model_dir
-
-        if not settings.remote_urls:
+        if not config.remote_urls:
             raise ValueError("engine=remote needs remote_urls (LOCVLM_REMOTE_URLS)")
-        sidecar = Sidecar.read(resolve_model_dir(settings.model))
-        limit = settings.remote_timeout_s
+        sidecar = Sidecar.read(resolve_model_dir(config.model))
+        limit = config.remote_timeout_s
         client = httpx.AsyncClient(timeout=httpx.Timeout(limit, connect=min(5.0, limit)))
         engine = cls(
             client,
-            settings.remote_urls,
+            config.remote_urls,
             sidecar,
-            model=settings.remote_model,
-            max_new_tokens=settings.max_new_tokens,
-            retries=settings.remote_retries,
-            eject_s=settings.remote_eject_s,
+            model=config.remote_model,
+            max_new_tokens=config.max_new_tokens,
+            retries=config.remote_retries,
+            eject_s=config.remote_eject_s,
         )
         await engine.probe()
         engine.start_probing()

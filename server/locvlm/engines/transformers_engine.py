@@ -1,6 +1,6 @@
 """The transformers engine: the CPU default, with dynamic micro-batching and xgrammar.
 
-    async with TransformersEngine.open(Settings(model="runs/tiny/model")) as engine:
+    async with TransformersEngine.open(EngineConfig(model="runs/tiny/model")) as engine:
         [result] = await engine.generate([GenerationRequest(image, "Where is the circle?")])
 
 Requests wait in an asyncio queue. One batcher task takes the first request, then more
@@ -34,26 +34,19 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import torch
 from PIL import Image
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from locvlm.engines._grammar import ConstrainRows, Grammars
-from locvlm.engines.base import (
-    Engine,
-    EngineDeadError,
-    EngineStats,
-    GenerationRequest,
-    GenerationResult,
-    square,
-)
+from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError, PromptTooLongError
+from locvlm.model.image import square
 from locvlm.model.inputs import prompt_batch
 from locvlm.model.loading import LoadedModel, load_model
-
-if TYPE_CHECKING:
-    from locvlm.api.settings import Settings
 
 __all__ = ["TransformersEngine"]
 
@@ -115,10 +108,10 @@ class TransformersEngine(Engine):
 
     name = "transformers"
 
-    def __init__(self, loaded: LoadedModel, settings: Settings, worker: ThreadPoolExecutor):
+    def __init__(self, loaded: LoadedModel, config: EngineConfig, worker: ThreadPoolExecutor):
         self.loaded, self.sidecar = loaded, loaded.sidecar
         self._worker = worker
-        self._max_batch, self._wait_s = settings.max_batch, settings.batch_wait_ms / 1000
+        self._max_batch, self._wait_s = config.max_batch, config.batch_wait_ms / 1000
         text = loaded.model.config.get_text_config()
         self._context = int(text.max_position_embeddings)
         self._grammars = Grammars(loaded.tokenizer, int(text.vocab_size))
@@ -139,11 +132,16 @@ class TransformersEngine(Engine):
         self._task = self._loop.create_task(self._serve(), name="locvlm-batcher")
 
     @classmethod
-    async def create(cls, settings: Settings) -> TransformersEngine:
-        """Load the checkpoint in the worker thread and start the batcher."""
-        dtype = getattr(torch, settings.dtype, None)
+    async def create(cls, config: EngineConfig) -> TransformersEngine:
+        """Load the checkpoint in the worker thread and start the batcher.
+
+        Raises:
+            ValueError: an unknown dtype.
+            FileNotFoundError: no checkpoint at `config.model`.
+        """
+        dtype = getattr(torch, config.dtype, None)
         if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"unknown dtype {settings.dtype!r}")
+            raise ValueError(f"unknown dtype {config.dtype!r}")
         # The worker thread runs Python while generating; with the default 5 ms GIL switch
         # interval the server's event loop waits for it and micro-batches come out short
         # (bench/api.py: API/direct 0.81x at concurrency 32, 0.935x with 0.5 ms).
@@ -151,8 +149,8 @@ class TransformersEngine(Engine):
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="locvlm-transformers")
 
         def load() -> LoadedModel:
-            torch.set_num_threads(settings.threads)
-            return load_model(settings.model, dtype)
+            torch.set_num_threads(config.threads)
+            return load_model(config.model, dtype)
 
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(worker, load)
@@ -160,8 +158,8 @@ class TransformersEngine(Engine):
             worker.shutdown(wait=True)
             raise
         _log.info("transformers engine: %s loaded (%s, %d threads)",
-                  settings.model, settings.dtype, settings.threads)  # fmt: skip
-        return cls(loaded, settings, worker)
+                  config.model, config.dtype, config.threads)  # fmt: skip
+        return cls(loaded, config, worker)
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -187,14 +185,16 @@ class TransformersEngine(Engine):
 
         Raises:
             EngineDeadError: the engine has failed or was shut down.
-            ValueError: a prompt and its answer would not fit the model's context.
+            PromptTooLongError: a prompt and its answer would not fit the model's context.
         """
         if self.errored or self._closed:
             raise EngineDeadError(f"transformers engine is {'down' if self._closed else 'dead'}")
         for r in requests:
             need = len(self.loaded.encoder.prompt_ids(r.question)) + r.max_new_tokens
             if need > self._context:
-                raise ValueError(f"prompt and answer need {need} tokens; context {self._context}")
+                raise PromptTooLongError(
+                    f"prompt and answer need {need} tokens; the context is {self._context}"
+                )
         loop = asyncio.get_running_loop()
         pending = [_Pending(r, loop.create_future()) for r in requests]
         for p in pending:

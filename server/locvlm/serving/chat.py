@@ -14,17 +14,15 @@ a role chunk, one content chunk, a finish chunk, the usage chunk if asked for, a
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import xgrammar as xgr
 from PIL import Image
 
-from locvlm.api.errors import InvalidRequestError
 from locvlm.engines.base import Constraint
+from locvlm.engines.errors import InvalidInputError
 from locvlm.serving.context import ServingContext
 from locvlm_client.openai_types import (
     ChatCompletion,
@@ -41,9 +39,7 @@ from locvlm_client.openai_types import (
     UserMessage,
 )
 
-__all__ = ["ChatTurn", "answer_regex", "complete", "read_turn", "sse_events"]
-
-_XGRAMMAR_ERROR = re.compile(r"Regex parsing error at position \d+: [^\n]*")
+__all__ = ["ChatTurn", "answer_regex", "check_constraint", "complete", "read_turn", "sse_events"]
 
 
 @dataclass(frozen=True)
@@ -56,14 +52,15 @@ class ChatTurn:
     image_param: str  # messages[0].content[1].image_url
     regex: str | None = None  # the answer's constraint
     max_new_tokens: int | None = None
+    regex_param: str | None = None  # structured_outputs.regex (or .choice)
 
 
 def read_turn(request: ChatCompletionRequest, max_regex_chars: int) -> ChatTurn:
     """The question (last user message's text), the one image and the constraint.
 
     Raises:
-        InvalidRequestError: 400, no user message, no image or more than one, or a
-            constraint the engines cannot use.
+        InvalidInputError: no user message, no image or more than one, or a constraint
+            over `max_regex_chars`.
     """
     images: list[tuple[str, str]] = []
     question: tuple[str, str] | None = None
@@ -82,29 +79,26 @@ def read_turn(request: ChatCompletionRequest, max_regex_chars: int) -> ChatTurn:
             if isinstance(p, ImagePart)
         )
     if question is None:
-        raise InvalidRequestError("send a user message", param="messages")
+        raise InvalidInputError("send a user message", param="messages")
     if not images:
-        raise InvalidRequestError(
+        raise InvalidInputError(
             "send one image: an image_url part in a user message", param="messages"
         )
     if len(images) > 1:
-        raise InvalidRequestError("the model takes exactly one image", param=images[1][1])
-    regex = answer_regex(request.structured_outputs, max_regex_chars)
+        raise InvalidInputError("the model takes exactly one image", param=images[1][1])
+    regex, regex_param = answer_regex(request.structured_outputs, max_regex_chars)
     limit = request.max_completion_tokens or request.max_tokens
-    return ChatTurn(question[0], question[1], images[0][0], images[0][1], regex, limit)
+    return ChatTurn(question[0], question[1], images[0][0], images[0][1], regex, limit, regex_param)
 
 
-def answer_regex(spec: StructuredOutputs | None, max_chars: int) -> str | None:
-    """The constraint regex of `structured_outputs`, checked before it reaches an engine.
-
-    Checked with xgrammar, the library the engines constrain with, so a pattern they
-    cannot compile is the caller's 400 rather than a failed batch.
+def answer_regex(spec: StructuredOutputs | None, max_chars: int) -> tuple[str | None, str | None]:
+    """The constraint regex of `structured_outputs`, and where it sits in the request.
 
     Raises:
-        InvalidRequestError: 400, too long or not a pattern the engines support.
+        InvalidInputError: longer than `max_chars`.
     """
     if spec is None:
-        return None
+        return None, None
     if spec.regex is None:
         choices = tuple(spec.choice or ())
         param = "structured_outputs.choice"
@@ -112,14 +106,24 @@ def answer_regex(spec: StructuredOutputs | None, max_chars: int) -> str | None:
     else:
         param, regex = "structured_outputs.regex", spec.regex
     if len(regex) > max_chars:
-        raise InvalidRequestError(f"longer than {max_chars} characters as a regex", param=param)
+        raise InvalidInputError(f"longer than {max_chars} characters as a regex", param=param)
+    return regex, param
+
+
+async def check_constraint(ctx: ServingContext, turn: ChatTurn) -> None:
+    """Ask the engine whether it can use the turn's constraint, before any work is done.
+
+    So a pattern the engine cannot compile is the caller's error, not a failed batch.
+
+    Raises:
+        InvalidInputError: not a pattern the engine supports (naming `turn.regex_param`).
+    """
+    if turn.regex is None or not ctx.constrained:
+        return
     try:
-        xgr.Grammar.from_regex(Constraint(regex=regex).for_engine())
-    except Exception as exc:  # xgrammar raises RuntimeError with its C++ source location
-        found = _XGRAMMAR_ERROR.search(str(exc))
-        why = found[0] if found else "not a supported regular expression"
-        raise InvalidRequestError(why, param=param) from None
-    return regex
+        await ctx.engine.check_constraint(Constraint(regex=turn.regex))
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.message, param=turn.regex_param) from None
 
 
 async def complete(

@@ -1,7 +1,14 @@
-"""What every endpoint's serving logic needs: the engine and how its model writes text."""
+"""What every endpoint's serving logic needs: the engine and how its model writes text.
+
+`ServingContext.ask` squashes a request's image to the model's input once, however many
+questions it asks about it (one per phrase, region...), before the engine sees it: every
+engine's own `square` is then a no-op, and the process engine sends the small image
+once. The caller keeps the decoded original, whose size boxes are answered in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,10 +19,17 @@ from PIL import Image
 
 from locvlm.coords import Codec, get_codec
 from locvlm.engines.base import Constraint, Engine, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
+from locvlm.model.image import square
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.arrivals import Arrivals
 
 __all__ = ["ServingContext", "ServingObserver"]
+
+_INLINE_PIXELS = 256 * 256
+"""Images up to this size are squashed on the event loop (well under a millisecond, as
+`api.images` decodes them); larger ones in a worker thread, so the server keeps
+answering meanwhile."""
 
 
 class ServingObserver(Protocol):
@@ -37,7 +51,7 @@ class ServingContext:
 
     engine: Engine
     sidecar: Sidecar
-    max_new_tokens: int = 96
+    max_new_tokens: int = EngineConfig.max_new_tokens
     constrained: bool = True  # constrain outputs to each task's answer syntax
     observer: ServingObserver | None = None  # metrics; None: nothing is reported
     arrivals: Arrivals | None = None  # the server's requests on their way (a batching hint)
@@ -64,10 +78,11 @@ class ServingContext:
         `max_new_tokens` lowers the context's limit for these answers (never raises it).
         """
         limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        pixels = await self._squashed(image)
         coming = self.arrivals.arrived() if self.arrivals is not None else 0
         requests = [
             GenerationRequest(
-                image=image, question=q, max_new_tokens=limit,
+                image=pixels, question=q, max_new_tokens=limit,
                 constraint=Constraint(regex=r) if r and self.constrained else None,
                 coming=coming,
             )
@@ -80,6 +95,13 @@ class ServingContext:
             for result in results:
                 self.observer.on_generation(result, seconds)
         return results
+
+    async def _squashed(self, image: Image.Image) -> Image.Image:
+        """`image` as the model sees it (`model.image.square`), off the loop when large."""
+        side = self.sidecar.image_size
+        if image.width * image.height <= _INLINE_PIXELS:
+            return square(image, side)
+        return await asyncio.to_thread(square, image, side)
 
     def report(self, task: str, parsed: bool, boxes: int = 0) -> None:
         """Tell the observer how one answer of `task` parsed and how many boxes it gave."""

@@ -1,5 +1,6 @@
 """The app factory's wiring, OpenAPI and error handlers; schemathesis on the live server."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -8,12 +9,18 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from locvlm.api.app import create_app
 from locvlm.api.settings import Settings
-from tests.server.api.live import AUTH, LiveServer, error_of, shared_server
+from locvlm.engines.base import Engine, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
+from locvlm.model.sidecar import Sidecar
+from locvlm.serving.context import ServingContext
+from tests.server.api.live import AUTH, LiveServer, b64, encoded, error_of, scene, shared_server
 
 V1_POSTS = [f"/v1/{task}{variant}" for task in ("ground", "describe", "spatial", "detect")
             for variant in ("", "/upload")]  # fmt: skip
@@ -108,6 +115,57 @@ async def test_internal_errors_say_nothing_internal() -> None:
     assert error["type"] == "internal_error"
     assert "secret" not in response.text
     assert response.headers["x-request-id"]
+
+
+class _Refusing(Engine):
+    """An engine that raises `error` for every request."""
+
+    name = "refusing"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.sidecar = Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=32)
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        raise self.error
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def shutdown(self) -> None:
+        pass
+
+    @classmethod
+    async def create(cls, config: EngineConfig) -> Engine:
+        raise NotImplementedError
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (PromptTooLongError("need 900 tokens; the context is 512"), 400, "invalid_request"),
+        (InvalidInputError("not this", param="phrases"), 400, "invalid_request"),  # serving's
+        (EngineDeadError("the child died"), 503, "unavailable"),  # mid-request
+        (ValueError("a bug"), 500, "internal_error"),  # not "too long for the context"
+        (ValidationError.from_exception_data("Box", []), 500, "internal_error"),  # a ValueError
+    ],
+)
+async def test_serving_errors_are_answered_by_the_api_alone(
+    error: Exception, status: int, kind: str
+) -> None:
+    app = create_app(Settings())
+    engine = _Refusing(error)
+    app.state.lifecycle.serving = ServingContext(engine, engine.sidecar)  # ready, no lifespan
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    body = {"image": b64(encoded(scene((96, 64))[0])), "phrases": ["red circle"]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        response = await client.post("/v1/ground", json=body)
+    answered = error_of(response, status)
+    assert answered["type"] == kind
+    assert "900" not in answered["message"]  # the engine's own words stay in the log
+    assert "a bug" not in answered["message"]
 
 
 # --- schemathesis ------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from locvlm.api.errors import (
     UnavailableError,
     UnprocessableError,
     UnsupportedMediaTypeError,
+    from_domain,
     render_error,
     validation_error,
 )
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm_client import ErrorResponse, GroundRequest
 
 
@@ -121,3 +123,33 @@ def test_validation_error_params(loc: tuple, param: str | None) -> None:
 
 def test_no_validation_errors_still_answers_422() -> None:
     assert validation_error([]).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (PromptTooLongError("prompt and answer need 900 tokens; the context is 512"), 400,
+         {"type": "invalid_request", "param": None,
+          "message": "too long for the model's context once tokenized; shorten the text"}),
+        (InvalidInputError("send one image", param="messages"), 400,
+         {"type": "invalid_request", "message": "send one image", "param": "messages"}),
+        (EngineDeadError("engine process died (exit code -9)"), 503,
+         {"type": "unavailable", "message": "the engine has failed", "param": None}),
+    ],
+)  # fmt: skip
+def test_serving_and_engine_errors_are_mapped_here(
+    exc: Exception, status: int, body: dict[str, object]
+) -> None:
+    assert render_error(from_domain(exc))[:2] == (status, {"error": body})
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("a bug's message"),  # not a refusal of the request
+        ValidationError.from_exception_data("Box", []),  # a bad answer model: a ValueError too
+    ],
+)
+def test_other_value_errors_are_not_the_callers_fault(exc: Exception) -> None:
+    assert from_domain(exc).status_code == 500
+    assert not isinstance(exc, errors.DOMAIN_ERRORS)

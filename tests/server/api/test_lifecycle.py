@@ -236,8 +236,7 @@ def test_serve_fails_clearly_without_a_model(
 
 
 def test_the_default_model_is_shipped() -> None:
-    from locvlm.model.loading import resolve_model_dir
-    from locvlm.model.sidecar import Sidecar
+    from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
     path = resolve_model_dir("default")  # what `locvlm serve` with no --model serves
     assert Sidecar.read(path).preset == "tiny-shapes"

@@ -20,6 +20,7 @@ from locvlm.api.metrics import Metrics
 from locvlm.api.settings import Settings
 from locvlm.coords import Codec, get_codec
 from locvlm.engines.base import Engine, GenerationRequest, GenerationResult
+from locvlm.engines.config import EngineConfig
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
@@ -192,7 +193,7 @@ class _ScriptedEngine(Engine):
         pass
 
     @classmethod
-    async def create(cls, settings: Settings) -> Engine:
+    async def create(cls, config: EngineConfig) -> Engine:
         raise NotImplementedError
 
 

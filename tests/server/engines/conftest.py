@@ -1,4 +1,4 @@
-"""Fixtures of the engine tests: the event loop backend, settings for the tiny export;
+"""Fixtures of the engine tests: the event loop backend, a config for the tiny export;
 and `until`, which polls an engine's state."""
 
 import asyncio
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from locvlm.api.settings import Settings
+from locvlm.engines.config import EngineConfig
 
 
 @pytest.fixture
@@ -18,13 +18,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_settings(tiny_shapes_export: Path) -> Settings:
-    """Transformers-engine settings for the barely trained tiny-shapes export.
+def tiny_config(tiny_shapes_export: Path) -> EngineConfig:
+    """The transformers engine's config for the barely trained tiny-shapes export.
 
     One torch thread: on a busy two-core machine, two threads wait on each other at every
     operator (measured 10-30x slower than one while a training run shares the cores).
     """
-    return Settings(model=str(tiny_shapes_export), engine="transformers", threads=1)
+    return EngineConfig(kind="transformers", model=str(tiny_shapes_export), threads=1)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 60.0) -> float:

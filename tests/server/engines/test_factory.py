@@ -3,11 +3,13 @@
 import importlib.util
 import logging
 import threading
+from dataclasses import replace
 
 import pytest
 
-from locvlm.api.settings import Settings
-from locvlm.engines.factory import ENGINES, EngineUnavailableError, engine_class, open_engine
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineUnavailableError
+from locvlm.engines.factory import ENGINES, engine_class, engine_names, open_engine
 from locvlm.engines.process_engine import ProcessEngine
 from locvlm.engines.transformers_engine import TransformersEngine
 
@@ -30,9 +32,9 @@ def _worker_threads() -> int:
     [(True, ProcessEngine), (False, TransformersEngine)],  # the default: in a child process
 )
 async def test_transformers_is_built_and_shut_down(
-    tiny_settings: Settings, in_child: bool, kind: type
+    tiny_config: EngineConfig, in_child: bool, kind: type
 ):
-    async with open_engine(tiny_settings.model_copy(update={"engine_process": in_child})) as engine:
+    async with open_engine(replace(tiny_config, child_process=in_child)) as engine:
         assert isinstance(engine, kind)
         assert engine.ready
     assert not engine.ready
@@ -42,10 +44,10 @@ async def test_transformers_is_built_and_shut_down(
 @NO_VLLM
 @pytest.mark.anyio
 async def test_auto_falls_back_to_transformers_and_says_why(
-    tiny_settings: Settings, caplog: pytest.LogCaptureFixture
+    tiny_config: EngineConfig, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.INFO, logger="locvlm.engines")
-    async with open_engine(tiny_settings.model_copy(update={"engine": "auto"})) as engine:
+    async with open_engine(replace(tiny_config, kind="auto")) as engine:
         assert engine.name == "transformers-process"  # the default: in a child process
     reasons = [r.getMessage() for r in caplog.records if r.name == "locvlm.engines"]
     assert any("using transformers" in m and "'vllm' package" in m for m in reasons), reasons
@@ -53,9 +55,9 @@ async def test_auto_falls_back_to_transformers_and_says_why(
 
 @NO_VLLM
 @pytest.mark.anyio
-async def test_vllm_without_the_package_is_a_clear_error(tiny_settings: Settings):
+async def test_vllm_without_the_package_is_a_clear_error(tiny_config: EngineConfig):
     with pytest.raises(EngineUnavailableError, match=r"needs the 'vllm' package.*install"):
-        async with open_engine(tiny_settings.model_copy(update={"engine": "vllm"})):
+        async with open_engine(replace(tiny_config, kind="vllm")):
             pytest.fail("no engine without vllm")
     assert _worker_threads() == 0
 
@@ -77,10 +79,18 @@ def test_engine_classes_are_found_by_kind(kind: str, name: str):
     assert engine_class(kind).__name__ == name
 
 
+def test_the_child_process_is_a_placement_not_an_engine():
+    assert engine_class("transformers", in_child=True) is ProcessEngine
+    assert engine_class("remote", in_child=True).__name__ == "RemoteEngine"  # has no child
+    assert engine_names() == ("auto", *ENGINES)
+    assert not any("process" in name for name in engine_names())
+
+
 @pytest.mark.anyio
 async def test_an_unknown_engine_kind_is_refused():
-    with pytest.raises(ValueError, match="unknown engine 'tgi'"):
+    with pytest.raises(ValueError, match="unknown engine 'tgi'") as caught:
         engine_class("tgi")
+    assert str(caught.value).endswith("known: auto, vllm, transformers, remote")
     with pytest.raises(ValueError, match="unknown engine"):
-        async with open_engine(Settings.model_construct(engine="tgi")):
+        async with open_engine(EngineConfig(kind="tgi")):
             pytest.fail("no engine of an unknown kind")

@@ -14,9 +14,10 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from locvlm.api.settings import Settings
 from locvlm.data.shapes import ShapesConfig, render_scene
-from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
+from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm.engines.factory import open_engine
 from locvlm.engines.process_engine import ProcessEngine
 from locvlm.engines.transformers_engine import TransformersEngine
@@ -41,14 +42,14 @@ def _requests(n: int) -> list[GenerationRequest]:
 
 
 @pytest.mark.anyio
-async def test_answers_equal_the_in_process_engine(tiny_settings: Settings) -> None:
+async def test_answers_equal_the_in_process_engine(tiny_config: EngineConfig) -> None:
     requests = _requests(6)
-    async with TransformersEngine.open(tiny_settings) as engine:
+    async with TransformersEngine.open(tiny_config) as engine:
         expected = [(await engine.generate([r]))[0] for r in requests]
-    settings = tiny_settings.model_copy(update={"engine_process": True})
-    async with open_engine(settings) as engine:
+        sidecar = engine.sidecar
+    async with open_engine(replace(tiny_config, child_process=True)) as engine:
         assert isinstance(engine, ProcessEngine)
-        assert engine.sidecar.image_size == 64
+        assert engine.sidecar == sidecar  # the child's, read back over the pipe
         got = [(await engine.generate([r]))[0] for r in requests]
         batched = await asyncio.gather(*(engine.generate([r]) for r in requests))
         stats = engine.stats()
@@ -59,11 +60,11 @@ async def test_answers_equal_the_in_process_engine(tiny_settings: Settings) -> N
 
 
 @pytest.mark.anyio
-async def test_the_batching_hint_crosses_the_pipe(tiny_settings: Settings) -> None:
+async def test_the_batching_hint_crosses_the_pipe(tiny_config: EngineConfig) -> None:
     """A request saying one more is coming holds the child's batch open past its quiet
     wait (20 ms) for a request sent 60 ms later (see the in-process engine's test)."""
     [request] = _requests(1)
-    settings = tiny_settings.model_copy(update={"engine_process": True, "batch_wait_ms": 20})
+    settings = replace(tiny_config, child_process=True, batch_wait_ms=20)
     async with open_engine(settings) as engine:
         await engine.generate([request])  # warm up
         first = asyncio.create_task(engine.generate([replace(request, coming=1)]))
@@ -75,30 +76,33 @@ async def test_the_batching_hint_crosses_the_pipe(tiny_settings: Settings) -> No
 
 
 @pytest.mark.anyio
-async def test_errors_keep_their_type_and_fail_only_their_request(tiny_settings: Settings) -> None:
+async def test_errors_keep_their_type_and_fail_only_their_request(tiny_config: EngineConfig):
     [request] = _requests(1)
     encoded = io.BytesIO()
     request.image.save(encoded, "PNG")
     truncated = Image.open(io.BytesIO(encoded.getvalue()[:200]))
-    async with ProcessEngine.open(tiny_settings) as engine:
+    async with ProcessEngine.open(tiny_config) as engine:
         with pytest.raises(OSError, match="truncated"):
             await engine.generate([GenerationRequest(truncated, request.question, 4)])
-        with pytest.raises(ValueError, match="context"):
+        with pytest.raises(PromptTooLongError, match="context"):
             await engine.generate([GenerationRequest(request.image, "Where? " * 400, 8)])
+        with pytest.raises(InvalidInputError, match="parenthesis is not closed"):
+            await engine.check_constraint(Constraint(regex="(a"))  # asked of the child
+        await engine.check_constraint(Constraint(choices=("yes", "no")))
         assert await engine.generate([]) == []
         [answer] = await engine.generate([request])
         assert answer.completion_tokens >= 1
         assert engine.ready
     with pytest.raises(FileNotFoundError):
-        await ProcessEngine.create(tiny_settings.model_copy(update={"model": "/nonexistent"}))
+        await ProcessEngine.create(replace(tiny_config, model="/nonexistent"))
 
 
 @pytest.mark.anyio
-async def test_cancelling_the_caller_frees_the_childs_work(tiny_settings: Settings) -> None:
+async def test_cancelling_the_caller_frees_the_childs_work(tiny_config: EngineConfig) -> None:
     [request] = _requests(1)
     long = GenerationRequest(request.image, request.question, 400, ENDLESS)
     short = GenerationRequest(request.image, request.question, 1)
-    async with ProcessEngine.open(tiny_settings) as engine:
+    async with ProcessEngine.open(tiny_config) as engine:
         start = time.perf_counter()
         await engine.generate([long])
         whole = time.perf_counter() - start
@@ -116,11 +120,11 @@ async def test_cancelling_the_caller_frees_the_childs_work(tiny_settings: Settin
 
 
 @pytest.mark.anyio
-async def test_counters_of_cancelled_work_arrive_without_an_answer(tiny_settings: Settings):
+async def test_counters_of_cancelled_work_arrive_without_an_answer(tiny_config: EngineConfig):
     """No answer comes for a cancelled call; its counters still reach /readyz and /metrics."""
     [request] = _requests(1)
     long = GenerationRequest(request.image, request.question, 400, ENDLESS)
-    async with ProcessEngine.open(tiny_settings) as engine:
+    async with ProcessEngine.open(tiny_config) as engine:
         task = asyncio.create_task(engine.generate([long]))
         await until(lambda: engine.stats().running == 1)
         await asyncio.sleep(0.2)
@@ -132,9 +136,9 @@ async def test_counters_of_cancelled_work_arrive_without_an_answer(tiny_settings
 
 
 @pytest.mark.anyio
-async def test_ctrl_c_reaches_the_parent_only(tiny_settings: Settings) -> None:
+async def test_ctrl_c_reaches_the_parent_only(tiny_config: EngineConfig) -> None:
     [request] = _requests(1)
-    async with ProcessEngine.open(tiny_settings) as engine:
+    async with ProcessEngine.open(tiny_config) as engine:
         pid = engine._process.pid
         assert pid is not None
         os.kill(pid, signal.SIGINT)  # what a terminal sends the whole process group
@@ -147,10 +151,10 @@ async def test_ctrl_c_reaches_the_parent_only(tiny_settings: Settings) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_dead_child_fails_its_callers_and_readiness(tiny_settings: Settings) -> None:
+async def test_a_dead_child_fails_its_callers_and_readiness(tiny_config: EngineConfig) -> None:
     [request] = _requests(1)
     long = GenerationRequest(request.image, request.question, 150, ENDLESS)
-    engine = await ProcessEngine.create(tiny_settings)
+    engine = await ProcessEngine.create(tiny_config)
     try:
         waiting = asyncio.create_task(engine.generate([long]))
         await until(lambda: engine.stats().queued + engine.stats().running == 1)
@@ -169,10 +173,10 @@ async def test_a_dead_child_fails_its_callers_and_readiness(tiny_settings: Setti
 
 
 @pytest.mark.anyio
-async def test_shutdown_fails_waiting_callers_and_ends_the_child(tiny_settings: Settings) -> None:
+async def test_shutdown_fails_waiting_callers_and_ends_the_child(tiny_config: EngineConfig) -> None:
     [request] = _requests(1)
     long = GenerationRequest(request.image, request.question, 150, ENDLESS)
-    engine = await ProcessEngine.create(tiny_settings)
+    engine = await ProcessEngine.create(tiny_config)
     running = asyncio.create_task(engine.generate([long]))
     await until(lambda: engine.stats().queued + engine.stats().running == 1)
     await engine.shutdown()

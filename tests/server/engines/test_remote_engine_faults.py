@@ -19,7 +19,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
+from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.errors import EngineDeadError
 from locvlm.engines.remote_engine import NoReplicaError, RemoteEngine, RemoteStatusError
 from locvlm.model.sidecar import Sidecar
 

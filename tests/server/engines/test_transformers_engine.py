@@ -5,18 +5,21 @@ import io
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from locvlm.api.settings import Settings
 from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
-from locvlm.engines.base import Constraint, EngineDeadError, GenerationRequest
+from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.config import EngineConfig
+from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm.engines.transformers_engine import TransformersEngine
 from locvlm.model.loading import LoadedModel, load_model
-from locvlm.tasks import counting, locpred, negpred, revloc
+from locvlm.tasks import counting, locpred, revloc
+from locvlm.tasks.exists import exists_prompt
 from tests.server.engines.conftest import until
 
 # The first test here builds `tiny_shapes_export` (a minute on two idle cores, five
@@ -33,10 +36,6 @@ def loaded(tiny_shapes_export: Path) -> LoadedModel:
     return load_model(tiny_shapes_export)
 
 
-def _settings(base: Settings, **update: object) -> Settings:
-    return base.model_copy(update=update)
-
-
 def _scene(i: int) -> tuple[Image.Image, list[str]]:
     image, objects = render_scene(seed=(11, i), config=ShapesConfig(size=(128, 128)))
     return image, [o.category for o in objects]
@@ -51,7 +50,7 @@ def _mixed(n: int, loaded: LoadedModel) -> tuple[list[Image.Image], list[str]]:
         questions.append(
             [
                 locpred.prompt(obj.category, i % len(locpred.TEMPLATES)),
-                negpred.exists_prompt(CATEGORIES[i % len(CATEGORIES)]),
+                exists_prompt(CATEGORIES[i % len(CATEGORIES)]),
                 counting.prompt(obj.category),
                 revloc.prompt(obj.box, loaded.codec, image.size),
             ][i % 4]
@@ -74,7 +73,7 @@ def _greedy(
 
 def _grounding_constraint(phrase: str, loaded: LoadedModel) -> Constraint:
     """Boxes in the checkpoint's codec, or NegPred's answer that the phrase is absent."""
-    return Constraint(regex=f"(?:{loaded.codec.regex})|{re.escape(negpred.answer(phrase))}")
+    return Constraint(regex=f"(?:{loaded.codec.regex})|{re.escape(locpred.absent_answer(phrase))}")
 
 
 def _workers() -> list[threading.Thread]:
@@ -82,9 +81,9 @@ def _workers() -> list[threading.Thread]:
 
 
 @pytest.mark.anyio
-async def test_micro_batched_answers_equal_greedy(tiny_settings: Settings, loaded: LoadedModel):
+async def test_micro_batched_answers_equal_greedy(tiny_config: EngineConfig, loaded: LoadedModel):
     images, questions = _mixed(20, loaded)
-    async with TransformersEngine.open(_settings(tiny_settings, max_batch=6)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, max_batch=6)) as engine:
         outs = await asyncio.gather(
             *(
                 engine.generate([GenerationRequest(im, q, 16)])
@@ -115,11 +114,11 @@ async def test_micro_batched_answers_equal_greedy(tiny_settings: Settings, loade
     ],
 )
 async def test_concurrent_requests_share_batches(
-    tiny_settings: Settings, max_batch: int, most_batches: int
+    tiny_config: EngineConfig, max_batch: int, most_batches: int
 ):
     image, categories = _scene(0)
     request = GenerationRequest(image, locpred.prompt(categories[0]), max_new_tokens=8)
-    async with TransformersEngine.open(_settings(tiny_settings, max_batch=max_batch)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, max_batch=max_batch)) as engine:
         outs = await asyncio.gather(*(engine.generate([request]) for _ in range(16)))
         stats = engine.stats()
     assert len({out[0].text for out in outs}) == 1
@@ -131,12 +130,12 @@ async def test_concurrent_requests_share_batches(
 
 
 @pytest.mark.anyio
-async def test_a_trickle_of_requests_is_one_batch(tiny_settings: Settings):
+async def test_a_trickle_of_requests_is_one_batch(tiny_config: EngineConfig):
     """Requests 10 ms apart, over 50 ms: each comes within the 30 ms wait of the one
     before, so they form one batch (a fixed 30 ms window from the first would cut it)."""
     image, categories = _scene(8)
     request = GenerationRequest(image, locpred.prompt(categories[0]), max_new_tokens=4)
-    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=30)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=30)) as engine:
         await engine.generate([request])  # warm up
         tasks = []
         for _ in range(6):
@@ -151,13 +150,13 @@ async def test_a_trickle_of_requests_is_one_batch(tiny_settings: Settings):
 @pytest.mark.anyio
 @pytest.mark.parametrize(("coming", "batches"), [(0, 2), (1, 1)])
 async def test_a_request_with_more_coming_holds_its_batch_open(
-    tiny_settings: Settings, coming: int, batches: int
+    tiny_config: EngineConfig, coming: int, batches: int
 ):
     """The second request comes 60 ms after the first: past the 20 ms quiet wait, within
     the 160 ms longest. Told one more is coming, the batcher waits for it."""
     image, categories = _scene(8)
     question = locpred.prompt(categories[0])
-    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=20)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=20)) as engine:
         await engine.generate([GenerationRequest(image, question, 4)])  # warm up
         first = asyncio.create_task(
             engine.generate([GenerationRequest(image, question, 4, coming=coming)])
@@ -172,7 +171,7 @@ async def test_a_request_with_more_coming_holds_its_batch_open(
 @pytest.mark.anyio
 @pytest.mark.parametrize(("pause_s", "batches"), [(0.06, 2), (0.5, 3)])
 async def test_a_batch_straight_after_another_waits_for_as_many_rows(
-    tiny_settings: Settings, pause_s: float, batches: int
+    tiny_config: EngineConfig, pause_s: float, batches: int
 ):
     """Four closed-loop callers; two send their next request at once, two `pause_s` after
     their answer (an HTTP round trip). 60 ms is past the 20 ms quiet wait and within the
@@ -180,7 +179,7 @@ async def test_a_batch_straight_after_another_waits_for_as_many_rows(
     past it: that batch goes with two."""
     image, categories = _scene(8)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 4)
-    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=20)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=20)) as engine:
 
         async def caller(pause: float) -> None:
             await engine.generate([request])
@@ -194,11 +193,11 @@ async def test_a_batch_straight_after_another_waits_for_as_many_rows(
 
 
 @pytest.mark.anyio
-async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Settings):
+async def test_rows_keep_their_own_limits_and_constraints(tiny_config: EngineConfig):
     image, categories = _scene(1)
-    where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
+    where, exists = locpred.prompt(categories[0]), exists_prompt(categories[0])
     free = GenerationRequest(image, where, max_new_tokens=10)
-    async with TransformersEngine.open(tiny_settings) as engine:
+    async with TransformersEngine.open(tiny_config) as engine:
         [alone] = await engine.generate([free])
         short, long_, choice, mixed = await engine.generate(
             [
@@ -219,13 +218,13 @@ async def test_rows_keep_their_own_limits_and_constraints(tiny_settings: Setting
 
 
 @pytest.mark.anyio
-async def test_a_complete_row_is_answered_before_its_batch_ends(tiny_settings: Settings):
+async def test_a_complete_row_is_answered_before_its_batch_ends(tiny_config: EngineConfig):
     """A row that stops (end token) or reaches its limit is answered then, not when the
     batch's longest row ends; the counters still count each row once."""
     image, categories = _scene(2)
-    where, exists = locpred.prompt(categories[0]), negpred.exists_prompt(categories[0])
+    where, exists = locpred.prompt(categories[0]), exists_prompt(categories[0])
     yes_no = Constraint(choices=("yes", "no"))
-    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=50)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=50)) as engine:
         calls = [
             asyncio.create_task(engine.generate([request]))
             for request in (
@@ -253,7 +252,7 @@ async def test_a_complete_row_is_answered_before_its_batch_ends(tiny_settings: S
 
 @pytest.mark.anyio
 async def test_constraints_turn_malformed_answers_into_parseable(
-    tiny_settings: Settings, loaded: LoadedModel
+    tiny_config: EngineConfig, loaded: LoadedModel
 ):
     scenes = [_scene(i) for i in range(12)]
     free, constrained = [], []
@@ -262,7 +261,7 @@ async def test_constraints_turn_malformed_answers_into_parseable(
         free.append(GenerationRequest(image, question, 24))
         constraint = _grounding_constraint(categories[0], loaded)
         constrained.append(GenerationRequest(image, question, 24, constraint))
-    async with TransformersEngine.open(tiny_settings) as engine:
+    async with TransformersEngine.open(tiny_config) as engine:
         free_out = await engine.generate(free)
         constrained_out = await engine.generate(constrained)
 
@@ -278,14 +277,14 @@ async def test_constraints_turn_malformed_answers_into_parseable(
 
 
 @pytest.mark.anyio
-async def test_an_unreadable_image_fails_only_its_request(tiny_settings: Settings):
+async def test_an_unreadable_image_fails_only_its_request(tiny_config: EngineConfig):
     image, categories = _scene(7)
     encoded = io.BytesIO()
     image.save(encoded, "PNG")
     data = encoded.getvalue()
     truncated = Image.open(io.BytesIO(data[: len(data) // 2]))  # decoded lazily, in the worker
     question = locpred.prompt(categories[0])
-    async with TransformersEngine.open(_settings(tiny_settings, batch_wait_ms=100)) as engine:
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=100)) as engine:
         bad = asyncio.create_task(engine.generate([GenerationRequest(truncated, question, 4)]))
         [good] = await engine.generate([GenerationRequest(image, question, 4)])
         with pytest.raises(OSError, match="truncated"):
@@ -297,11 +296,11 @@ async def test_an_unreadable_image_fails_only_its_request(tiny_settings: Setting
 
 
 @pytest.mark.anyio
-async def test_cancelled_queued_requests_are_skipped(tiny_settings: Settings):
+async def test_cancelled_queued_requests_are_skipped(tiny_config: EngineConfig):
     image, categories = _scene(2)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 24, ENDLESS)
-    settings = _settings(tiny_settings, max_batch=2, batch_wait_ms=0)
-    async with TransformersEngine.open(settings) as engine:
+    config = replace(tiny_config, max_batch=2, batch_wait_ms=0)
+    async with TransformersEngine.open(config) as engine:
         await engine.generate([request, request])  # warm up this batch shape
         start = time.perf_counter()
         await engine.generate([request, request])
@@ -325,10 +324,10 @@ async def test_cancelled_queued_requests_are_skipped(tiny_settings: Settings):
 
 
 @pytest.mark.anyio
-async def test_cancelling_a_running_request_frees_the_worker(tiny_settings: Settings):
+async def test_cancelling_a_running_request_frees_the_worker(tiny_config: EngineConfig):
     image, categories = _scene(3)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 150, ENDLESS)
-    async with TransformersEngine.open(tiny_settings) as engine:
+    async with TransformersEngine.open(tiny_config) as engine:
         start = time.perf_counter()
         [full] = await engine.generate([request])
         whole = time.perf_counter() - start
@@ -345,10 +344,10 @@ async def test_cancelling_a_running_request_frees_the_worker(tiny_settings: Sett
 
 
 @pytest.mark.anyio
-async def test_shutdown_fails_waiting_callers_and_joins_the_worker(tiny_settings: Settings):
+async def test_shutdown_fails_waiting_callers_and_joins_the_worker(tiny_config: EngineConfig):
     image, categories = _scene(4)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 150, ENDLESS)
-    engine = await TransformersEngine.create(tiny_settings)
+    engine = await TransformersEngine.create(tiny_config)
     assert engine.ready
     running = asyncio.create_task(engine.generate([request]))
     await until(lambda: engine.stats().running == 1)
@@ -367,10 +366,10 @@ async def test_shutdown_fails_waiting_callers_and_joins_the_worker(tiny_settings
 
 
 @pytest.mark.anyio
-async def test_dead_worker_flips_readiness(tiny_settings: Settings):
+async def test_dead_worker_flips_readiness(tiny_config: EngineConfig):
     image, categories = _scene(5)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 4)
-    async with TransformersEngine.open(tiny_settings) as engine:
+    async with TransformersEngine.open(tiny_config) as engine:
         await engine.generate([request])
         engine._worker.shutdown(wait=True)  # the fault: the worker is gone under the engine
         with pytest.raises(EngineDeadError, match="died"):
@@ -383,15 +382,18 @@ async def test_dead_worker_flips_readiness(tiny_settings: Settings):
 
 
 @pytest.mark.anyio
-async def test_requests_that_cannot_be_served_are_refused(tiny_settings: Settings):
+async def test_requests_that_cannot_be_served_are_refused(tiny_config: EngineConfig):
     image, _ = _scene(6)
-    async with TransformersEngine.open(tiny_settings) as engine:
-        with pytest.raises(ValueError, match="context"):
+    async with TransformersEngine.open(tiny_config) as engine:
+        with pytest.raises(PromptTooLongError, match="context"):
             await engine.generate([GenerationRequest(image, "Where? " * 400, 8)])
+        with pytest.raises(InvalidInputError, match="Lookbehind is not supported"):
+            await engine.check_constraint(Constraint(regex="(?<=a)b"))
+        await engine.check_constraint(Constraint(regex="(yes|no)"))  # one it can use
         assert await engine.generate([]) == []
         assert engine.ready
     with pytest.raises(ValueError, match="dtype"):
-        await TransformersEngine.create(_settings(tiny_settings, dtype="float33"))
+        await TransformersEngine.create(replace(tiny_config, dtype="float33"))
     with pytest.raises(FileNotFoundError):
-        await TransformersEngine.create(_settings(tiny_settings, model="/nonexistent/model"))
+        await TransformersEngine.create(replace(tiny_config, model="/nonexistent/model"))
     assert _workers() == []

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from locvlm.api.deps import JSON_BODY, ImagesDep, ServingDep, SettingsDep
-from locvlm.api.limits import check_texts, fits_context
+from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.api.routes.models import model_id
 from locvlm.serving import chat
@@ -41,11 +41,11 @@ async def chat_completions(
     """Answer the last user message's question about the request's one image."""
     turn = chat.read_turn(body, settings.max_regex_chars)
     check_texts([turn.question], settings, turn.question_param)
+    await chat.check_constraint(serving, turn)  # before the image: it is cheaper
     url = turn.image_url
     given = ImageInput(data=url) if url[:5].lower() == "data:" else ImageInput(url=url)
     image = await images.load(given, param=turn.image_param)
-    with fits_context():
-        completion = await chat.complete(serving, image, turn, model_id(settings.model))
+    completion = await chat.complete(serving, image, turn, model_id(settings.model))
     if not body.stream:
         return completion
     usage = body.stream_options is not None and body.stream_options.include_usage

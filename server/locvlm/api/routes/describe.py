@@ -9,7 +9,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
 from locvlm.api.errors import UnprocessableError, validation_error
-from locvlm.api.limits import fits_context
 from locvlm.api.routes import error_responses
 from locvlm.serving.describe import describe
 from locvlm_client import Box, DescribeRequest, DescribeResponse
@@ -34,8 +33,7 @@ async def describe_json(
     """Each region's category and, in context, how it relates to another object."""
     _check_count(body.regions, settings.max_regions)
     image = await images.load(body.image)
-    with fits_context():
-        return await describe(serving, image, body.regions, body.context)
+    return await describe(serving, image, body.regions, body.context)
 
 
 @router.post("/describe/upload", dependencies=[MULTIPART_BODY])
@@ -58,5 +56,4 @@ async def describe_upload(
         ) from None
     _check_count(boxes, settings.max_regions)
     image = await images.upload(file)
-    with fits_context():
-        return await describe(serving, image, boxes, context)
+    return await describe(serving, image, boxes, context)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
-from locvlm.api.limits import check_texts, fits_context
+from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.serving.detect import detect
 from locvlm_client import CoordSpace, DetectRequest, DetectResponse
@@ -24,8 +24,7 @@ async def detect_json(
     """Every object of `categories` (all the model knows when none are given)."""
     check_texts(body.categories or [], settings, "categories", max_count=settings.max_phrases)
     image = await images.load(body.image)
-    with fits_context():
-        return await detect(serving, image, body.categories, body.coords)
+    return await detect(serving, image, body.categories, body.coords)
 
 
 @router.post("/detect/upload", dependencies=[MULTIPART_BODY])
@@ -40,5 +39,4 @@ async def detect_upload(
     """`/v1/detect` for an uploaded file."""
     check_texts(categories or [], settings, "categories", max_count=settings.max_phrases)
     image = await images.upload(file)
-    with fits_context():
-        return await detect(serving, image, categories, coords)
+    return await detect(serving, image, categories, coords)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
-from locvlm.api.limits import check_texts, fits_context
+from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.serving.ground import ground
 from locvlm_client import CoordSpace, GroundRequest, GroundResponse
@@ -24,8 +24,7 @@ async def ground_json(
     """Every instance of each phrase, boxes in the image's pixels (or normalized)."""
     check_texts(body.phrases, settings, "phrases", max_count=settings.max_phrases)
     image = await images.load(body.image)
-    with fits_context():
-        return await ground(serving, image, body.phrases, body.coords)
+    return await ground(serving, image, body.phrases, body.coords)
 
 
 @router.post("/ground/upload", dependencies=[MULTIPART_BODY])
@@ -40,5 +39,4 @@ async def ground_upload(
     """`/v1/ground` for an uploaded file: `-F file=@scene.png -F phrases='red circle'`."""
     check_texts(phrases, settings, "phrases", max_count=settings.max_phrases)
     image = await images.upload(file)
-    with fits_context():
-        return await ground(serving, image, phrases, coords)
+    return await ground(serving, image, phrases, coords)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
-from locvlm.api.limits import check_texts, fits_context
+from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.serving.spatial import answer_spatial
 from locvlm_client import SpatialRequest, SpatialResponse
@@ -24,8 +24,7 @@ async def spatial_json(
     """The answer, its type, and the boxes of the objects it rests on."""
     check_texts([body.question], settings, "question")
     image = await images.load(body.image)
-    with fits_context():
-        return await answer_spatial(serving, image, body.question)
+    return await answer_spatial(serving, image, body.question)
 
 
 @router.post("/spatial/upload", dependencies=[MULTIPART_BODY])
@@ -39,5 +38,4 @@ async def spatial_upload(
     """`/v1/spatial` for an uploaded file."""
     check_texts([question], settings, "question")
     image = await images.upload(file)
-    with fits_context():
-        return await answer_spatial(serving, image, question)
+    return await answer_spatial(serving, image, question)
