@@ -6,7 +6,7 @@
 
 The server builds it from its settings in one place (`Settings.engine_config`); the
 process engine sends it, and only it, to its child (no API keys cross). Its defaults
-are the server's defaults: `locvlm.api.settings` takes them from here.
+are the server's defaults: its settings class takes them from here.
 """
 
 from __future__ import annotations
