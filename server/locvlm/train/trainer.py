@@ -8,6 +8,7 @@ run writes `log.jsonl`, a resumable `state.pt`, and the trained model in `model/
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -285,6 +286,21 @@ class Trainer:
         torch.save(state, tmp)
         tmp.replace(self.out / "state.pt")
 
+    def _check_resumable(self, saved_json: str) -> None:
+        """The saved run's configuration must be this one, but for its time budget.
+
+        A new `time_budget_s` is accepted (and logged): it only ends stage 2 sooner, the
+        learning rate decaying by the clock, so that a run that will not finish in the
+        time it has left still ends annealed.
+        """
+        saved, now = json.loads(saved_json), json.loads(self.config.to_json())
+        budget = "time_budget_s"
+        if {**saved, budget: None} != {**now, budget: None}:
+            raise ValueError(f"{self.out} was started with another configuration; "
+                             "resume with the same settings or use a new --out")  # fmt: skip
+        if saved.get(budget) != now[budget]:
+            self.log.write(event="time budget changed", was=saved.get(budget), now=now[budget])
+
     def load_state(self) -> bool:
         """Resume from `state.pt` if present; returns whether it was.
 
@@ -295,9 +311,7 @@ class Trainer:
         if not path.exists():
             return False
         state = torch.load(path, weights_only=False)
-        if state["config"] != self.config.to_json():
-            raise ValueError(f"{self.out} was started with another configuration; "
-                             "resume with the same settings or use a new --out")  # fmt: skip
+        self._check_resumable(state["config"])
         self.model.load_state_dict(state["model"])
         self.heads.load_state_dict(state["heads"])
         self.words.load_state_dict(state["words"])

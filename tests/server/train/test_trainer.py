@@ -85,6 +85,18 @@ def test_resume_refuses_another_configuration(tmp_path: Path, micro_config: Trai
         Trainer(changed, tmp_path, show_progress=False).load_state()
 
 
+def test_resume_accepts_a_new_time_budget_and_logs_it(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    Trainer(micro_config, tmp_path, show_progress=False).run()
+    budgeted = replace(micro_config, time_budget_s=600.0)
+    assert Trainer(budgeted, tmp_path, show_progress=False).load_state()
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {"event": "time budget changed", "was": None, "now": 600.0}.items() <= records[
+        -1
+    ].items()
+
+
 def test_tokenizer_is_saved_and_reused(tmp_path: Path, micro_config: TrainConfig) -> None:
     first = Trainer(micro_config, tmp_path, show_progress=False)
     assert (tmp_path / "tokenizer" / "tokenizer.json").exists()
