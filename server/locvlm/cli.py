@@ -1,5 +1,6 @@
-"""The `locvlm` command line: coords, data, train, export, eval (serve lands with the API).
+"""The `locvlm` command line: serve, train, eval, export, data and coords.
 
+locvlm serve [--model DIR] [--engine auto|transformers|vllm|remote]
 locvlm coords list
 locvlm coords decode --codec qwen2_5_vl --size 1280x960 '{"bbox_2d": [10, 20, 300, 400]}'
 locvlm coords encode --codec ivb --param bins=32 --size 640x480 10,20,300,400

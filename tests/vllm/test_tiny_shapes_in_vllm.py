@@ -25,12 +25,12 @@ import pytest
 import torch
 from PIL import Image
 
-from locvlm.eval.questions import Question, question
+from locvlm.eval.questions import BenchQuestion, question
 from locvlm.eval.runner import load_rows, open_image
-from locvlm.model.chat import prompt
 from locvlm.model.image import square
 from locvlm.model.inputs import prompt_batch
 from locvlm.model.loading import LoadedModel, load_model
+from locvlm.model.prompt_format import prompt
 from tests.conftest import run_locvlm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ class Case:
     """One benchmark question as both engines get it."""
 
     row: dict[str, Any]
-    question: Question
+    question: BenchQuestion
     image: Image.Image  # already at the model's input size
     path: Path  # the same pixels as a PNG, for vLLM
 

@@ -32,7 +32,7 @@ from locvlm.coords import Codec, get_codec
 from locvlm.data._rows import Row, image_path, to_scene, write_jsonl
 from locvlm.data.coco import ImageRecord
 from locvlm.data.negatives import STRATEGIES, NegativeSampler
-from locvlm.model.chat import IMAGE_TOKEN
+from locvlm.model.prompt_format import IMAGE_TOKEN
 from locvlm.tasks import TASKS, Scene, Turn, caption
 
 __all__ = [

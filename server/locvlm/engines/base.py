@@ -1,7 +1,7 @@
 """The `Engine` protocol every inference backend implements (after vLLM's EngineClient).
 
 An engine turns (image, question) pairs into text. Callers pass the *question*; the
-engine formats it with the checkpoint's chat format (`model.chat.prompt`), squashes the
+engine formats it with the checkpoint's chat format (`model.prompt_format.prompt`), squashes the
 image to the model's square input (`model.image.square`: a no-op for an image already
 squashed, as `locvlm.serving` sends them), applies an optional output constraint (a
 regular expression or a list of choices), and reports token counts. A constraint a

@@ -19,8 +19,8 @@ from typing import Any
 from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError
-from locvlm.model.chat import prompt
 from locvlm.model.image import square
+from locvlm.model.prompt_format import prompt
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 __all__ = ["VLLMEngine"]

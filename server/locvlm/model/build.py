@@ -17,8 +17,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from locvlm.model.chat import IMAGE_TOKEN, chat_template
 from locvlm.model.config import ModelPreset
+from locvlm.model.prompt_format import IMAGE_TOKEN, chat_template
 
 __all__ = ["build_model", "build_processor", "image_stats", "llava_config"]
 

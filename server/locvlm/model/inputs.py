@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 from transformers import PreTrainedTokenizerFast
 
-from locvlm.model.chat import IMAGE_TOKEN, follow_up, prompt
 from locvlm.model.image import square
+from locvlm.model.prompt_format import IMAGE_TOKEN, follow_up, prompt
 
 __all__ = ["Batch", "Encoder", "pixels", "prompt_batch"]
 

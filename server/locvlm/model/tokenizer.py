@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerFast
 
 from locvlm.coords import Codec
 from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
-from locvlm.model.chat import ANSWER_PREFIX, IMAGE_TOKEN, prompt
+from locvlm.model.prompt_format import ANSWER_PREFIX, IMAGE_TOKEN, prompt
 from locvlm.tasks import TASKS
 
 __all__ = ["SPECIAL_TOKENS", "build_tokenizer", "task_corpus"]

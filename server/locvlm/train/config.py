@@ -67,7 +67,8 @@ class TrainConfig:
     eval_every: int = 1000  # stage-2 steps between validations
     eval_per_task: int = 30
     checkpoint_every: int = 500
-    time_budget_s: float | None = None  # stop stage 2 early when the wall clock is spent
+    time_budget_s: float | None = None  # stage 2 ends when the run's clock reaches it, its
+    # learning rate decaying by the clock too; the one setting a resumed run may change
 
     def to_json(self) -> str:
         """The config as JSON (for the checkpoint and the model card)."""

@@ -17,7 +17,7 @@ from locvlm.data.instructions import (
     write_jsonl,
 )
 from locvlm.data.negatives import NegativeSampler
-from locvlm.model.chat import IMAGE_TOKEN
+from locvlm.model.prompt_format import IMAGE_TOKEN
 from locvlm.tasks import TASKS, Obj, Scene
 from locvlm.tasks.locpred import TEMPLATES as WHERE
 from locvlm_client import Box

@@ -35,7 +35,7 @@ def test_prompt_ids_match_the_processor_expansion(tok: PreTrainedTokenizerFast) 
     preset = get_preset("tiny-shapes")
     processor = build_processor(preset, tok)
     encoder = Encoder(tok, preset.image_tokens, 64, *image_stats())
-    from locvlm.model.chat import prompt
+    from locvlm.model.prompt_format import prompt
 
     text = prompt("Where is the red circle?")
     theirs = processor(images=[_image(64, 64)], text=[text], return_tensors="pt")["input_ids"][0]

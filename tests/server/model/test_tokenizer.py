@@ -2,7 +2,7 @@ import pytest
 from transformers import PreTrainedTokenizerFast
 
 from locvlm.coords import get_codec
-from locvlm.model.chat import IMAGE_TOKEN, prompt
+from locvlm.model.prompt_format import IMAGE_TOKEN, prompt
 from locvlm.model.tokenizer import build_tokenizer, task_corpus
 
 

@@ -17,8 +17,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast
 
 from locvlm.model import build
-from locvlm.model.chat import IMAGE_TOKEN, prompt
 from locvlm.model.config import ModelPreset, TextConfig, VisionConfig
+from locvlm.model.prompt_format import IMAGE_TOKEN, prompt
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

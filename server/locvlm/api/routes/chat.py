@@ -5,7 +5,7 @@
         {"type": "text", "text": "Where is the red circle?"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}]}])
 
-What is asked of the model, and how streaming works: `locvlm.serving.chat`.
+What is asked of the model, and how streaming works: `locvlm.serving.completions`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from locvlm.api.deps import JSON_BODY, ImagesDep, ServingDep, SettingsDep
 from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.api.routes.models import model_id
-from locvlm.serving import chat
+from locvlm.serving import completions
 from locvlm_client import ChatCompletion, ChatCompletionRequest, ImageInput
 
 __all__ = ["router"]
@@ -39,18 +39,18 @@ async def chat_completions(
     body: ChatCompletionRequest, serving: ServingDep, images: ImagesDep, settings: SettingsDep
 ) -> Any:
     """Answer the last user message's question about the request's one image."""
-    turn = chat.read_turn(body, settings.max_regex_chars)
+    turn = completions.read_turn(body, settings.max_regex_chars)
     check_texts([turn.question], settings, turn.question_param)
-    await chat.check_constraint(serving, turn)  # before the image: it is cheaper
+    await completions.check_constraint(serving, turn)  # before the image: it is cheaper
     url = turn.image_url
     given = ImageInput(data=url) if url[:5].lower() == "data:" else ImageInput(url=url)
     image = await images.load(given, param=turn.image_param)
-    completion = await chat.complete(serving, image, turn, model_id(settings.model))
+    completion = await completions.complete(serving, image, turn, model_id(settings.model))
     if not body.stream:
         return completion
     usage = body.stream_options is not None and body.stream_options.include_usage
     return StreamingResponse(
-        chat.sse_events(completion, usage),
+        completions.sse_events(completion, usage),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

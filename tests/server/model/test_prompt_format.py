@@ -3,9 +3,9 @@ import inspect
 import jinja2
 import pytest
 
-from locvlm.model.chat import IMAGE_TOKEN, chat_template, follow_up, prompt
 from locvlm.model.config import PRESETS
 from locvlm.model.inputs import Encoder
+from locvlm.model.prompt_format import IMAGE_TOKEN, chat_template, follow_up, prompt
 from locvlm.model.sidecar import Sidecar
 
 

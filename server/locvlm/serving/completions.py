@@ -4,7 +4,7 @@ The model is single-image and was trained on one question per conversation, so a
 request carries exactly one image (an `image_url` part in any user message) and the
 last user message's text is the question; system and assistant turns are accepted and
 not shown to the model. The engine formats the question with the checkpoint's chat
-format (`locvlm.model.chat`), as for every other endpoint.
+format (`locvlm.model.prompt_format`), as for every other endpoint.
 
 Decoding is greedy whatever `temperature` says. The engines answer whole requests
 (batched), so a streamed answer is generated first and then sent as server-sent events:
