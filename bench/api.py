@@ -375,6 +375,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.requests <= 2 * max(LEVELS):  # the steady rate leaves out a level's first and last
+        parser.error(f"--requests must exceed {2 * max(LEVELS)} (twice the highest concurrency)")
     try:
         args.model = resolve_model_dir(args.model)
     except FileNotFoundError as exc:

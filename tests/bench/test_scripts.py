@@ -70,7 +70,7 @@ def test_engines(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_api(tmp_path: Path) -> None:
     out = tmp_path / "api"
-    _run("api.py", "--requests", "4", "--rounds", "1", "--max-new-tokens", "2",
+    _run("api.py", "--requests", "72", "--rounds", "1", "--max-new-tokens", "2",
          "--port", "8791", "--out", str(out))  # fmt: skip
     assert list(tmp_path.glob("api*"))
 
