@@ -13,6 +13,11 @@ __all__ = ["aspect_bucket", "detection", "flip_consistency", "pope", "summarize"
 Row = Mapping[str, Any]
 
 
+def _f1(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0)."""
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def pope(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
     """POPE-style accuracy, precision, recall, F1 and yes-ratio; "yes" is positive."""
     tp = fp = tn = fn = 0
@@ -26,7 +31,7 @@ def pope(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
     n = max(tp + fp + tn + fn, 1)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = _f1(precision, recall)
     return {"accuracy": (tp + tn) / n, "precision": precision, "recall": recall, "f1": f1,
             "yes_ratio": (tp + fp) / n}  # fmt: skip
 
@@ -39,7 +44,7 @@ def detection(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
     hits = sum(c["matched"] for c in counts)
     precision = hits / predicted if predicted else 0.0
     recall = hits / expected if expected else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = _f1(precision, recall)
     return {"precision": precision, "recall": recall, "f1": f1, "objects": expected}
 
 
