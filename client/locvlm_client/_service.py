@@ -52,9 +52,21 @@ class ModelCard(BaseModel):
     owned_by: str = "locvlm"
     engine: str = Field(description="The engine serving it: transformers, vllm or remote.")
     preset: str = Field(description="The model preset it was trained from.")
-    image_size: int = Field(description="The square input side the model sees, in pixels.")
+    image_size: int = Field(
+        description="The square input side the model sees, in pixels (0: its processor resizes)."
+    )
     codec: dict[str, Any] = Field(description="How the model writes coordinates.")
     vocabulary: list[str] = Field(description="The categories it knows (empty: open).")
+    adapter: str = Field(
+        "locvlm", description="The model family's adapter (locvlm, qwen2_5_vl, paligemma, ...)."
+    )
+    family: str = Field(
+        "LocVLM (LLaVA-1.5)", description="The model family, as named by its authors."
+    )
+    tasks: list[str] = Field(
+        default_factory=lambda: ["ground", "detect", "describe", "spatial"],
+        description="The structured endpoints it serves; the others answer 400.",
+    )
 
 
 class ModelList(BaseModel):

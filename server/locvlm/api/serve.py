@@ -31,6 +31,10 @@ def serve(
     engine: Annotated[
         str | None, typer.Option(help=f"Inference engine: {', '.join(_ENGINES)}.")
     ] = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option(help="Model family (e.g. qwen2_5_vl); default: what the checkpoint says."),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -38,12 +42,14 @@ def serve(
     """Serve the REST API (OpenAPI docs at /docs)."""
     if engine is not None and engine not in _ENGINES:
         raise typer.BadParameter(f"expected one of {', '.join(_ENGINES)}", param_hint="--engine")
-    given: dict[str, Any] = {"model": model, "engine": engine, "host": host, "port": port}
+    given: dict[str, Any] = {
+        "model": model, "engine": engine, "adapter": adapter, "host": host, "port": port,
+    }  # fmt: skip
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _check_model(settings.model)
+    _check_model(settings)
     if not settings.api_keys and settings.host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"locvlm serve: no LOCVLM_API_KEYS: anyone who reaches {settings.host} "
                    "can use the API", err=True)  # fmt: skip
@@ -67,12 +73,14 @@ def serve(
         raise typer.Exit(1)
 
 
-def _check_model(model: str) -> None:
-    """Fail before starting the server when there is no checkpoint to serve."""
-    from locvlm.model.sidecar import resolve_model_dir  # no torch in the HTTP process
-
+def _check_model(settings: Settings) -> None:
+    """Fail before starting the server without a checkpoint, or an adapter for it."""
+    model = settings.model
     try:
-        resolve_model_dir(model)
+        settings.engine_config().sidecar()  # reads JSON only: no torch in the HTTP process
+    except ValueError as exc:
+        typer.echo(f"locvlm serve: {exc}", err=True)
+        raise typer.Exit(2) from None
     except FileNotFoundError as exc:
         if model == "default":  # an install without the package's model files
             message = f"the shipped model is missing ({exc}): pass --model DIR"

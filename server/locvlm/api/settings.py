@@ -34,6 +34,11 @@ class Settings(BaseSettings):
 
     # --- model and engine (locvlm.engines.config) ----------------------------------
     model: str = Field(_ENGINE.model, description="Checkpoint folder, or 'default' (shipped).")
+    adapter: str | None = Field(
+        _ENGINE.adapter,
+        description="Model family (qwen2_5_vl, paligemma, ...); default: the checkpoint's "
+        "locvlm.json, else config.json's model_type.",
+    )
     engine: str = Field(
         _ENGINE.kind,
         description=f"One of {', '.join(engine_names())}; auto: vLLM if it imports and "
@@ -166,6 +171,16 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("adapter")
+    @classmethod
+    def _known_adapter(cls, value: str | None) -> str | None:
+        """A family `locvlm.adapters.ADAPTERS` lists, or None (the checkpoint's own)."""
+        from locvlm.adapters import ADAPTERS
+
+        if value is not None and value not in ADAPTERS:
+            raise ValueError(f"unknown adapter {value!r}; known: {', '.join(sorted(ADAPTERS))}")
+        return value
+
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str) -> str:
@@ -177,7 +192,7 @@ class Settings(BaseSettings):
     def engine_config(self) -> EngineConfig:
         """What the engine is built from: this, less everything of the HTTP server's."""
         return EngineConfig(
-            kind=self.engine, model=self.model, dtype=self.dtype,
+            kind=self.engine, model=self.model, adapter=self.adapter, dtype=self.dtype,
             max_new_tokens=self.max_new_tokens, threads=self.threads,
             max_batch=self.max_batch, batch_wait_ms=self.batch_wait_ms,
             child_process=self.engine_process, max_model_len=self.max_model_len,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 import xgrammar as xgr
-from transformers import LogitsProcessor, PreTrainedTokenizerFast
+from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
 __all__ = ["ConstrainRows", "Grammars"]
 
@@ -21,9 +21,11 @@ __all__ = ["ConstrainRows", "Grammars"]
 class Grammars:
     """xgrammar grammars compiled for one tokenizer, cached by regular expression."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, vocab_size: int) -> None:
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, vocab_size: int, stop_ids: Sequence[int]
+    ) -> None:
         info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=vocab_size, stop_token_ids=[tokenizer.eos_token_id]
+            tokenizer, vocab_size=vocab_size, stop_token_ids=list(stop_ids)
         )
         self._compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)
         self._cache: dict[str, xgr.CompiledGrammar] = {}

@@ -1,7 +1,7 @@
 """The process engine's wire: framed pickles over a socket pair, and requests as plain values.
 
     wire = await Wire.open(conn)   # one end of a `multiprocessing` pipe
-    wire.send(("generate", call, to_wire(requests, side)))
+    wire.send(("generate", call, await to_wire(requests, adapter)))
 
 Both sides read and write on their event loop (asyncio streams: no reader thread to hand
 each message over, writes buffered so neither side blocks on a full pipe).
@@ -17,12 +17,14 @@ import socket
 import struct
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from locvlm.engines.base import GenerationRequest
-from locvlm.model.image import square
+
+if TYPE_CHECKING:
+    from locvlm.adapters import Adapter
 
 __all__ = ["SQUASH_HERE", "Wire", "from_wire", "to_wire"]
 
@@ -97,18 +99,20 @@ SQUASH_HERE = 4
 """An image of over this many times the model's pixels is squashed before it is sent."""
 
 
-async def to_wire(requests: Sequence[GenerationRequest], side: int) -> list[dict[str, Any]]:
+async def to_wire(requests: Sequence[GenerationRequest], adapter: Adapter) -> list[dict[str, Any]]:
     """The requests as plain values, each image's pixels once (pickle shares them).
 
-    An image of over `SQUASH_HERE` x the pixels the model sees is squashed to its `side`
-    first (in a thread: it may be large), to keep the message small; smaller ones are
-    squashed in the child's worker thread, as the in-process engine does (identical
-    pixels either way).
+    For a model with a square input, an image of over `SQUASH_HERE` x the pixels it sees
+    is prepared (`Adapter.prepare`: squashed) first, in a thread (it may be large), to
+    keep the message small; smaller ones are prepared in the child's worker thread, as
+    the in-process engine does (identical pixels either way). A family whose processor
+    resizes gets the image as it is.
     """
+    side = adapter.sidecar.image_size
     pixels: dict[int, tuple[str, tuple[int, int], bytes]] = {}
     for key, image in {id(r.image): r.image for r in requests}.items():
-        if image.width * image.height > SQUASH_HERE * side * side:
-            image = await asyncio.to_thread(square, image, side)
+        if side and image.width * image.height > SQUASH_HERE * side * side:
+            image = await asyncio.to_thread(adapter.prepare, image)
         elif image.mode != "RGB":
             image = image.convert("RGB")
         pixels[key] = (image.mode, image.size, image.tobytes())

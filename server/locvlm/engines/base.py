@@ -1,9 +1,10 @@
 """The `Engine` protocol every inference backend implements (after vLLM's EngineClient).
 
 An engine turns (image, question) pairs into text. Callers pass the *question*; the
-engine formats it with the checkpoint's chat format (`model.prompt_format.prompt`), squashes the
-image to the model's square input (`model.image.square`: a no-op for an image already
-squashed, as `locvlm.serving` sends them), applies an optional output constraint (a
+engine formats it with the model family's chat format (`Adapter.render`), prepares the
+image as the family takes it (`Adapter.prepare`: our checkpoints squash it to their
+square input, a no-op for an image already squashed, as `locvlm.serving` sends them),
+applies an optional output constraint (a
 regular expression or a list of choices), and reports token counts. A constraint a
 caller wrote is offered to `check_constraint` first, so one that cannot be compiled fails
 alone rather than the batch it would join. Engines are built from an `EngineConfig` and
@@ -13,6 +14,7 @@ torn down in `async with Engine.open(config)`; what they raise is in `engines.er
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from locvlm.adapters import Adapter
     from locvlm.model.sidecar import Sidecar
 
 __all__ = ["Constraint", "Engine", "EngineStats", "GenerationRequest", "GenerationResult"]
@@ -100,6 +103,13 @@ class Engine(abc.ABC):
 
     name: str = "engine"
     sidecar: Sidecar
+
+    @functools.cached_property
+    def adapter(self) -> Adapter:
+        """The served model's family adapter: its chat format and image preparation."""
+        from locvlm.adapters import get_adapter
+
+        return get_adapter(self.sidecar)
 
     @abc.abstractmethod
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:

@@ -12,8 +12,12 @@ are the server's defaults: its settings class takes them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 __all__ = ["EngineConfig"]
+
+if TYPE_CHECKING:
+    from locvlm.model.sidecar import Sidecar
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class EngineConfig:
     # --- every engine ----------------------------------------------------------------
     kind: str = "auto"  # a name in `factory.ENGINES`; auto: vLLM if it starts, else transformers
     model: str = "default"  # checkpoint folder; "default": the one shipped in the package
+    adapter: str | None = None  # model family (`locvlm.adapters`); None: the checkpoint's
     dtype: str = "float32"  # CPU default; bfloat16 halves memory where the hardware has it
     max_new_tokens: int = 96  # the longest answer generated; callers may ask for less
     # --- transformers ----------------------------------------------------------------
@@ -42,3 +47,15 @@ class EngineConfig:
     remote_timeout_s: float = 60.0  # one answer; a timed-out request is not retried
     remote_retries: int = 2  # retries on connection errors only, each on the next replica
     remote_eject_s: float = 30.0  # how long a replica that failed to connect is skipped
+
+    def sidecar(self) -> Sidecar:
+        """The served model's sidecar, with `adapter` applied (`adapters.read_sidecar`).
+
+        Raises:
+            FileNotFoundError: no checkpoint at `model`.
+            ValueError: a malformed checkpoint, or no adapter for it.
+        """
+        from locvlm.adapters import read_sidecar
+        from locvlm.model.sidecar import resolve_model_dir
+
+        return read_sidecar(resolve_model_dir(self.model), self.adapter)

@@ -143,7 +143,7 @@ class ProcessEngine(Engine):
         self._check_alive()
         if not requests:
             return []
-        wires = await to_wire(requests, self.sidecar.image_size)  # a bad image fails here
+        wires = await to_wire(requests, self.adapter)  # a bad image fails here
         results: list[GenerationResult] = await self._call("generate", wires, len(wires))
         return results
 

@@ -3,7 +3,7 @@
     LOCVLM_ENGINE=remote LOCVLM_REMOTE_URLS='["http://10.0.0.5:8000", "http://10.0.0.6:8000"]' \
         LOCVLM_MODEL=runs/tiny/model locvlm serve
 
-Images travel as PNG data URLs, already squashed to the model's input size (`square`),
+Images travel as PNG data URLs, already prepared for the model (`Adapter.prepare`),
 so a replica's own resize is a no-op; the question goes as a text part and the
 checkpoint's saved chat template puts the image where the model was trained to see it.
 `LOCVLM_MODEL` names a local copy of the served checkpoint: its sidecar gives the input
@@ -29,8 +29,7 @@ import httpx
 from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError
-from locvlm.model.image import square
-from locvlm.model.sidecar import Sidecar, resolve_model_dir
+from locvlm.model.sidecar import Sidecar
 
 __all__ = ["NoReplicaError", "RemoteEngine", "RemoteStatusError"]
 
@@ -120,7 +119,7 @@ class RemoteEngine(Engine):
         """
         if not config.remote_urls:
             raise ValueError("engine=remote needs remote_urls (LOCVLM_REMOTE_URLS)")
-        sidecar = Sidecar.read(resolve_model_dir(config.model))
+        sidecar = config.sidecar()
         limit = config.remote_timeout_s
         client = httpx.AsyncClient(timeout=httpx.Timeout(limit, connect=min(5.0, limit)))
         engine = cls(
@@ -226,7 +225,7 @@ class RemoteEngine(Engine):
                 call.cancel()
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        image = square(request.image, self.sidecar.image_size)
+        image = self.adapter.prepare(request.image)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [

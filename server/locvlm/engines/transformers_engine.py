@@ -34,7 +34,6 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 from PIL import Image
@@ -44,9 +43,8 @@ from locvlm.engines._grammar import ConstrainRows, Grammars
 from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
-from locvlm.model.image import square
-from locvlm.model.inputs import prompt_batch
-from locvlm.model.loading import LoadedModel, load_model
+from locvlm.model.loading import load_served
+from locvlm.model.served import ServedModel
 
 __all__ = ["TransformersEngine"]
 
@@ -76,11 +74,11 @@ class _RowStop(StoppingCriteria):
         batch: Sequence[_Pending],
         prompt_len: int,
         closing: Callable[[], bool],
-        eos: int,
+        eos: Sequence[int],
         answer: Callable[[int, list[int]], None],
     ):
         self.batch, self.prompt_len, self.closing = batch, prompt_len, closing
-        self.eos, self.answer = eos, answer
+        self.eos, self.answer = set(eos), answer
         self.cancelled: set[int] = set()
         self.answered: set[int] = set()
 
@@ -96,7 +94,7 @@ class _RowStop(StoppingCriteria):
             if gone:
                 self.cancelled.add(i)
             limit = made >= p.request.max_new_tokens
-            if not gone and i not in self.answered and (limit or newest[i] == self.eos):
+            if not gone and i not in self.answered and (limit or newest[i] in self.eos):
                 self.answered.add(i)  # later tokens of a finished row are padding
                 self.answer(i, input_ids[i, self.prompt_len :].tolist())
             done.append(gone or limit)
@@ -108,13 +106,13 @@ class TransformersEngine(Engine):
 
     name = "transformers"
 
-    def __init__(self, loaded: LoadedModel, config: EngineConfig, worker: ThreadPoolExecutor):
+    def __init__(self, loaded: ServedModel, config: EngineConfig, worker: ThreadPoolExecutor):
         self.loaded, self.sidecar = loaded, loaded.sidecar
         self._worker = worker
         self._max_batch, self._wait_s = config.max_batch, config.batch_wait_ms / 1000
         text = loaded.model.config.get_text_config()
         self._context = int(text.max_position_embeddings)
-        self._grammars = Grammars(loaded.tokenizer, int(text.vocab_size))
+        self._grammars = Grammars(loaded.tokenizer, int(text.vocab_size), loaded.eos_token_ids)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._queued: set[_Pending] = set()
         self._batch: list[_Pending] = []
@@ -148,9 +146,9 @@ class TransformersEngine(Engine):
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="locvlm-transformers")
 
-        def load() -> LoadedModel:
+        def load() -> ServedModel:
             torch.set_num_threads(config.threads)
-            return load_model(config.model, dtype)
+            return load_served(config.model, config.adapter, dtype)
 
         try:
             loaded = await asyncio.get_running_loop().run_in_executor(worker, load)
@@ -190,7 +188,7 @@ class TransformersEngine(Engine):
         if self.errored or self._closed:
             raise EngineDeadError(f"transformers engine is {'down' if self._closed else 'dead'}")
         for r in requests:
-            need = len(self.loaded.encoder.prompt_ids(r.question)) + r.max_new_tokens
+            need = self.loaded.prompt_tokens(r.question) + r.max_new_tokens
             if need > self._context:
                 raise PromptTooLongError(
                     f"prompt and answer need {need} tokens; the context is {self._context}"
@@ -293,7 +291,7 @@ class TransformersEngine(Engine):
         failed: dict[int, Exception] = {}
         for i, p in enumerate(batch):
             try:
-                images[i] = square(p.request.image, self.sidecar.image_size)
+                images[i] = self.adapter.prepare(p.request.image)
             except Exception as exc:  # an unreadable or truncated image
                 failed[i] = exc
         rows = list(images)
@@ -304,16 +302,16 @@ class TransformersEngine(Engine):
     def _generate(
         self, batch: Sequence[_Pending], images: Sequence[Image.Image]
     ) -> list[GenerationResult]:
-        loaded, tok = self.loaded, self.loaded.tokenizer
-        inputs = prompt_batch(loaded.encoder, images, [p.request.question for p in batch])
-        prompt_len = inputs["input_ids"].shape[1]
+        loaded = self.loaded
+        inputs = loaded.inputs(images, [p.request.question for p in batch])
+        prompt_len = loaded.prompt_length(inputs)
         early: dict[int, GenerationResult] = {}
 
         def answer(i: int, tokens: list[int]) -> None:  # a row is complete: answer it now
             early[i] = self._result(batch[i], tokens)
             self._loop.call_soon_threadsafe(self._settle, batch[i], early[i])
 
-        stop = _RowStop(batch, prompt_len, lambda: self._closed, tok.eos_token_id, answer)
+        stop = _RowStop(batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer)
         constraints = [p.request.constraint for p in batch]
         processors = LogitsProcessorList()
         if any(constraints):
@@ -330,22 +328,23 @@ class TransformersEngine(Engine):
                 **inputs, max_new_tokens=max(p.request.max_new_tokens for p in batch),
                 do_sample=False, logits_processor=processors,
                 stopping_criteria=StoppingCriteriaList([stop]),
-                pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                pad_token_id=loaded.pad_token_id, eos_token_id=loaded.eos_token_ids,
             )  # fmt: skip
         self._counts["stopped_cancelled"] += len(stop.cancelled)
         rows = out[:, prompt_len:].tolist()
         return [early[i] if i in early else self._result(p, rows[i]) for i, p in enumerate(batch)]
 
     def _result(self, pending: _Pending, row: list[int]) -> GenerationResult:
-        request, tok = pending.request, self.loaded.tokenizer
+        request, eos = pending.request, set(self.loaded.eos_token_ids)
         tokens = row[: request.max_new_tokens]
         finish = "length"
-        if tok.eos_token_id in tokens:
-            tokens, finish = tokens[: tokens.index(tok.eos_token_id) + 1], "stop"
-        prompt_tokens = len(self.loaded.encoder.prompt_ids(request.question))
+        end = next((k for k, t in enumerate(tokens) if t in eos), None)
+        if end is not None:
+            tokens, finish = tokens[: end + 1], "stop"
+        prompt_tokens = self.loaded.prompt_tokens(request.question)
         self._counts["prompt_tokens"] += prompt_tokens
         self._counts["completion_tokens"] += len(tokens)
-        text = cast(str, tok.decode(tokens, skip_special_tokens=True)).strip()
+        text = self.loaded.decode(tokens)
         return GenerationResult(text, prompt_tokens, len(tokens), finish)
 
     async def shutdown(self) -> None:

@@ -16,11 +16,10 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from locvlm.adapters import get_adapter
 from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
-from locvlm.engines.errors import EngineDeadError
-from locvlm.model.image import square
-from locvlm.model.prompt_format import prompt
+from locvlm.engines.errors import EngineDeadError, EngineUnavailableError
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 __all__ = ["VLLMEngine"]
@@ -99,7 +98,12 @@ class VLLMEngine(Engine):
         )
 
         path = resolve_model_dir(config.model)
-        sidecar = Sidecar.read(path)
+        sidecar = config.sidecar()
+        adapter = get_adapter(sidecar)
+        if not adapter.vllm:
+            raise EngineUnavailableError(
+                f"vLLM does not serve {adapter.title} models; use --engine transformers"
+            )
         args = AsyncEngineArgs(
             model=str(path),
             dtype=config.dtype,
@@ -186,8 +190,8 @@ class VLLMEngine(Engine):
         )
 
         inputs = {
-            "prompt": prompt(request.question, self.sidecar.image_first),
-            "multi_modal_data": {"image": square(request.image, self.sidecar.image_size)},
+            "prompt": self.adapter.render(request.question),
+            "multi_modal_data": {"image": self.adapter.prepare(request.image)},
         }
         request_id = f"{request.request_id or 'locvlm'}-{next(self._ids)}"
         final = None

@@ -10,13 +10,15 @@ import torch
 from PIL import Image
 from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTrainedTokenizerFast
 
+from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
 from locvlm.model.inputs import Encoder, prompt_batch
+from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 # resolve_model_dir lives with the sidecar (no torch); here too for the callers that load.
-__all__ = ["LoadedModel", "greedy", "load_model", "resolve_model_dir"]
+__all__ = ["LoadedModel", "greedy", "load_model", "load_served", "resolve_model_dir"]
 
 
 def greedy(
@@ -40,13 +42,45 @@ def greedy(
 
 @dataclass
 class LoadedModel:
-    """A model with what it needs to read prompts and write answers."""
+    """A model with what it needs to read prompts and write answers (a `ServedModel`)."""
 
     model: LlavaForConditionalGeneration
     tokenizer: PreTrainedTokenizerFast
     sidecar: Sidecar
     encoder: Encoder
     codec: Codec
+
+    @property
+    def eos_token_ids(self) -> list[int]:
+        """The tokenizer's EOS."""
+        return [int(self.tokenizer.eos_token_id)]
+
+    @property
+    def pad_token_id(self) -> int:
+        """The tokenizer's padding token."""
+        return int(self.tokenizer.pad_token_id)
+
+    def inputs(
+        self, images: Sequence[Image.Image], questions: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """Left-padded prompts with their pixels (`model.inputs.prompt_batch`)."""
+        return prompt_batch(self.encoder, images, questions)
+
+    def prompt_length(self, inputs: dict[str, torch.Tensor]) -> int:
+        """The padded prompt's length."""
+        return int(inputs["input_ids"].shape[1])
+
+    def prompt_tokens(self, question: str) -> int:
+        """Prompt tokens, one per image token."""
+        return len(self.encoder.prompt_ids(question))
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        """Special tokens dropped, stripped."""
+        return str(self.tokenizer.decode(list(tokens), skip_special_tokens=True)).strip()
+
+    def forced_prefix(self) -> torch.Tensor | None:
+        """None: a decoder-only model."""
+        return None
 
     def generate(
         self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int = 64
@@ -55,10 +89,30 @@ class LoadedModel:
         return greedy(self.model, self.encoder, images, questions, max_new_tokens)
 
 
-def load_model(name: str | Path, dtype: torch.dtype = torch.float32) -> LoadedModel:
-    """Load a checkpoint folder (training output or export) with its sidecar."""
+def load_served(
+    name: str | Path, adapter: str | None = None, dtype: torch.dtype = torch.float32
+) -> ServedModel:
+    """Load any servable checkpoint: ours (`load_model`), or a stock one of a family.
+
+    Raises:
+        FileNotFoundError: no checkpoint at `name`.
+        ValueError: no adapter for it (see `adapters.read_sidecar`).
+    """
     path = resolve_model_dir(name)
-    sidecar = Sidecar.read(path)
+    sidecar = read_sidecar(path, adapter)
+    if sidecar.adapter == "locvlm":
+        return load_model(path, dtype, sidecar)
+    from locvlm.model.family import load_family
+
+    return load_family(path, sidecar, dtype)
+
+
+def load_model(
+    name: str | Path, dtype: torch.dtype = torch.float32, sidecar: Sidecar | None = None
+) -> LoadedModel:
+    """Load one of our checkpoint folders (training output or export) with its sidecar."""
+    path = resolve_model_dir(name)
+    sidecar = sidecar or Sidecar.read(path)
     model = LlavaForConditionalGeneration.from_pretrained(path, dtype=dtype)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -1,13 +1,15 @@
 """`locvlm.json`: what the server must know about a checkpoint besides its weights.
 
-The codec and its parameters (how coordinates are written), the input resolution, the
-prompt order, the task-template version and the training recipe and data. Plain JSON:
+The model family (its adapter), the codec and its parameters (how coordinates are
+written), the input resolution, the prompt order, the task-template version and the
+training recipe and data. Plain JSON:
 finding a checkpoint and reading its sidecar needs no torch, so the HTTP process (whose
 engine runs in a child) reads it without loading a model library.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,12 +49,17 @@ class Sidecar:
 
     codec: dict[str, Any]
     preset: str
-    image_size: int
+    image_size: int  # the square input side; 0: the family's processor resizes
     image_first: bool = True  # the presets' order (`ModelPreset.image_first`)
     spatial_evidence: bool = False
     templates_version: int = TEMPLATES_VERSION
     vocabulary: list[str] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
+    adapter: str = "locvlm"  # the model family (`locvlm.adapters`); ours by default
+
+    def replace(self, **changes: Any) -> Sidecar:
+        """A copy with `changes` (dataclass fields by name)."""
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def for_training(cls, preset: ModelPreset, codec: dict[str, Any], config: Any) -> Sidecar:

@@ -1,9 +1,10 @@
-"""What every endpoint's serving logic needs: the engine and how its model writes text.
+"""What every endpoint's serving logic needs: the engine and its model family's adapter.
 
-`ServingContext.ask` squashes a request's image to the model's input once, however many
-questions it asks about it (one per phrase, region...), before the engine sees it: every
-engine's own `square` is then a no-op, and the process engine sends the small image
-once. The caller keeps the decoded original, whose size boxes are answered in.
+`ServingContext.ask` prepares a request's image for the model once (`Adapter.prepare`:
+our checkpoints squash it to their square input), however many questions it asks about
+it (one per phrase, region...), before the engine sees it: every engine's own
+`prepare` is then a no-op, and the process engine sends the small image once. The
+caller keeps the decoded original, whose size boxes are answered in.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from typing import Protocol
 
 from PIL import Image
 
-from locvlm.coords import Codec, get_codec
+from locvlm.adapters import Adapter, get_adapter
+from locvlm.coords import Codec
 from locvlm.engines.base import Constraint, Engine, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
-from locvlm.model.image import square
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.arrivals import Arrivals
 
 __all__ = ["ServingContext", "ServingObserver"]
 
 _INLINE_PIXELS = 256 * 256
-"""Images up to this size are squashed on the event loop (well under a millisecond, as
+"""Images up to this size are prepared on the event loop (well under a millisecond, as
 `api.images` decodes them); larger ones in a worker thread, so the server keeps
 answering meanwhile."""
 
@@ -47,7 +48,7 @@ class ServingObserver(Protocol):
 
 @dataclass
 class ServingContext:
-    """The engine, the model's codec and vocabulary, and the answer-length limit."""
+    """The engine, the model's adapter (prompts, codec, vocabulary), the answer limit."""
 
     engine: Engine
     sidecar: Sidecar
@@ -57,14 +58,19 @@ class ServingContext:
     arrivals: Arrivals | None = None  # the server's requests on their way (a batching hint)
 
     @cached_property
+    def adapter(self) -> Adapter:
+        """The served model's family adapter (built once, not per request)."""
+        return get_adapter(self.sidecar)
+
+    @property
     def codec(self) -> Codec:
-        """The coordinate codec the model writes boxes with (built once, not per request)."""
-        return get_codec(**self.sidecar.codec)
+        """The coordinate codec the model writes boxes with."""
+        return self.adapter.codec
 
     @property
     def vocabulary(self) -> list[str]:
         """The categories the model knows (empty: open vocabulary)."""
-        return list(self.sidecar.vocabulary)
+        return self.adapter.vocabulary
 
     async def ask(
         self,
@@ -78,7 +84,7 @@ class ServingContext:
         `max_new_tokens` lowers the context's limit for these answers (never raises it).
         """
         limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
-        pixels = await self._squashed(image)
+        pixels = await self._prepared(image)
         coming = self.arrivals.arrived() if self.arrivals is not None else 0
         requests = [
             GenerationRequest(
@@ -96,12 +102,11 @@ class ServingContext:
                 self.observer.on_generation(result, seconds)
         return results
 
-    async def _squashed(self, image: Image.Image) -> Image.Image:
-        """`image` as the model sees it (`model.image.square`), off the loop when large."""
-        side = self.sidecar.image_size
+    async def _prepared(self, image: Image.Image) -> Image.Image:
+        """`image` as the engine takes it (`Adapter.prepare`), off the loop when large."""
         if image.width * image.height <= _INLINE_PIXELS:
-            return square(image, side)
-        return await asyncio.to_thread(square, image, side)
+            return self.adapter.prepare(image)
+        return await asyncio.to_thread(self.adapter.prepare, image)
 
     def report(self, task: str, parsed: bool, boxes: int = 0) -> None:
         """Tell the observer how one answer of `task` parsed and how many boxes it gave."""

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
-from locvlm.tasks import TASKS, region
 from locvlm_client import Box, DescribeResponse, ImageSize, RegionResult
 
 __all__ = ["describe"]
@@ -17,22 +16,16 @@ async def describe(
     ctx: ServingContext, image: Image.Image, regions: Sequence[Box], context: bool = True
 ) -> DescribeResponse:
     """Describe every region (pixels of `image`, clipped to it)."""
-    size = image.size
-    task = TASKS["region" if context else "region_plain"]
-    asked = [{"box": r.clip(size)} for r in regions]
-    questions = [task.prompt(args, ctx.codec, size) for args in asked]
-    patterns = [task.constraint(args, ctx.codec, ctx.vocabulary) for args in asked]
-    answers = await ctx.ask(image, questions, patterns)
+    size, adapter = image.size, ctx.adapter
+    adapter.require("describe")
+    regions = [r.clip(size) for r in regions]
+    asked = [adapter.describe(r, size, context) for r in regions]
+    answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
     results = []
-    for args, out in zip(asked, answers, strict=True):
-        box = args["box"]
-        said = task.read(out.text, ctx.codec, size)
-        ctx.report("describe", said is not None)
-        label = None if said is None else said.category
-        text = (
-            out.text.strip()
-            if said is None
-            else region.answer(said.category, said.relation, said.other)
+    for box, out in zip(regions, answers, strict=True):
+        said = adapter.read_describe(out.text, size)
+        ctx.report("describe", said.parsed)
+        results.append(
+            RegionResult(region=box, label=said.label, description=said.text, raw=out.text)
         )
-        results.append(RegionResult(region=box, label=label, description=text, raw=out.text))
     return DescribeResponse(image_size=ImageSize(width=size[0], height=size[1]), results=results)

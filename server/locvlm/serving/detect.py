@@ -1,4 +1,7 @@
-"""`POST /v1/detect`: every object (of some categories, or every known one), labelled."""
+"""`POST /v1/detect`: every object (of some categories, or every known one), labelled.
+
+A box the model wrote without a label (a family whose format has none) is `object`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from PIL import Image
 
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
-from locvlm.tasks import TASKS
 from locvlm_client import CoordSpace, Detection, DetectResponse, ImageSize
 
 __all__ = ["detect"]
@@ -20,19 +22,17 @@ async def detect(
     categories: Sequence[str] | None = None,
     coords: CoordSpace = "pixel",
 ) -> DetectResponse:
-    """List the objects with the detect task's prompt; boxes in the requested space."""
-    size, task = image.size, TASKS["detect"]
-    args = {"categories": list(categories or ())}
-    question = task.prompt(args, ctx.codec, size)
-    pattern = task.constraint(args, ctx.codec, ctx.vocabulary)
-    (out,) = await ctx.ask(image, [question], [pattern])
-    parsed = task.read(out.text, ctx.codec, size)
-    found = parsed or ()
+    """List the objects with the family's detect prompt; boxes in the requested space."""
+    size, adapter = image.size, ctx.adapter
+    adapter.require("detect")
+    question = adapter.detect(list(categories or ()), size)
+    (out,) = await ctx.ask(image, [question.text], [question.regex])
+    parsed = adapter.read_detect(out.text, size)
     wanted = set(categories or ())
     detections = [
-        Detection(label=o.category, box=in_space(o.box, size, coords))
-        for o in found
-        if not wanted or o.category in wanted
+        Detection(label=f.label or "object", box=in_space(f.box, size, coords))
+        for f in parsed or ()
+        if not wanted or f.label in wanted
     ]
     ctx.report("detect", parsed is not None, len(detections))
     return DetectResponse(

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
-from locvlm.tasks import TASKS
 from locvlm_client import Box, CoordSpace, GroundResponse, GroundResult, ImageSize
 
 __all__ = ["ground", "in_space"]
@@ -24,15 +23,14 @@ async def ground(
     ctx: ServingContext, image: Image.Image, phrases: Sequence[str], coords: CoordSpace = "pixel"
 ) -> GroundResponse:
     """Ground each phrase; boxes clipped to the image, reading order, every instance."""
-    size, codec, task = image.size, ctx.codec, TASKS["locpred"]
-    asked = [{"phrase": p} for p in phrases]
-    questions = [task.prompt(args, codec, size) for args in asked]
-    regexes = [task.constraint(args, codec, ctx.vocabulary) for args in asked]
-    answers = await ctx.ask(image, questions, regexes)
+    size, adapter = image.size, ctx.adapter
+    adapter.require("ground")
+    asked = [adapter.ground(p, size) for p in phrases]
+    answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
     results = []
     for phrase, out in zip(phrases, answers, strict=True):
-        found = task.read(out.text, codec, size)
-        boxes = [] if found is None else [in_space(b, size, coords) for b in found.boxes]
+        found = adapter.read_ground(out.text, phrase, size)
+        boxes = [] if found is None else [in_space(b, size, coords) for b in found]
         ctx.report("ground", found is not None, len(boxes))
         results.append(GroundResult(phrase=phrase, found=bool(boxes), boxes=boxes, raw=out.text))
     return GroundResponse(image_size=ImageSize(width=size[0], height=size[1]), results=results)

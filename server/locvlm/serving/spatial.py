@@ -4,6 +4,8 @@ The question is classified against the tasks' own templates (yes/no, side, categ
 count); the model answers it in the checkpoint's format, and the objects it names are
 grounded with LocPred in the same engine call, so callers can check the reasoning.
 Questions that match no template are answered as free text (`answer_type="free"`).
+Families that have no spatial answer format of their own are answered by
+localize-then-reason (`serving.reasoned`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
+from locvlm.serving.reasoned import reason_spatial
 from locvlm.tasks import TASKS, Task, spatial
 from locvlm.tasks.classify import ClassifiedQuestion, classify
 from locvlm_client import Detection, SpatialResponse
@@ -47,8 +50,11 @@ def _value_text(q: ClassifiedQuestion, read: Any) -> str:
 
 async def answer_spatial(ctx: ServingContext, image: Image.Image, question: str) -> SpatialResponse:
     """Classify, ask, ground the named objects, and answer."""
-    size, codec, vocab = image.size, ctx.codec, ctx.vocabulary
+    ctx.adapter.require("spatial")
     q = classify(question)
+    if not ctx.adapter.native_spatial:
+        return await reason_spatial(ctx, image, question, q)
+    size, codec, vocab = image.size, ctx.codec, ctx.vocabulary
     task = _task(q, ctx)
     text, pattern = question, None
     if task is not None:
@@ -56,16 +62,15 @@ async def answer_spatial(ctx: ServingContext, image: Image.Image, question: str)
             text, pattern = task.prompt(q.args, codec, size), task.constraint(q.args, codec, vocab)
         except KeyError:  # a template slot left empty: ask the question as it is
             task = None
-    locate = TASKS["locpred"]
-    named = [{"phrase": p} for p in (q.subject, q.reference) if p]
-    prompts = [text, *(locate.prompt(args, codec, size) for args in named)]
-    regexes = [pattern, *(locate.constraint(args, codec, vocab) for args in named)]
+    named = [p for p in (q.subject, q.reference) if p]
+    located = [ctx.adapter.ground(p, size) for p in named]
+    prompts = [text, *(g.text for g in located)]
+    regexes = [pattern, *(g.regex for g in located)]
     answer, *grounded = await ctx.ask(image, prompts, regexes)
     evidence: list[Detection] = []
-    for args, out in zip(named, grounded, strict=True):
-        found = locate.read(out.text, codec, size)
-        boxes = found.boxes if found else ()
-        evidence.extend(Detection(label=args["phrase"], box=b) for b in boxes)
+    for phrase, out in zip(named, grounded, strict=True):
+        boxes = ctx.adapter.read_ground(out.text, phrase, size) or ()
+        evidence.extend(Detection(label=phrase, box=b) for b in boxes)
     value = "" if task is None else _value_text(q, task.read(answer.text, codec, size, vocab))
     answer_type = q.answer_type if value or task is None else "free"
     ctx.report("spatial", bool(value) or task is None, len(evidence))

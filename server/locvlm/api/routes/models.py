@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from locvlm.adapters import SERVING_TASKS
 from locvlm.api.deps import LifecycleDep, ServingDep
 from locvlm.api.routes import error_responses
 from locvlm_client import ModelCard, ModelList
@@ -22,11 +23,13 @@ def model_id(model: str) -> str:
 
 @router.get("/models")
 async def list_models(serving: ServingDep, lifecycle: LifecycleDep) -> ModelList:
-    """The served model with its codec, input size and vocabulary."""
-    sidecar = serving.sidecar
+    """The served model: its family's adapter and tasks, codec, input size, vocabulary."""
+    sidecar, adapter = serving.sidecar, serving.adapter
     card = ModelCard(
         id=model_id(lifecycle.settings.model), created=lifecycle.started_at,
         engine=serving.engine.name, preset=sidecar.preset, image_size=sidecar.image_size,
         codec=dict(sidecar.codec), vocabulary=list(sidecar.vocabulary),
+        adapter=adapter.name, family=adapter.title,
+        tasks=[t for t in SERVING_TASKS if t in adapter.tasks],
     )  # fmt: skip
     return ModelList(data=[card])

@@ -1,0 +1,81 @@
+"""LocVLM checkpoints: ours, and LLaVA-1.5-class models fine-tuned with textual coordinates.
+
+Every task's wording is the Task API's (`locvlm.tasks`): the prompts a checkpoint was
+trained on, with the codec its `locvlm.json` names (nfp, ivb, diga, ...). The chat format
+is LLaVA-1.5's (`model.prompt_format`). Images are squashed to the model's square input,
+so normalized coordinates hold for every aspect. The only family that answers spatial
+questions itself (with evidence boxes when the checkpoint was trained to write them).
+
+A stock `llava` checkpoint without `locvlm.json` (the paper's LocVLM release) is served
+with the codec in `--adapter`'s defaults (nfp) and an open vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PIL import Image
+
+from locvlm.adapters.base import Adapter, Described, Found, Question
+from locvlm.model.image import square
+from locvlm.model.prompt_format import prompt
+from locvlm.tasks import TASKS, region
+from locvlm_client import Box, SizeLike
+
+__all__ = ["LocVLMAdapter"]
+
+
+class LocVLMAdapter(Adapter):
+    """Our checkpoints: the Task API's prompts, LLaVA-1.5's chat, a square input."""
+
+    name = "locvlm"
+    title = "LocVLM (LLaVA-1.5)"
+    model_types = ("llava",)
+    codec_name = "nfp"
+    native_spatial = True
+
+    def render(self, question: str) -> str:
+        """`USER: <image>` newline `{question} ASSISTANT:` (or the image after it)."""
+        return prompt(question, self.sidecar.image_first)
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        """Squashed to the model's square input (`model.image.square`)."""
+        return square(image, self.sidecar.image_size)
+
+    def ground(self, phrase: str, size: SizeLike) -> Question:
+        """LocPred's question; boxes, or NegPred's "There is no ..."."""
+        task, args = TASKS["locpred"], {"phrase": phrase}
+        return Question(
+            task.prompt(args, self.codec, size), task.constraint(args, self.codec, self.vocabulary)
+        )
+
+    def read_ground(self, text: str, phrase: str, size: SizeLike) -> list[Box] | None:
+        """LocPred's reader: boxes, [] for the absent answer, None for neither."""
+        found = TASKS["locpred"].read(text, self.codec, size)
+        return None if found is None else list(found.boxes)
+
+    def detect(self, categories: Sequence[str], size: SizeLike) -> Question:
+        """The detect task's question, listing only the known categories."""
+        task, args = TASKS["detect"], {"categories": list(categories)}
+        return Question(
+            task.prompt(args, self.codec, size), task.constraint(args, self.codec, self.vocabulary)
+        )
+
+    def read_detect(self, text: str, size: SizeLike) -> list[Found] | None:
+        """`category box; category box` (or "nothing"), as the detect task reads it."""
+        found = TASKS["detect"].read(text, self.codec, size)
+        return None if found is None else [Found(o.category, o.box) for o in found]
+
+    def describe(self, box: Box, size: SizeLike, context: bool) -> Question:
+        """The region task's question (contextual or plain)."""
+        task, args = TASKS["region" if context else "region_plain"], {"box": box}
+        return Question(
+            task.prompt(args, self.codec, size), task.constraint(args, self.codec, self.vocabulary)
+        )
+
+    def read_describe(self, text: str, size: SizeLike) -> Described:
+        """The category, and the canonical sentence with the relation when one was said."""
+        said = TASKS["region"].read(text, self.codec, size)
+        if said is None:
+            return Described(None, text.strip(), parsed=False)
+        return Described(said.category, region.answer(said.category, said.relation, said.other))

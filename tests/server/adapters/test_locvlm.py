@@ -1,0 +1,52 @@
+"""Our checkpoints' adapter: the Task API's prompts and readers, LLaVA's chat, a square."""
+
+from __future__ import annotations
+
+import re
+
+from PIL import Image
+
+from locvlm.adapters import get_adapter
+from locvlm.model.sidecar import Sidecar
+from locvlm.tasks import TASKS
+from locvlm_client import Box
+from tests.server.adapters.stock import near
+
+SIDECAR = Sidecar(
+    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
+    vocabulary=["red circle", "blue square"],
+)  # fmt: skip
+
+
+def test_prompts_and_constraints_are_the_tasks_own():
+    adapter, task = get_adapter(SIDECAR), TASKS["locpred"]
+    question = adapter.ground("red circle", (128, 64))
+    args = {"phrase": "red circle"}
+    assert question.text == task.prompt(args, adapter.codec, (128, 64))
+    assert question.regex == task.constraint(args, adapter.codec, adapter.vocabulary)
+    assert re.fullmatch(question.regex, "There is no red circle.")
+
+
+def test_reading_boxes_and_absence():
+    adapter = get_adapter(SIDECAR)
+    text = adapter.codec.encode([Box(x1=0, y1=0, x2=64, y2=32)], (128, 64))
+    [box] = adapter.read_ground(text, "red circle", (128, 64))
+    assert near(box, (0, 0, 64, 32), px=adapter.codec.tolerance * 128)
+    assert adapter.read_ground("There is no red circle.", "red circle", (128, 64)) == []
+    assert adapter.read_ground("hmm", "red circle", (128, 64)) is None
+
+
+def test_images_are_squashed_and_the_chat_is_llavas():
+    adapter = get_adapter(SIDECAR)
+    assert adapter.prepare(Image.new("RGBA", (300, 100))).size == (64, 64)
+    assert adapter.render("Where?") == "USER: <image>\nWhere? ASSISTANT:"
+    assert adapter.native_spatial
+    assert adapter.tasks == {"ground", "detect", "describe", "spatial"}
+
+
+def test_describe_reads_the_category_and_the_relation():
+    adapter = get_adapter(SIDECAR)
+    said = adapter.read_describe("A red circle, left of the blue square.", (64, 64))
+    assert said.parsed
+    assert said.label == "red circle"
+    assert not adapter.read_describe("?!", (64, 64)).parsed
