@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import torch
     from PIL import Image
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
     from locvlm.model.sidecar import Sidecar
 
@@ -25,9 +25,17 @@ __all__ = ["ServedModel"]
 class ServedModel(Protocol):
     """A checkpoint loaded for serving with transformers."""
 
-    model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
-    sidecar: Sidecar
+    @property
+    def model(self) -> Any:
+        """The transformers model (`generate` and `config` are what is used)."""
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """Its tokenizer (xgrammar builds its token table from it)."""
+
+    @property
+    def sidecar(self) -> Sidecar:
+        """What the server knows of the checkpoint (its adapter among it)."""
 
     @property
     def eos_token_ids(self) -> list[int]:
