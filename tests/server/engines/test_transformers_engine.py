@@ -312,6 +312,7 @@ async def test_cancelled_queued_requests_are_skipped(tiny_config: EngineConfig):
             task.cancel()
         await asyncio.sleep(0)
         assert engine.stats().queued == 0  # cancelled callers leave the queue at once
+
         def skipped() -> float:
             return engine.stats().details["skipped_cancelled"] - before.details["skipped_cancelled"]
 

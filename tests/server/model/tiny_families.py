@@ -140,8 +140,9 @@ def _qwen(out: Path, family: str, seed: int) -> None:
 def _paligemma(out: Path, family: str, seed: int) -> None:
     import transformers as tf
 
+    # "\n" is one token of Gemma's vocabulary; the prompt ends with it (vLLM looks it up).
     tok = _tokenizer(
-        ["<pad>", "<eos>", "<bos>", "<unk>"], [], pad="<pad>", eos="<eos>", bos="<bos>"
+        ["<pad>", "<eos>", "<bos>", "<unk>"], ["\n"], pad="<pad>", eos="<eos>", bos="<bos>"
     )
     images = tf.SiglipImageProcessorPil(size={"height": 32, "width": 32})
     images.image_seq_length = 16  # (32 / 8) ** 2 patches
@@ -149,7 +150,7 @@ def _paligemma(out: Path, family: str, seed: int) -> None:
     config = tf.PaliGemmaConfig(
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                        "num_attention_heads": 1, "image_size": 32, "patch_size": 8,
-                       "projection_dim": 32},
+                       "projection_dim": 32, "vision_use_head": False},
         text_config={"model_type": "gemma", "vocab_size": len(tok), "hidden_size": 32,
                      "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
                      "num_key_value_heads": 1, "head_dim": 32, "max_position_embeddings": 512},
@@ -161,6 +162,17 @@ def _paligemma(out: Path, family: str, seed: int) -> None:
     model.generation_config.eos_token_id = tok.eos_token_id
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    _hub_layout(out / "model.safetensors", "vision_tower.", "vision_tower.vision_model.")
+
+
+def _hub_layout(path: Path, old: str, new: str) -> None:
+    """Rename weights to the released checkpoints' layout, where transformers 5 saves
+    another (vLLM's loaders read the released one; transformers reads both)."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(path)
+    renamed = {(new + k[len(old) :] if k.startswith(old) else k): v for k, v in weights.items()}
+    save_file(renamed, path, metadata={"format": "pt"})
 
 
 def _kosmos2(out: Path, family: str, seed: int) -> None:
