@@ -5,9 +5,9 @@ import pickle
 import pytest
 from PIL import Image
 
+from locvlm.adapters import get_adapter
 from locvlm.engines._wire import SQUASH_HERE, from_wire, to_wire
 from locvlm.engines.base import Constraint, GenerationRequest
-from locvlm.adapters import get_adapter
 from locvlm.model.image import square
 from locvlm.model.sidecar import Sidecar
 
