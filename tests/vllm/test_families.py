@@ -1,28 +1,26 @@
-"""The families vLLM serves, through our VLLMEngine on the real vLLM CPU build.
+"""The families vLLM serves, through `locvlm serve --engine vllm` on the real vLLM CPU build.
 
 A tiny random checkpoint of each (`tests.server.model.tiny_families`, no `locvlm.json`)
-is loaded by vLLM; grounding and detection questions go with the adapter's prompt and
-constraint (vLLM's structured outputs), and every answer parses into boxes inside the
-caller's image. Families vLLM does not serve are refused at start-up.
+is served; `/v1/ground` and `/v1/detect` go with the adapter's prompt and constraint
+(vLLM's structured outputs), and every answer parses into boxes inside the caller's
+image. Families vLLM does not serve are refused when the engine starts.
 
     LOCVLM_VLLM_TIER=1 .venv-vllm/bin/python -m pytest -m vllm tests/vllm/test_families.py
 """
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from locvlm.adapters import ADAPTERS
-from locvlm.engines.base import Constraint, GenerationRequest
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineUnavailableError
 from locvlm.engines.vllm_engine import VLLMEngine
+from tests.server.api.live import assert_inside, b64, encoded, error_of, launch, scene
 from tests.server.model.tiny_families import FAMILIES, build_family
 
-pytestmark = [pytest.mark.vllm, pytest.mark.anyio, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(600)]
 
 if importlib.util.find_spec("vllm") is None:  # fail loudly: a skip would pass the tier
     pytest.fail("vllm is not importable: run the tier with .venv-vllm/bin/python -m pytest")
@@ -30,6 +28,51 @@ if importlib.util.find_spec("vllm") is None:  # fail loudly: a skip would pass t
 SIZES = [(160, 96), (96, 160)]
 SERVED = sorted(name for name in FAMILIES if ADAPTERS[name].vllm)
 REFUSED = sorted(name for name in FAMILIES if not ADAPTERS[name].vllm)
+VLLM_ENV = {
+    "VLLM_TARGET_DEVICE": "cpu", "HF_HUB_OFFLINE": "1", "LOCVLM_MAX_MODEL_LEN": "512",
+    "LOCVLM_MAX_NUM_SEQS": "4", "LOCVLM_GPU_MEMORY_UTILIZATION": "0.15",
+    "LOCVLM_MAX_NEW_TOKENS": "96",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SERVED)
+def test_each_served_family_answers_boxes_in_the_callers_pixels(name, tmp_path):
+    model = build_family(name, tmp_path / name)
+    server = launch(model, tmp_path, engine="vllm", **VLLM_ENV)
+    try:
+        server.wait_ready()
+        boxes = 0
+        with server.client() as client:
+            [card] = client.get("/v1/models").json()["data"]
+            assert (card["engine"], card["adapter"]) == ("vllm", name)
+            for size in SIZES:
+                image, objects = scene(size)
+                body = {"image": b64(encoded(image))}
+                phrase = objects[0].category
+                # Several phrases: a random model says "There is no ..." to some of them.
+                phrases = sorted({o.category for o in objects} | {"red circle", "blue square"})
+                grounded = client.post("/v1/ground", json={**body, "phrases": phrases})
+                assert grounded.status_code == 200, grounded.text
+                found = [b for r in grounded.json()["results"] for b in r["boxes"]]
+                detected = client.post("/v1/detect", json={**body, "categories": [phrase]})
+                if "detect" in ADAPTERS[name].tasks:
+                    assert detected.status_code == 200, detected.text
+                    found += [d["box"] for d in detected.json()["detections"]]
+                else:
+                    assert "cannot do detect" in error_of(detected, 400)["message"]
+                for box in found:
+                    assert_inside(box, size)
+                boxes += len(found)
+            metrics = client.get("/metrics").text
+        assert boxes > 0
+        failures = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("locvlm_parse_failures_total") and not line.endswith(" 0.0")
+        ]
+        assert not failures, failures
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -37,55 +80,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def cpu_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("VLLM_TARGET_DEVICE", "cpu")
-        env.setenv("HF_HUB_OFFLINE", "1")
-        yield
-
-
-def _config(model: Path) -> EngineConfig:
-    return EngineConfig(
-        kind="vllm", model=str(model), max_model_len=512, max_new_tokens=96,
-        max_num_seqs=4, gpu_memory_utilization=0.15,
-    )  # fmt: skip
-
-
-@pytest.mark.parametrize("name", SERVED)
-async def test_each_served_family_answers_parseable_boxes(name, tmp_path, cpu_env):
-    model = build_family(name, tmp_path / name)
-    engine = await VLLMEngine.create(_config(model))
-    try:
-        adapter = engine.adapter
-        assert adapter.name == name
-        boxes = 0
-        for size in SIZES:
-            image = Image.new("RGB", size, (200, 40, 40))
-            asked = [adapter.ground("red circle", size)]
-            if "detect" in adapter.tasks:
-                asked.append(adapter.detect(["red circle", "blue square"], size))
-            answers = await engine.generate(
-                [GenerationRequest(image, q.text, 96, Constraint(regex=q.regex)) for q in asked]
-            )
-            grounded = adapter.read_ground(answers[0].text, "red circle", size)
-            assert grounded is not None, answers[0].text
-            found = list(grounded)
-            if len(answers) > 1:
-                detected = adapter.read_detect(answers[1].text, size)
-                assert detected is not None, answers[1].text
-                found += [f.box for f in detected]
-            for box in found:
-                assert 0 <= box.x1 <= box.x2 <= size[0]
-                assert 0 <= box.y1 <= box.y2 <= size[1]
-            boxes += len(found)
-        assert boxes > 0
-    finally:
-        await engine.shutdown()
-
-
+@pytest.mark.anyio
 @pytest.mark.parametrize("name", REFUSED)
-async def test_families_vllm_does_not_serve_are_refused(name, tmp_path, cpu_env):
+async def test_families_vllm_does_not_serve_are_refused(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("VLLM_TARGET_DEVICE", "cpu")
     model = build_family(name, tmp_path / name)
+    config = EngineConfig(kind="vllm", model=str(Path(model)))
     with pytest.raises(EngineUnavailableError, match="use --engine transformers"):
-        await VLLMEngine.create(_config(model))
+        await VLLMEngine.create(config)

@@ -109,14 +109,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(model: Path | None, log_dir: Path, **env: str) -> LiveServer:
-    """Start `locvlm serve` for `model` (None: the embedded default, no `--model`) with
-    `LOCVLM_*` overrides; does not wait."""
+def launch(
+    model: Path | None, log_dir: Path, engine: str = "transformers", **env: str
+) -> LiveServer:
+    """Start `locvlm serve` for `model` (None: the embedded default, no `--model`) on
+    `engine` with `LOCVLM_*` overrides; does not wait."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     environ = {**os.environ, "LOCVLM_API_KEYS": f"{API_KEY},another-key",
                "LOCVLM_MAX_NEW_TOKENS": "16", **env}  # fmt: skip
-    command = [sys.executable, "-m", "locvlm", "serve", "--engine", "transformers",
+    command = [sys.executable, "-m", "locvlm", "serve", "--engine", engine,
                "--port", str(port), *(["--model", str(model)] if model else [])]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
