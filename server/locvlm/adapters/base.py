@@ -153,13 +153,15 @@ class Adapter(ABC):
         return image if image.mode == "RGB" else image.convert("RGB")
 
     # --- what each family writes ----------------------------------------------------
-    @abstractmethod
     def render(self, question: str) -> str:
         """The model input text for one question about one image (its chat format).
 
         Up to where the answer starts, with the family's image placeholder if the
-        processor does not add it.
+        processor does not add it. By default the text as it is: the families prompted
+        with task text (PaliGemma, Florence-2, Kosmos-2) have processors that add the
+        image tokens themselves.
         """
+        return question
 
     @abstractmethod
     def ground(self, phrase: str, size: SizeLike) -> Question:

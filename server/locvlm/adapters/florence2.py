@@ -35,10 +35,6 @@ class Florence2Adapter(Adapter):
     codec_name = "florence2"
     vllm = False
 
-    def render(self, question: str) -> str:
-        """The task token (and its input) as it is: the processor expands it."""
-        return question
-
     def _boxes(self, label: str) -> str:
         return f"(?:{label}(?:{self.codec.box_regex})+)+"
 

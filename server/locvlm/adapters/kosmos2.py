@@ -37,10 +37,6 @@ class Kosmos2Adapter(Adapter):
     codec_name = "kosmos2"
     vllm = False
 
-    def render(self, question: str) -> str:
-        """The text as it is: the processor adds the image tokens before it."""
-        return question
-
     def ground(self, phrase: str, size: SizeLike) -> Question:
         """The phrase, then the model writes its `<object>` (instances joined inside)."""
         return Question(f"<grounding><phrase> {phrase}</phrase>", self.codec.regex)

@@ -31,10 +31,6 @@ class PaliGemmaAdapter(Adapter):
     codec_name = "paligemma"
     tasks = frozenset({"ground", "detect", "spatial"})
 
-    def render(self, question: str) -> str:
-        """The task prefix as it is: the processor adds the image tokens and `<bos>`."""
-        return question
-
     def _listing(self, labels: Sequence[str]) -> str:
         """Labelled boxes joined by ` ; `, or nothing (the empty answer)."""
         label = "(?:" + "|".join(re.escape(x) for x in labels) + ")"

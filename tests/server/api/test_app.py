@@ -15,12 +15,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from locvlm.api.app import create_app
 from locvlm.api.settings import Settings
-from locvlm.engines.base import Engine, GenerationRequest, GenerationResult
-from locvlm.engines.config import EngineConfig
+from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from tests.server.api.live import AUTH, LiveServer, b64, encoded, error_of, scene, shared_server
+from tests.server.engines.scripted import ScriptedEngine
 
 V1_POSTS = [f"/v1/{task}{variant}" for task in ("ground", "describe", "spatial", "detect")
             for variant in ("", "/upload")]  # fmt: skip
@@ -117,28 +117,17 @@ async def test_internal_errors_say_nothing_internal() -> None:
     assert response.headers["x-request-id"]
 
 
-class _Refusing(Engine):
+class _Refusing(ScriptedEngine):
     """An engine that raises `error` for every request."""
 
     name = "refusing"
 
     def __init__(self, error: Exception) -> None:
+        super().__init__(Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=32))
         self.error = error
-        self.sidecar = Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=32)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         raise self.error
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    async def shutdown(self) -> None:
-        pass
-
-    @classmethod
-    async def create(cls, config: EngineConfig) -> Engine:
-        raise NotImplementedError
 
 
 @pytest.mark.anyio

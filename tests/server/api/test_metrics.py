@@ -19,14 +19,14 @@ from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.metrics import Metrics
 from locvlm.api.settings import Settings
 from locvlm.coords import Codec, get_codec
-from locvlm.engines.base import Engine, GenerationRequest, GenerationResult
-from locvlm.engines.config import EngineConfig
+from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
 from locvlm.tasks import locpred
 from locvlm_client import Box
 from tests.server.api.live import HeldBody, LiveServer, b64, encoded, launch_for, scene
+from tests.server.engines.scripted import ScriptedEngine
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -165,14 +165,12 @@ def test_each_app_has_its_own_registry() -> None:
     assert value(two, "locvlm_rejections_total", reason="rate_limited") == 0
 
 
-class _ScriptedEngine(Engine):
+class _ScriptedEngine(ScriptedEngine):
     """Answers the red circle's question with one box, anything else with nonsense."""
 
-    name = "scripted"
-
     def __init__(self, codec: Codec) -> None:
+        super().__init__(Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=32))
         self.codec = codec
-        self.sidecar = Sidecar(codec={"name": "ivb"}, preset="tiny-shapes", image_size=32)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         box = Box(x1=8, y1=8, x2=24, y2=20)
@@ -184,17 +182,6 @@ class _ScriptedEngine(Engine):
             )
             for r in requests
         ]  # fmt: skip
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    async def shutdown(self) -> None:
-        pass
-
-    @classmethod
-    async def create(cls, config: EngineConfig) -> Engine:
-        raise NotImplementedError
 
 
 def test_serving_reports_generations_parse_failures_and_boxes() -> None:

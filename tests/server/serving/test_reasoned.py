@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import pytest
 from PIL import Image
 
-from locvlm.engines.base import Engine, GenerationRequest, GenerationResult
-from locvlm.engines.config import EngineConfig
+from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.spatial import answer_spatial
 from locvlm_client import Box
+from tests.server.engines.scripted import ScriptedEngine
 
 SIZE = (640, 480)
 SCENE = {
@@ -32,13 +32,13 @@ SIDECAR = Sidecar(codec={"name": "qwen2_5_vl"}, preset="q", image_size=0, adapte
 _GROUND = re.compile(r"Locate every (.+) in the image and output")
 
 
-class _Oracle(Engine):
+class _Oracle(ScriptedEngine):
     """Grounds every phrase of `SCENE` exactly; anything else gets prose."""
 
     name = "oracle"
 
     def __init__(self) -> None:
-        self.sidecar = SIDECAR
+        super().__init__(SIDECAR)
         self.asked: list[str] = []
 
     def _answer(self, request: GenerationRequest) -> str:
@@ -58,17 +58,6 @@ class _Oracle(Engine):
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         return [GenerationResult(self._answer(r), 5, 5) for r in requests]
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    async def shutdown(self) -> None:
-        pass
-
-    @classmethod
-    async def create(cls, config: EngineConfig) -> Engine:
-        raise NotImplementedError
 
 
 @pytest.fixture
