@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from starlette.responses import JSONResponse
@@ -197,7 +198,11 @@ async def _run_watched(
 def check_texts(
     texts: Sequence[str], settings: Settings, param: str, *, max_count: int | None = None
 ) -> None:
-    """Bound a request's phrases (or categories, or question): count, length, not blank.
+    """Bound a request's phrases (or categories, or question): count, length, characters.
+
+    Not blank, no control characters (tab and line breaks aside), no lone surrogates.
+    Text goes into prompts and into the answer's constraint pattern: a NUL or a lone
+    surrogate there fails the tokenizer or the grammar compiler, so it is refused here.
 
     Raises:
         errors.UnprocessableError: 422, naming the offending field.
@@ -212,3 +217,14 @@ def check_texts(
             raise errors.UnprocessableError(
                 f"longer than {settings.max_phrase_chars} characters", param=where
             )
+        bad = next((c for c in text if _unprintable(c)), None)
+        if bad is not None:
+            raise errors.UnprocessableError(
+                f"must not contain the character U+{ord(bad):04X}", param=where
+            )
+
+
+def _unprintable(char: str) -> bool:
+    """A control character other than tab and line breaks, or a lone surrogate."""
+    kind = unicodedata.category(char)
+    return (kind == "Cc" and char not in "\t\n\r") or kind == "Cs"

@@ -91,10 +91,16 @@ def _check_model(settings: Settings) -> None:
 
 
 def _log_config(level: str) -> dict[str, Any]:
-    """The logging config: uvicorn's, with the `locvlm` loggers on its handler too."""
+    """The logging config: uvicorn's, with the `locvlm` loggers on its handler too.
+
+    Every line starts with the local time, ISO 8601 with its UTC offset.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    for formatter in config["formatters"].values():
+        formatter["fmt"] = "%(asctime)s " + formatter["fmt"]
+        formatter["datefmt"] = "%Y-%m-%dT%H:%M:%S%z"
     config["loggers"]["locvlm"] = {
         "handlers": ["default"],
         "level": level.upper(),

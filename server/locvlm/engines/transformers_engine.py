@@ -286,13 +286,18 @@ class TransformersEngine(Engine):
 
     # --- the worker thread ---------------------------------------------------------
     def _run(self, batch: Sequence[_Pending]) -> list[GenerationResult | Exception]:
-        """Prepare each request on its own (a bad image fails only its request), then generate."""
+        """Prepare each request on its own, then generate the rest together.
+
+        A bad image or a constraint the grammar compiler refuses fails only its request.
+        """
         images: dict[int, Image.Image] = {}
         failed: dict[int, Exception] = {}
         for i, p in enumerate(batch):
             try:
                 images[i] = self.adapter.prepare(p.request.image)
-            except Exception as exc:  # an unreadable or truncated image
+                if p.request.constraint is not None:  # compiled (and cached) here
+                    self._grammars.compile(p.request.constraint.for_engine())
+            except Exception as exc:  # an unreadable image, a pattern xgrammar refuses
                 failed[i] = exc
         rows = list(images)
         results = self._generate([batch[i] for i in rows], list(images.values())) if rows else []

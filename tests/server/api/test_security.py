@@ -1,5 +1,6 @@
 """API keys, the request id and CORS, on the live server (keys and one CORS origin set)."""
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -142,3 +143,12 @@ def test_api_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_key_matches(given: str, keys: list[str], matches: bool) -> None:
     assert key_matches(given, keys) is matches
+
+
+def test_every_log_line_carries_a_timestamp(server: LiveServer) -> None:
+    response = httpx.get(f"{server.url}/healthz", headers={"X-Request-ID": "stamped-line"})
+    assert response.status_code == 200
+    server.wait_log("request_id=stamped-line")
+    [line] = [x for x in server.log().splitlines() if "request_id=stamped-line" in x]
+    stamp = line.split(" ", 1)[0]
+    assert datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").year >= 2024, line

@@ -296,6 +296,25 @@ async def test_an_unreadable_image_fails_only_its_request(tiny_config: EngineCon
 
 
 @pytest.mark.anyio
+async def test_a_constraint_the_compiler_refuses_fails_only_its_request(
+    tiny_config: EngineConfig,
+):
+    image, categories = _scene(8)
+    question = locpred.prompt(categories[0])
+    bad = GenerationRequest(image, question, 4, Constraint(regex="red\x00circle|[0-9]+"))
+    good = GenerationRequest(image, question, 4, Constraint(regex="[0-9]+"))
+    async with TransformersEngine.open(replace(tiny_config, batch_wait_ms=100)) as engine:
+        failing = asyncio.create_task(engine.generate([bad]))
+        [answer] = await engine.generate([good])
+        with pytest.raises(Exception):  # noqa: B017, PT011 - xgrammar's own error type
+            await failing
+        stats = engine.stats()
+        assert engine.ready
+    assert answer.text.isdigit()
+    assert (stats.finished, stats.details["batches"]) == (1, 1)  # one batch, one failure
+
+
+@pytest.mark.anyio
 async def test_cancelled_queued_requests_are_skipped(tiny_config: EngineConfig):
     image, categories = _scene(2)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 24, ENDLESS)

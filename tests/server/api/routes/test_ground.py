@@ -6,6 +6,7 @@ space (or normalized to it). That they are right is `test_answers.py`'s job, on 
 shipped checkpoint.
 """
 
+import json
 from typing import Any
 
 import httpx
@@ -90,6 +91,8 @@ IMG = b64(PNG)
         ({"image": IMG, "phrases": ["x" * 201]}, 422, "phrases[0]"),  # over max_phrase_chars
         ({"image": IMG, "phrases": ["\U0001f600" * 200]}, 400, None),  # too many tokens
         ({"image": IMG, "phrases": ["a", "  "]}, 422, "phrases[1]"),  # blank phrase
+        ({"image": IMG, "phrases": ["red\x00circle"]}, 422, "phrases[0]"),  # a NUL
+        ({"image": IMG, "phrases": ["a", "b\x1bc"]}, 422, "phrases[1]"),  # an escape
         ({"image": IMG, "phrases": ["a"], "coords": "polar"}, 422, "coords"),  # unknown space
         ({"image": {}, "phrases": ["a"]}, 422, "image"),  # neither data nor url
         ({"phrases": ["a"]}, 422, "image"),  # no image
@@ -104,6 +107,16 @@ def test_bad_requests(
 ) -> None:
     error = error_of(client.post("/v1/ground", json=body), status)
     assert error["param"] == param
+
+
+def test_a_lone_surrogate_is_refused_at_the_edge(client: httpx.Client) -> None:
+    body = json.dumps({"image": IMG, "phrases": ["red \ud800 circle"]})  # ASCII-escaped
+    response = client.post("/v1/ground", content=body, headers={"content-type": "application/json"})
+    error = error_of(response, 422)
+    assert (error["param"], error["message"]) == (
+        "phrases[0]",
+        "must not contain the character U+D800",
+    )
 
 
 @pytest.mark.parametrize(
