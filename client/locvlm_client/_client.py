@@ -12,16 +12,22 @@ every other error status, the matching `APIError` subclass is raised.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from locvlm_client._box import Box
-from locvlm_client._errors import APIConnectionError, APITimeoutError, status_error
+from locvlm_client._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    InvalidArgumentError,
+    status_error,
+)
 from locvlm_client._images import Channels, ImageLike, data_url, to_image_input
 from locvlm_client._retry import RetryPolicy
 from locvlm_client._service import ModelList, Readiness
@@ -84,6 +90,29 @@ def _regions(regions: BoxLike | Sequence[BoxLike]) -> list[Box]:
     return [_box(r) for r in items]
 
 
+F = TypeVar("F", bound=Callable[..., dict[str, Any]])
+
+
+def _refused_here(build: F) -> F:
+    """A body builder that raises `InvalidArgumentError` (an `APIError`) for bad arguments.
+
+    Instead of pydantic's `ValidationError` or a bare `ValueError`.
+    """
+
+    @functools.wraps(build)
+    def checked(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return build(*args, **kwargs)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            param = ".".join(str(part) for part in first["loc"]) or None
+            raise InvalidArgumentError(f"{param}: {first['msg']}", param=param) from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(str(exc)) from exc
+
+    return checked  # type: ignore[return-value]
+
+
 class _Common(Generic[H, T]):
     """Settings, connection pool and request bodies of both clients (see `Client`)."""
 
@@ -131,6 +160,7 @@ class _Common(Generic[H, T]):
 
     # --- request bodies -------------------------------------------------------------
     @staticmethod
+    @_refused_here
     def _ground(
         image: ImageLike,
         phrases: str | Sequence[str],
@@ -143,6 +173,7 @@ class _Common(Generic[H, T]):
         return body.model_dump(exclude_none=True)
 
     @staticmethod
+    @_refused_here
     def _describe(
         image: ImageLike,
         regions: BoxLike | Sequence[BoxLike],
@@ -155,11 +186,13 @@ class _Common(Generic[H, T]):
         return body.model_dump(exclude_none=True)
 
     @staticmethod
+    @_refused_here
     def _spatial(image: ImageLike, question: str, channels: Channels | None) -> dict[str, Any]:
         body = SpatialRequest(image=to_image_input(image, channels), question=question)
         return body.model_dump(exclude_none=True)
 
     @staticmethod
+    @_refused_here
     def _detect(
         image: ImageLike,
         categories: Sequence[str] | None,

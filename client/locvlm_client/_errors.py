@@ -19,6 +19,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "GatewayTimeoutError",
+    "InvalidArgumentError",
     "InternalServerError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -40,6 +41,18 @@ class APIError(Exception):
         super().__init__(message)
         self.message = message
         self.request_id = request_id
+
+
+class InvalidArgumentError(APIError, ValueError):
+    """A call's arguments were refused before anything was sent (no phrase, a bad box).
+
+    Attributes:
+        param: The request field at fault (dotted, e.g. `regions.0.x2`), if one is.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class APIConnectionError(APIError):

@@ -224,3 +224,19 @@ async def test_async_client_maps_and_retries_the_same(sleeps: list[float]) -> No
                            max_retries=0) as client:  # fmt: skip
         with pytest.raises(APIConnectionError):
             await client.models()
+
+
+def test_bad_arguments_are_an_api_error_raised_before_sending() -> None:
+    from PIL import Image
+
+    from locvlm_client import APIError, Client, InvalidArgumentError
+
+    image = Image.new("RGB", (32, 32))
+    with Client(base_url="http://127.0.0.1:9", max_retries=0) as client:  # nothing listens
+        with pytest.raises(InvalidArgumentError) as no_phrase:
+            client.ground(image, [])
+        with pytest.raises(InvalidArgumentError) as bad_box:
+            client.describe(image, (10, 10, 5, 40))
+    assert isinstance(no_phrase.value, APIError)
+    assert no_phrase.value.param == "phrases"
+    assert isinstance(bad_box.value, ValueError)  # callers that caught ValueError still do
