@@ -96,6 +96,11 @@ class GroundResult(_Body):
     found: bool = Field(description="False when the model says the phrase is not in the image.")
     boxes: list[Box] = Field(default_factory=list, description="Every instance, reading order.")
     raw: str = Field("", description="The model's text, for debugging.")
+    warning: str | None = Field(
+        None,
+        description="Why the answer is not the model's: the phrase is not in its vocabulary "
+        "(see /v1/models), so it was not asked and found is false.",
+    )
 
 
 class GroundResponse(_Boxes):
@@ -162,6 +167,9 @@ class SpatialResponse(_Boxes):
         default_factory=list, description="Objects the answer rests on."
     )
     raw: str = ""
+    warning: str | None = Field(
+        None, description="Set when the question names an object outside the model's vocabulary."
+    )
 
     def labelled(self) -> list[tuple[str, Box]]:
         """The evidence boxes."""

@@ -28,6 +28,8 @@ from PIL import Image
 from locvlm.coords import Codec, get_codec
 from locvlm.engines.errors import InvalidInputError
 from locvlm.model.sidecar import Sidecar
+from locvlm.tasks._plural import singular
+from locvlm.tasks._text import normalize
 from locvlm.tasks.locpred import is_absent
 from locvlm_client import Box, SizeLike
 
@@ -130,6 +132,25 @@ class Adapter(ABC):
     def vocabulary(self) -> list[str]:
         """The categories the model knows (empty: open vocabulary)."""
         return list(self.sidecar.vocabulary)
+
+    def known(self, phrase: str) -> str | None:
+        """The category `phrase` names, or None when the model cannot know it.
+
+        With a vocabulary, the phrase normalized (case, punctuation, leading article,
+        plural) must be one of its entries; with none (open vocabulary) any phrase is
+        known as it is.
+        """
+        if not self.vocabulary:
+            return phrase
+        name = normalize(phrase)
+        for candidate in (name, singular(name)):
+            if candidate in self.vocabulary:
+                return candidate
+        return None
+
+    def unknown_warning(self, phrase: str) -> str:
+        """What a caller is told about a phrase outside the vocabulary."""
+        return f"{phrase!r} is not a category this model knows (see /v1/models): not asked"
 
     def require(self, task: ServingTask) -> None:
         """Refuse a task the family cannot do.

@@ -83,6 +83,8 @@ class ServingContext:
 
         `max_new_tokens` lowers the context's limit for these answers (never raises it).
         """
+        if not questions:  # everything was answered without the model
+            return []
         limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
         pixels = await self._prepared(image)
         coming = self.arrivals.arrived() if self.arrivals is not None else 0

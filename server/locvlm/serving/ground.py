@@ -22,15 +22,28 @@ def in_space(box: Box, size: tuple[int, int], coords: CoordSpace) -> Box:
 async def ground(
     ctx: ServingContext, image: Image.Image, phrases: Sequence[str], coords: CoordSpace = "pixel"
 ) -> GroundResponse:
-    """Ground each phrase; boxes clipped to the image, reading order, every instance."""
+    """Ground each phrase; boxes clipped to the image, reading order, every instance.
+
+    A phrase outside the model's vocabulary is not asked: it comes back not found, with
+    a warning (the model would point at whatever object it knows best).
+    """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
-    asked = [adapter.ground(p, size) for p in phrases]
-    answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
+    known = {p: adapter.known(p) for p in phrases}
+    asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
+    questions = [adapter.ground(known[p] or p, size) for p in asked]
+    answers = await ctx.ask(image, [q.text for q in questions], [q.regex for q in questions])
+    texts = {p: out.text for p, out in zip(asked, answers, strict=True)}
     results = []
-    for phrase, out in zip(phrases, answers, strict=True):
-        found = adapter.read_ground(out.text, phrase, size)
+    for phrase in phrases:
+        if phrase not in texts:
+            warning = adapter.unknown_warning(phrase)
+            results.append(GroundResult(phrase=phrase, found=False, warning=warning))
+            continue
+        found = adapter.read_ground(texts[phrase], known[phrase] or phrase, size)
         boxes = [] if found is None else [in_space(b, size, coords) for b in found]
         ctx.report("ground", found is not None, len(boxes))
-        results.append(GroundResult(phrase=phrase, found=bool(boxes), boxes=boxes, raw=out.text))
+        results.append(
+            GroundResult(phrase=phrase, found=bool(boxes), boxes=boxes, raw=texts[phrase])
+        )
     return GroundResponse(image_size=ImageSize(width=size[0], height=size[1]), results=results)

@@ -52,6 +52,13 @@ async def answer_spatial(ctx: ServingContext, image: Image.Image, question: str)
     """Classify, ask, ground the named objects, and answer."""
     ctx.adapter.require("spatial")
     q = classify(question)
+    unknown = [p for p in (q.subject, q.reference) if p and ctx.adapter.known(p) is None]
+    if unknown:  # the model would answer about whatever object it knows best
+        warning = "; ".join(ctx.adapter.unknown_warning(p) for p in unknown)
+        return SpatialResponse(
+            answer=f"This model does not know {' or '.join(repr(p) for p in unknown)}.",
+            answer_type="free", warning=warning,
+        )  # fmt: skip
     if not ctx.adapter.native_spatial:
         return await reason_spatial(ctx, image, question, q)
     size, codec, vocab = image.size, ctx.codec, ctx.vocabulary

@@ -50,3 +50,12 @@ def test_describe_reads_the_category_and_the_relation():
     assert said.parsed
     assert said.label == "red circle"
     assert not adapter.read_describe("?!", (64, 64)).parsed
+
+
+def test_a_phrase_is_known_by_its_category_in_any_case_article_or_number():
+    adapter = get_adapter(SIDECAR)
+    assert adapter.known("The Red circles.") == "red circle"
+    assert adapter.known("blue square") == "blue square"
+    assert adapter.known("the cat") is None
+    open_vocabulary = get_adapter(Sidecar(codec={"name": "nfp"}, preset="tiny", image_size=64))
+    assert open_vocabulary.known("the cat") == "the cat"

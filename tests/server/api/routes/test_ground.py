@@ -89,7 +89,6 @@ IMG = b64(PNG)
         ({"image": IMG, "phrases": []}, 422, "phrases"),  # no phrase
         ({"image": IMG, "phrases": ["a"] * 7}, 422, "phrases"),  # over max_phrases (6)
         ({"image": IMG, "phrases": ["x" * 201]}, 422, "phrases[0]"),  # over max_phrase_chars
-        ({"image": IMG, "phrases": ["\U0001f600" * 200]}, 400, None),  # too many tokens
         ({"image": IMG, "phrases": ["a", "  "]}, 422, "phrases[1]"),  # blank phrase
         ({"image": IMG, "phrases": ["red\x00circle"]}, 422, "phrases[0]"),  # a NUL
         ({"image": IMG, "phrases": ["a", "b\x1bc"]}, 422, "phrases[1]"),  # an escape

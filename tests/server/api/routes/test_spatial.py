@@ -71,6 +71,12 @@ def test_bad_requests(body: dict[str, Any], param: str, client: httpx.Client) ->
     assert live.error_of(client.post("/v1/spatial", json=body), 422)["param"] == param
 
 
+def test_a_question_of_too_many_tokens_is_a_400(client: httpx.Client) -> None:
+    body = {"image": live.b64(PNG), "question": "\U0001f600" * 200}  # free text, 4 bytes each
+    error = live.error_of(client.post("/v1/spatial", json=body), 400)
+    assert "context" in error["message"]
+
+
 def test_bad_upload(client: httpx.Client) -> None:
     response = client.post("/v1/spatial/upload", files={"file": ("s.png", PNG)})
     assert live.error_of(response, 422)["param"] == "question"
