@@ -30,13 +30,20 @@ async def ground_json(
 @router.post("/ground/upload", dependencies=[MULTIPART_BODY])
 async def ground_upload(
     file: Annotated[UploadFile, File(description="The image file.")],
-    phrases: Annotated[list[str], Form(description="A phrase; repeat the field for more.")],
+    phrases: Annotated[
+        list[str],
+        Form(description="Phrases, comma-separated ('red circle, blue square'), or repeated."),
+    ],
     serving: ServingDep,
     images: ImagesDep,
     settings: SettingsDep,
     coords: Annotated[CoordSpace, Form()] = "pixel",
 ) -> GroundResponse:
-    """`/v1/ground` for an uploaded file: `-F file=@scene.png -F phrases='red circle'`."""
+    """`/v1/ground` for an uploaded file: `-F file=@scene.png -F phrases='red circle, cube'`.
+
+    Each field is split on commas, as the playground splits its phrase box.
+    """
+    phrases = [p.strip() for field in phrases for p in field.split(",") if p.strip()] or phrases
     check_texts(phrases, settings, "phrases", max_count=settings.max_phrases)
     image = await images.upload(file)
     return await ground(serving, image, phrases, coords)

@@ -40,6 +40,8 @@ def answers(server: LiveServer) -> dict[str, httpx.Response]:
                                                "coords": "normalized"}}),
         "exif": ("/v1/ground", {"json": {"image": b64(exif_rotated(IMAGE)), "phrases": PHRASES}}),
         "upload": ("/v1/ground/upload", upload),
+        "comma": ("/v1/ground/upload", {"files": {"file": ("scene.png", PNG, "image/png")},
+                                        "data": {"phrases": ", ".join(PHRASES)}}),
     })  # fmt: skip
 
 
@@ -59,6 +61,10 @@ def test_boxes_in_the_original_pixels(answers: dict[str, httpx.Response]) -> Non
     for result in answer.results:
         for box in result.boxes:
             assert_inside(box.model_dump(), (160, 96))
+
+
+def test_an_upload_splits_its_phrases_on_commas(answers: dict[str, httpx.Response]) -> None:
+    _ground(answers["comma"], PHRASES)
 
 
 @pytest.mark.parametrize("name", ["normalized", "upload"])
