@@ -179,16 +179,22 @@ class _Common(Generic[H, T]):
         regions: BoxLike | Sequence[BoxLike],
         context: bool,
         channels: Channels | None,
+        coords: CoordSpace = "pixel",
     ) -> dict[str, Any]:
         body = DescribeRequest(
-            image=to_image_input(image, channels), regions=_regions(regions), context=context
-        )
+            image=to_image_input(image, channels), regions=_regions(regions), context=context,
+            coords=coords,
+        )  # fmt: skip
         return body.model_dump(exclude_none=True)
 
     @staticmethod
     @_refused_here
-    def _spatial(image: ImageLike, question: str, channels: Channels | None) -> dict[str, Any]:
-        body = SpatialRequest(image=to_image_input(image, channels), question=question)
+    def _spatial(
+        image: ImageLike, question: str, channels: Channels | None, coords: CoordSpace = "pixel"
+    ) -> dict[str, Any]:
+        body = SpatialRequest(
+            image=to_image_input(image, channels), question=question, coords=coords
+        )
         return body.model_dump(exclude_none=True)
 
     @staticmethod
@@ -279,11 +285,12 @@ class Client(_Common[httpx.Client, httpx.BaseTransport]):
         regions: BoxLike | Sequence[BoxLike],
         *,
         context: bool = True,
+        coords: CoordSpace = "pixel",
         channels: Channels | None = None,
         timeout: float | None = None,
     ) -> DescribeResponse:
         """What is in each region (a `Box` or `(x1, y1, x2, y2)` pixels), in context."""
-        body = self._describe(image, regions, context, channels)
+        body = self._describe(image, regions, context, channels, coords)
         return self._finish(self._send("POST", "/v1/describe", timeout, body), DescribeResponse)
 
     def spatial(
@@ -291,11 +298,12 @@ class Client(_Common[httpx.Client, httpx.BaseTransport]):
         image: ImageLike,
         question: str,
         *,
+        coords: CoordSpace = "pixel",
         channels: Channels | None = None,
         timeout: float | None = None,
     ) -> SpatialResponse:
         """The answer to a spatial question and the boxes it rests on."""
-        body = self._spatial(image, question, channels)
+        body = self._spatial(image, question, channels, coords)
         return self._finish(self._send("POST", "/v1/spatial", timeout, body), SpatialResponse)
 
     def detect(
@@ -390,11 +398,12 @@ class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         regions: BoxLike | Sequence[BoxLike],
         *,
         context: bool = True,
+        coords: CoordSpace = "pixel",
         channels: Channels | None = None,
         timeout: float | None = None,
     ) -> DescribeResponse:
         """What is in each region (a `Box` or `(x1, y1, x2, y2)` pixels), in context."""
-        body = self._describe(image, regions, context, channels)
+        body = self._describe(image, regions, context, channels, coords)
         response = await self._send("POST", "/v1/describe", timeout, body)
         return self._finish(response, DescribeResponse)
 
@@ -403,11 +412,12 @@ class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         image: ImageLike,
         question: str,
         *,
+        coords: CoordSpace = "pixel",
         channels: Channels | None = None,
         timeout: float | None = None,
     ) -> SpatialResponse:
         """The answer to a spatial question and the boxes it rests on."""
-        body = self._spatial(image, question, channels)
+        body = self._spatial(image, question, channels, coords)
         response = await self._send("POST", "/v1/spatial", timeout, body)
         return self._finish(response, SpatialResponse)
 

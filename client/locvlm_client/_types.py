@@ -118,8 +118,13 @@ class DescribeRequest(_Body):
     """What is in each region (and how it relates to the rest of the scene)?"""
 
     image: ImageInput
-    regions: list[Box] = Field(min_length=1, description="Regions in original pixels.")
+    regions: list[Box] = Field(
+        min_length=1, description="Regions in original pixels, or normalized with `coords`."
+    )
     context: bool = Field(True, description="Relate each region to another object.")
+    coords: CoordSpace = Field(
+        "pixel", description="The regions' space, given and answered: pixels or [0, 1]."
+    )
 
 
 class RegionResult(_Body):
@@ -148,6 +153,9 @@ class SpatialRequest(_Body):
     image: ImageInput
     question: str = Field(
         min_length=1, description="e.g. 'Is the red circle left of the blue square?'"
+    )
+    coords: CoordSpace = Field(
+        "pixel", description="The evidence boxes in original pixels or normalized to [0, 1]."
     )
 
 

@@ -15,10 +15,11 @@ from typing import Any
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
+from locvlm.serving.ground import in_space
 from locvlm.serving.reasoned import reason_spatial
 from locvlm.tasks import TASKS, Task, spatial
 from locvlm.tasks.classify import ClassifiedQuestion, classify
-from locvlm_client import Detection, SpatialResponse
+from locvlm_client import CoordSpace, Detection, SpatialResponse
 
 __all__ = ["answer_spatial"]
 
@@ -48,8 +49,21 @@ def _value_text(q: ClassifiedQuestion, read: Any) -> str:
     return "" if value is None else spatial.answer(value)
 
 
-async def answer_spatial(ctx: ServingContext, image: Image.Image, question: str) -> SpatialResponse:
-    """Classify, ask, ground the named objects, and answer."""
+async def answer_spatial(
+    ctx: ServingContext, image: Image.Image, question: str, coords: CoordSpace = "pixel"
+) -> SpatialResponse:
+    """Classify, ask, ground the named objects, and answer; evidence in `coords`."""
+    said = await _answer(ctx, image, question)
+    if coords == "pixel":
+        return said
+    evidence = [
+        Detection(label=d.label, box=in_space(d.box, image.size, coords)) for d in said.evidence
+    ]
+    return said.model_copy(update={"evidence": evidence})
+
+
+async def _answer(ctx: ServingContext, image: Image.Image, question: str) -> SpatialResponse:
+    """Classify, ask, ground the named objects, and answer (evidence in pixels)."""
     ctx.adapter.require("spatial")
     q = classify(question)
     unknown = [p for p in (q.subject, q.reference) if p and ctx.adapter.known(p) is None]

@@ -11,7 +11,7 @@ from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, Se
 from locvlm.api.errors import UnprocessableError, validation_error
 from locvlm.api.routes import error_responses
 from locvlm.serving.describe import describe
-from locvlm_client import Box, DescribeRequest, DescribeResponse
+from locvlm_client import Box, CoordSpace, DescribeRequest, DescribeResponse
 
 __all__ = ["router"]
 
@@ -33,7 +33,7 @@ async def describe_json(
     """Each region's category and, in context, how it relates to another object."""
     _check_count(body.regions, settings.max_regions)
     image = await images.load(body.image)
-    return await describe(serving, image, body.regions, body.context)
+    return await describe(serving, image, body.regions, body.context, body.coords)
 
 
 @router.post("/describe/upload", dependencies=[MULTIPART_BODY])
@@ -46,6 +46,7 @@ async def describe_upload(
     images: ImagesDep,
     settings: SettingsDep,
     context: Annotated[bool, Form()] = True,
+    coords: Annotated[CoordSpace, Form()] = "pixel",
 ) -> DescribeResponse:
     """`/v1/describe` for an uploaded file, the regions as a JSON form field."""
     try:
@@ -56,4 +57,4 @@ async def describe_upload(
         ) from None
     _check_count(boxes, settings.max_regions)
     image = await images.upload(file)
-    return await describe(serving, image, boxes, context)
+    return await describe(serving, image, boxes, context, coords)

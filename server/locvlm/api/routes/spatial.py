@@ -10,7 +10,7 @@ from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, Se
 from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.serving.spatial import answer_spatial
-from locvlm_client import SpatialRequest, SpatialResponse
+from locvlm_client import CoordSpace, SpatialRequest, SpatialResponse
 
 __all__ = ["router"]
 
@@ -24,7 +24,7 @@ async def spatial_json(
     """The answer, its type, and the boxes of the objects it rests on."""
     check_texts([body.question], settings, "question")
     image = await images.load(body.image)
-    return await answer_spatial(serving, image, body.question)
+    return await answer_spatial(serving, image, body.question, body.coords)
 
 
 @router.post("/spatial/upload", dependencies=[MULTIPART_BODY])
@@ -34,8 +34,9 @@ async def spatial_upload(
     serving: ServingDep,
     images: ImagesDep,
     settings: SettingsDep,
+    coords: Annotated[CoordSpace, Form()] = "pixel",
 ) -> SpatialResponse:
     """`/v1/spatial` for an uploaded file."""
     check_texts([question], settings, "question")
     image = await images.upload(file)
-    return await answer_spatial(serving, image, question)
+    return await answer_spatial(serving, image, question, coords)

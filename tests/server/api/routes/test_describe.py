@@ -13,6 +13,8 @@ IMAGE, OBJECTS = scene((96, 160), seed=11)
 PNG = encoded(IMAGE)
 INSIDE = OBJECTS[0].box.model_dump()
 OUTSIDE = {"x1": 80, "y1": 150, "x2": 500, "y2": 900}  # reaches past the 96x160 image
+UNIT = {"x1": INSIDE["x1"] / 96, "y1": INSIDE["y1"] / 160, "x2": INSIDE["x2"] / 96,
+        "y2": INSIDE["y2"] / 160}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +25,8 @@ def answers(server: LiveServer) -> dict[str, httpx.Response]:
     return send_all(server, {
         "json": ("/v1/describe", {"json": {"image": b64(PNG), "regions": [INSIDE, OUTSIDE]}}),
         "upload": ("/v1/describe/upload", upload),
+        "normalized": ("/v1/describe", {"json": {"image": b64(PNG), "regions": [UNIT],
+                                                 "coords": "normalized"}}),
     })  # fmt: skip
 
 
@@ -42,6 +46,16 @@ def test_regions_are_described_and_clipped(answers: dict[str, httpx.Response]) -
     answer = _described(answers["json"], 2)
     assert answer.results[0].region.model_dump() == INSIDE
     assert answer.results[1].region.model_dump() == {"x1": 80, "y1": 150, "x2": 96, "y2": 160}
+
+
+def test_normalized_regions_are_read_and_answered_in_the_unit_square(
+    answers: dict[str, httpx.Response],
+) -> None:
+    assert answers["normalized"].status_code == 200, answers["normalized"].text
+    [unit] = DescribeResponse.model_validate(answers["normalized"].json()).results
+    [pixel, _] = DescribeResponse.model_validate(answers["json"].json()).results
+    assert unit.region.to_xyxy() == pytest.approx(list(UNIT.values()))
+    assert (unit.label, unit.raw) == (pixel.label, pixel.raw)  # the same question was asked
 
 
 def test_upload(answers: dict[str, httpx.Response]) -> None:

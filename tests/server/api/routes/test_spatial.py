@@ -29,6 +29,8 @@ def answers(server: live.LiveServer) -> dict[str, httpx.Response]:
     calls["exif"] = ("/v1/spatial", {"json": rotated})
     upload = {"files": {"file": ("s.png", PNG)}, "data": {"question": yes_no}}
     calls["upload"] = ("/v1/spatial/upload", upload)
+    normalized = {"image": live.b64(PNG), "question": yes_no, "coords": "normalized"}
+    calls["normalized"] = ("/v1/spatial", {"json": normalized})
     return live.send_all(server, calls)
 
 
@@ -52,6 +54,17 @@ def test_answers_are_well_formed(kind: str, answers: dict[str, httpx.Response]) 
     if kind == "free":
         assert answer.answer_type == "free"
         assert not answer.evidence  # no template: nothing is grounded
+
+
+def test_normalized_evidence_is_the_pixel_evidence_over_the_size(
+    answers: dict[str, httpx.Response],
+) -> None:
+    unit = _answered(answers["normalized"], (1, 1))
+    pixel = _answered(answers["yes_no"], (160, 120))
+    assert unit.answer == pixel.answer
+    assert [e.box.to_xyxy() for e in unit.evidence] == pytest.approx(
+        [e.box.to_normalized((160, 120)) for e in pixel.evidence]
+    )
 
 
 def test_evidence_is_in_the_upright_image(answers: dict[str, httpx.Response]) -> None:
