@@ -2,6 +2,8 @@
 
 `RequestLimits` (ASGI middleware) guards every `/v1` request, in this order:
 - draining, loading or dead: 503 at once (`Retry-After`);
+- with `LOCVLM_API_KEYS` set, no valid `Authorization: Bearer` key: 401 at once, before a
+  slot is taken or a byte of body read, so clients without a key cannot hold slots;
 - `max_in_flight` requests already running: 429 at once with `Retry-After`; there is
   no queue, so load beyond the bound costs nothing but the refusal;
 - `Content-Length` over `max_request_bytes`: 413 before a byte of body is read;
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from locvlm.api import errors
 from locvlm.api.lifecycle import Lifecycle
+from locvlm.api.security import key_matches
 from locvlm.api.settings import Settings
 
 __all__ = ["RequestLimits", "check_texts", "send_error"]
@@ -77,6 +80,9 @@ class RequestLimits:
         phase = self.lifecycle.phase
         if phase != "ready":
             return errors.UnavailableError(f"the server is {phase}", retry_after=5)
+        keys = self.settings.api_keys
+        if keys and not key_matches(_bearer(scope), keys):
+            return errors.AuthenticationError()
         if self.lifecycle.in_flight >= self.settings.max_in_flight:
             return errors.RateLimitError(
                 f"{self.settings.max_in_flight} requests in flight; retry later", retry_after=1
@@ -228,3 +234,12 @@ def _unprintable(char: str) -> bool:
     """A control character other than tab and line breaks, or a lone surrogate."""
     kind = unicodedata.category(char)
     return (kind == "Cc" and char not in "\t\n\r") or kind == "Cs"
+
+
+def _bearer(scope: Scope) -> str:
+    """The key of the request's `Authorization: Bearer <key>` header ("" without one)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            return key.strip() if scheme.lower() == "bearer" else ""
+    return ""

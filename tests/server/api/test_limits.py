@@ -93,6 +93,21 @@ def test_429_beyond_max_in_flight_and_no_queue(server: LiveServer) -> None:
     assert server.readiness()[1]["in_flight"] == 0
 
 
+def test_clients_without_a_key_take_no_slot(server: LiveServer) -> None:
+    """8 slow bodies without a key are refused at once; a client with a key is served."""
+    held = [HeldBody(BAD_IMAGE) for _ in range(8)]
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous, ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(anonymous.post, "/v1/ground", content=h, headers=JSON) for h in held]
+        refused = [f.result() for f in futures]  # answered before the rest of the body
+    for h in held:
+        h.release()
+    for response in refused:
+        assert error_of(response, 401)["type"] == "unauthorized"
+    assert server.readiness()[1]["in_flight"] == 0
+    with server.client() as client:
+        assert error_of(client.post("/v1/ground", content=BAD_IMAGE, headers=JSON), 400)
+
+
 def test_a_burst_of_real_requests_is_served_or_refused(server: LiveServer) -> None:
     body = {"image": b64(PNG), "phrases": ["red circle"]}
 
