@@ -98,12 +98,14 @@ def test_clients_without_a_key_take_no_slot(server: LiveServer) -> None:
     held = [HeldBody(BAD_IMAGE) for _ in range(8)]
     with httpx.Client(base_url=server.url, timeout=60) as anonymous, ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(anonymous.post, "/v1/ground", content=h, headers=JSON) for h in held]
-        refused = [f.result() for f in futures]  # answered before the rest of the body
-    for h in held:
-        h.release()
+        _wait(lambda: all(h.sent_head.is_set() for h in held), "8 bodies begun")
+        time.sleep(0.5)  # time to be admitted, were they
+        assert server.readiness()[1]["in_flight"] == 0  # none holds a slot
+        for h in held:
+            h.release()
+        refused = [f.result() for f in futures]
     for response in refused:
         assert error_of(response, 401)["type"] == "unauthorized"
-    assert server.readiness()[1]["in_flight"] == 0
     with server.client() as client:
         assert error_of(client.post("/v1/ground", content=BAD_IMAGE, headers=JSON), 400)
 
