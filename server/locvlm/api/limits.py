@@ -7,7 +7,9 @@
 - `max_in_flight` requests already running: 429 at once with `Retry-After`; there is
   no queue, so load beyond the bound costs nothing but the refusal;
 - `Content-Length` over `max_request_bytes`: 413 before a byte of body is read;
-- then, holding a slot: the body is read (413 once it passes the limit, whatever the
+- then, holding a slot until the answer's last byte is handed to the server (not
+  until the request's cleanup: a keep-alive client's next request may follow at once):
+  the body is read (413 once it passes the limit, whatever the
   headers said), and the app runs while the connection is watched: a client that
   disconnects cancels the request, which frees its engine work. Reading and answering
   together get `request_timeout_s`; past it the request is cancelled and answered 504.
@@ -69,11 +71,19 @@ class RequestLimits:
             await send_error(scope, send, refusal)
             return
         self.lifecycle.enter()
+        held = True
+
+        def release() -> None:  # once: at the answer's last message, or at the end
+            nonlocal held
+            if held:
+                held = False
+                self.lifecycle.leave()
+
         try:
             with self.lifecycle.arrivals.admitted():
-                await self._bounded(scope, receive, send)
+                await self._bounded(scope, receive, send, release)
         finally:
-            self.lifecycle.leave()
+            release()
 
     def _refusal(self, scope: Scope) -> errors.APIError | None:
         """Why the request is refused before it starts, if it is."""
@@ -92,10 +102,15 @@ class RequestLimits:
             return _too_large(self.settings.max_request_bytes)
         return None
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _bounded(
+        self, scope: Scope, receive: Receive, send: Send, release: Callable[[], None]
+    ) -> None:
         sent: list[Message] = []  # the response's start and last messages, once sent
 
         async def tracked(message: Message) -> None:
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if last:  # the slot is free before the client can have its answer (and send
+                release()  # its next request on the same connection)
             await send(message)
             if message["type"] == "http.response.start" or not message.get("more_body"):
                 sent.append(message)

@@ -93,6 +93,25 @@ def test_429_beyond_max_in_flight_and_no_queue(server: LiveServer) -> None:
     assert server.readiness()[1]["in_flight"] == 0
 
 
+def test_sequential_keep_alive_clients_within_the_bound_are_never_refused(
+    server: LiveServer,
+) -> None:
+    """8 clients (the bound), each sending its requests one after another on one
+    connection: the slot of one answer is free before its client sends the next."""
+
+    def client_loop(_: int) -> list[int]:
+        with server.client() as client:
+            return [
+                client.post("/v1/ground", content=BAD_IMAGE, headers=JSON).status_code
+                for _ in range(25)
+            ]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [code for codes in pool.map(client_loop, range(8)) for code in codes]
+    assert statuses.count(429) == 0, f"{statuses.count(429)} of {len(statuses)} refused"
+    assert set(statuses) == {400}
+
+
 def test_clients_without_a_key_take_no_slot(server: LiveServer) -> None:
     """8 slow bodies without a key are refused at once; a client with a key is served."""
     held = [HeldBody(BAD_IMAGE) for _ in range(8)]
