@@ -52,6 +52,8 @@ class Lifecycle:
         self._failed = False
         self._changed = asyncio.Event()  # set whenever in_flight drops
         self._stop = asyncio.Event()
+        self.aborted = asyncio.Event()
+        """Set when a drain times out: the requests still in flight answer 503 and end."""
 
     @property
     def phase(self) -> Phase:
@@ -79,21 +81,33 @@ class Lifecycle:
             _log.info("draining: %d request(s) in flight", self.in_flight)
         self._draining = True
 
-    async def drain(self, timeout_s: float) -> int:
+    async def drain(self, timeout_s: float, answer_s: float = 2.0) -> int:
         """Begin draining and wait up to `timeout_s` for the in-flight requests.
 
+        Past it, the ones left are told to stop (`aborted`): each answers 503 in the
+        API's error shape, and they get `answer_s` more to send it.
+
         Returns:
-            How many are still in flight (0: all finished).
+            How many were still in flight at the timeout (0: all finished).
         """
         self.begin_drain()
+        if await self._settled(timeout_s):
+            return 0
+        left = self.in_flight
+        self.aborted.set()
+        await self._settled(answer_s)
+        return left
+
+    async def _settled(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for no request in flight; whether that happened."""
         try:
             async with asyncio.timeout(timeout_s):
                 while self.in_flight > 0:
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
-            pass
-        return self.in_flight
+            return False
+        return True
 
     # --- the engine (held by the app's lifespan) ----------------------------------
     @asynccontextmanager
@@ -164,7 +178,7 @@ class DrainingServer(uvicorn.Server):
     async def _drain(self) -> None:
         left = await self.lifecycle.drain(self.lifecycle.settings.drain_timeout_s)
         if left:
-            _log.warning("drain timeout: cancelling %d request(s) still in flight", left)
+            _log.warning("drain timeout: answered %d request(s) still in flight with 503", left)
         self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:

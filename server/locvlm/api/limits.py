@@ -13,6 +13,8 @@
   headers said), and the app runs while the connection is watched: a client that
   disconnects cancels the request, which frees its engine work. Reading and answering
   together get `request_timeout_s`; past it the request is cancelled and answered 504.
+  When the server's drain times out (SIGTERM, then `drain_timeout_s`), a request still
+  in flight is cancelled and answered 503, in the same error shape.
 
 This is the one check of the server's phase: a dependency that reaches the serving
 context later (`deps.get_serving`) relies on it. `check_texts` bounds what a request
@@ -25,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +45,29 @@ _log = logging.getLogger("locvlm.api")
 
 class _ClientGoneError(Exception):
     """The client closed the connection before its answer was sent."""
+
+
+class _AbortedError(Exception):
+    """The server's drain timed out with this request still in flight."""
+
+
+async def _unless(aborted: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; cancel it when `aborted` is set first.
+
+    Raises:
+        _AbortedError: `aborted` was set before `work` finished.
+    """
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(aborted.wait())
+    try:
+        await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            raise _AbortedError
+        await task
+    finally:
+        for pending in (task, waiter):
+            pending.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
 
 
 async def send_error(scope: Scope, send: Send, error: errors.APIError) -> None:
@@ -115,11 +141,19 @@ class RequestLimits:
             if message["type"] == "http.response.start" or not message.get("more_body"):
                 sent.append(message)
 
+        async def serve() -> None:
+            body = await _read_body(receive, self.settings.max_request_bytes)
+            await _run_watched(self.app, scope, body, receive, tracked, lambda: len(sent) > 1)
+
         deadline = asyncio.timeout(self.settings.request_timeout_s)
         try:
             async with deadline:
-                body = await _read_body(receive, self.settings.max_request_bytes)
-                await _run_watched(self.app, scope, body, receive, tracked, lambda: len(sent) > 1)
+                await _unless(self.lifecycle.aborted, serve())
+        except _AbortedError:
+            if not sent:
+                await send_error(scope, send, errors.UnavailableError(
+                    "the server is shutting down: its drain timed out", retry_after=5
+                ))  # fmt: skip
         except TimeoutError:
             if not deadline.expired():
                 raise
