@@ -1,8 +1,11 @@
 """`POST /v1/spatial`: answer a spatial question, with the boxes the answer rests on.
 
 The question is classified against the tasks' own templates (yes/no, side, category,
-count); the model answers it in the checkpoint's format, and the objects it names are
-grounded with LocPred in the same engine call, so callers can check the reasoning.
+count); the model answers it in the checkpoint's format. A checkpoint trained to list
+its evidence before the answer is taken at its word: those boxes are the evidence, so
+they cannot disagree with the answer's own text. Otherwise the objects the question
+names are grounded with LocPred in the same engine call, so callers can check the
+reasoning.
 Questions that match no template are answered as free text (`answer_type="free"`).
 Families that have no spatial answer format of their own are answered by
 localize-then-reason (`serving.reasoned`).
@@ -83,16 +86,22 @@ async def _answer(ctx: ServingContext, image: Image.Image, question: str) -> Spa
             text, pattern = task.prompt(q.args, codec, size), task.constraint(q.args, codec, vocab)
         except KeyError:  # a template slot left empty: ask the question as it is
             task = None
-    named = [p for p in (q.subject, q.reference) if p]
-    located = [ctx.adapter.ground(p, size) for p in named]
+    # An answer that writes its evidence is its own evidence; else the named objects are
+    # grounded in the same engine call.
+    writes_evidence = task is not None and task.name.endswith("_evidence")
+    named = [] if writes_evidence else [p for p in (q.subject, q.reference) if p]
+    located = [ctx.adapter.ground(ctx.adapter.known(p) or p, size) for p in named]
     prompts = [text, *(g.text for g in located)]
     regexes = [pattern, *(g.regex for g in located)]
     answer, *grounded = await ctx.ask(image, prompts, regexes)
+    read = None if task is None else task.read(answer.text, codec, size, vocab)
     evidence: list[Detection] = []
+    if writes_evidence and read is not None:
+        evidence = [Detection(label=o.category, box=o.box) for o in read.evidence]
     for phrase, out in zip(named, grounded, strict=True):
         boxes = ctx.adapter.read_ground(out.text, phrase, size) or ()
         evidence.extend(Detection(label=phrase, box=b) for b in boxes)
-    value = "" if task is None else _value_text(q, task.read(answer.text, codec, size, vocab))
+    value = "" if task is None else _value_text(q, read)
     answer_type = q.answer_type if value or task is None else "free"
     ctx.report("spatial", bool(value) or task is None, len(evidence))
     return SpatialResponse(

@@ -11,7 +11,6 @@ from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
-from locvlm.serving.spatial import answer_spatial
 from tests.server.engines.scripted import ScriptedEngine
 
 SIDECAR = Sidecar(
@@ -47,13 +46,3 @@ async def test_an_unknown_phrase_is_not_found_with_a_warning_and_not_asked():
     assert "not a category this model knows" in (cat.warning or "")
     assert (circle.found, circle.warning) == (True, None)
     assert engine.asked == ["Where is the red circle?"]  # normalized to the category
-
-
-@pytest.mark.anyio
-async def test_a_spatial_question_about_an_unknown_object_says_so():
-    engine = _Recording()
-    said = await answer_spatial(ServingContext(engine, SIDECAR), Image.new("RGB", (64, 64)),
-                                "Is the cat left of the red circle?")  # fmt: skip
-    assert (said.answer_type, said.evidence, engine.asked) == ("free", [], [])
-    assert "'cat'" in said.answer
-    assert "not a category this model knows" in (said.warning or "")

@@ -1,0 +1,85 @@
+"""`/v1/spatial`'s serving: unknown objects are said so; written evidence is the evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from PIL import Image
+
+from locvlm.engines.base import GenerationRequest, GenerationResult
+from locvlm.model.sidecar import Sidecar
+from locvlm.serving.context import ServingContext
+from locvlm.serving.spatial import answer_spatial
+from locvlm.tasks.base import Obj
+from locvlm.tasks.spatial import answer_with_evidence
+from locvlm_client import Box
+from tests.server.engines.scripted import ScriptedEngine
+
+SIDECAR = Sidecar(
+    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
+    vocabulary=["red circle", "blue square"],
+)  # fmt: skip
+
+
+class _Recording(ScriptedEngine):
+    """Answers every question with one box, and keeps the questions."""
+
+    def __init__(self) -> None:
+        super().__init__(SIDECAR)
+        self.asked: list[str] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.asked += [r.question for r in requests]
+        return [GenerationResult("[2, 2, 10, 10]", 5, 5) for _ in requests]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_spatial_question_about_an_unknown_object_says_so():
+    engine = _Recording()
+    said = await answer_spatial(ServingContext(engine, SIDECAR), Image.new("RGB", (64, 64)),
+                                "Is the cat left of the red circle?")  # fmt: skip
+    assert (said.answer_type, said.evidence, engine.asked) == ("free", [], [])
+    assert "'cat'" in said.answer
+    assert "not a category this model knows" in (said.warning or "")
+
+
+class _Evidencing(ScriptedEngine):
+    """A checkpoint that writes its evidence: both boxes, then the answer."""
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        super().__init__(sidecar)
+        self.asked: list[str] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.asked += [r.question for r in requests]
+        codec = self.adapter.codec
+        objects = [Obj("red circle", RED), Obj("blue square", BLUE)]
+        text = answer_with_evidence(True, objects, codec, (64, 64))
+        return [GenerationResult(text, 5, 5) for _ in requests]
+
+
+RED, BLUE = Box(x1=0, y1=0, x2=16, y2=16), Box(x1=40, y1=40, x2=60, y2=60)
+
+
+@pytest.mark.anyio
+async def test_an_answer_that_writes_its_evidence_is_its_own_evidence():
+    sidecar = SIDECAR.replace(spatial_evidence=True)
+    engine = _Evidencing(sidecar)
+    said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Is the red circle left of the blue square?")  # fmt: skip
+    assert len(engine.asked) == 1  # no separate grounding calls to disagree with it
+    assert said.answer == "yes"
+    cell = engine.adapter.codec.tolerance * 64
+    for got, (label, want) in zip(
+        said.evidence, [("red circle", RED), ("blue square", BLUE)], strict=True
+    ):
+        assert got.label == label
+        assert all(
+            abs(a - b) <= cell for a, b in zip(got.box.to_xyxy(), want.to_xyxy(), strict=True)
+        )
