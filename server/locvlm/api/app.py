@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from locvlm import __version__
@@ -57,7 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with lifecycle.running():
             yield
 
-    app = FastAPI(title="locvlm", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
+    # Swagger UI and ReDoc from the files of the fastapi-offline package, not a CDN: the
+    # docs work on an air-gapped machine.
+    app = FastAPIOffline(
+        title="locvlm", version=__version__, description=_DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings, app.state.lifecycle = settings, lifecycle
     lifecycle.observer = app.state.metrics = Metrics(lifecycle)
     app.include_router(health.router)
