@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 from PIL import Image
 
+from locvlm.coords.relations import Relation
 from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
@@ -50,7 +51,7 @@ async def test_a_spatial_question_about_an_unknown_object_says_so():
 
 
 class _Evidencing(ScriptedEngine):
-    """A checkpoint that writes its evidence: both boxes, then the answer."""
+    """A checkpoint that writes its evidence: both boxes, then the side (left)."""
 
     def __init__(self, sidecar: Sidecar) -> None:
         super().__init__(sidecar)
@@ -60,7 +61,7 @@ class _Evidencing(ScriptedEngine):
         self.asked += [r.question for r in requests]
         codec = self.adapter.codec
         objects = [Obj("red circle", RED), Obj("blue square", BLUE)]
-        text = answer_with_evidence(True, objects, codec, (64, 64))
+        text = answer_with_evidence(Relation.LEFT_OF, objects, codec, (64, 64))
         return [GenerationResult(text, 5, 5) for _ in requests]
 
 
@@ -74,7 +75,8 @@ async def test_an_answer_that_writes_its_evidence_is_its_own_evidence():
     said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
                                 "Is the red circle left of the blue square?")  # fmt: skip
     assert len(engine.asked) == 1  # no separate grounding calls to disagree with it
-    assert said.answer == "yes"
+    assert engine.asked == ["Which side of the blue square is the red circle?"]
+    assert (said.answer, said.answer_type) == ("yes", "yes_no")  # the side said is the one asked
     cell = engine.adapter.codec.tolerance * 64
     for got, (label, want) in zip(
         said.evidence, [("red circle", RED), ("blue square", BLUE)], strict=True
@@ -83,3 +85,12 @@ async def test_an_answer_that_writes_its_evidence_is_its_own_evidence():
         assert all(
             abs(a - b) <= cell for a, b in zip(got.box.to_xyxy(), want.to_xyxy(), strict=True)
         )
+
+
+@pytest.mark.anyio
+async def test_the_opposite_side_answers_no():
+    sidecar = SIDECAR.replace(spatial_evidence=True)
+    said = await answer_spatial(ServingContext(_Evidencing(sidecar), sidecar),
+                                Image.new("RGB", (64, 64)),
+                                "Is the red circle right of the blue square?")  # fmt: skip
+    assert (said.answer, said.answer_type) == ("no", "yes_no")
