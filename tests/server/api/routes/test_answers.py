@@ -7,10 +7,12 @@ checkpoint scores on the held-out benchmark (`bench/results/eval-default.md`) an
 above what a broken pipeline gives: boxes mapped to the wrong pixel space, a prompt the
 model was not trained on or a misread answer all fall to chance or zero.
 
-Measured on this tree (56 scenes of 1-4 objects): grounding 45/56, absent phrases
-rejected 32/56, region labels 30/56, detection precision 89/91 and recall 89/117,
-left/right 20/20. Floors: 0.6, 0.4, 0.3, 0.8, 0.6, 0.8. Chat (the official `openai` SDK):
-presence questions 31/40 (answering "yes" to all scores 20/40), floor 0.65.
+Measured on this tree with the checkpoint of session 7 (56 scenes of 1-4 objects):
+grounding 53/56, absent phrases rejected 54/56, region labels 51/56, detection precision
+109/111 and recall 109/117, left/right 20/20; chat (the official `openai` SDK) presence
+questions 39/40 (answering "yes" to all scores 20/40). Floors: 0.85, 0.85, 0.8, 0.9,
+0.8, 0.9 and 0.85, about 0.1 under each measured share: on 56 scenes one standard error
+of a share near 0.9 is 0.04, so a floor 2.5 errors down fails only on a real loss.
 """
 
 from collections.abc import Iterator
@@ -122,7 +124,7 @@ def test_grounding_finds_the_phrase_in_the_callers_pixels(
         assert (answer.image_size.width, answer.image_size.height) == case.size
         boxes = answer.results[0].boxes
         hits += any(box.iou(case.target.box) >= 0.5 for box in boxes)
-    assert hits / len(CASES) >= 0.6, f"{hits}/{len(CASES)} phrases grounded at IoU >= 0.5"
+    assert hits / len(CASES) >= 0.85, f"{hits}/{len(CASES)} phrases grounded at IoU >= 0.5"
 
 
 def test_absent_phrases_are_not_found(answers: dict[str, httpx.Response]) -> None:
@@ -130,7 +132,7 @@ def test_absent_phrases_are_not_found(answers: dict[str, httpx.Response]) -> Non
         not GroundResponse.model_validate(_ok(answers[f"ground{i}"])).results[1].found
         for i in range(len(CASES))
     )
-    assert rejected / len(CASES) >= 0.4, f"{rejected}/{len(CASES)} absent phrases rejected"
+    assert rejected / len(CASES) >= 0.85, f"{rejected}/{len(CASES)} absent phrases rejected"
 
 
 def test_region_labels_name_the_object(answers: dict[str, httpx.Response]) -> None:
@@ -138,7 +140,7 @@ def test_region_labels_name_the_object(answers: dict[str, httpx.Response]) -> No
     for i, case in enumerate(CASES):
         answer = DescribeResponse.model_validate(_ok(answers[f"describe{i}"]))
         right += answer.results[0].label == case.target.category
-    assert right / len(CASES) >= 0.3, f"{right}/{len(CASES)} regions labelled right"
+    assert right / len(CASES) >= 0.8, f"{right}/{len(CASES)} regions labelled right"
 
 
 def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response]) -> None:
@@ -152,8 +154,8 @@ def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response])
         truth += len(present)
     assert listed, "nothing detected in any scene"
     precision, recall = found / listed, found / truth
-    assert precision >= 0.8, f"{found}/{listed} listed labels are in the scene"
-    assert recall >= 0.6, f"{found}/{truth} categories present are listed"
+    assert precision >= 0.9, f"{found}/{listed} listed labels are in the scene"
+    assert recall >= 0.8, f"{found}/{truth} categories present are listed"
 
 
 def test_left_right_questions_are_answered_right(answers: dict[str, httpx.Response]) -> None:
@@ -167,7 +169,7 @@ def test_left_right_questions_are_answered_right(answers: dict[str, httpx.Respon
         truth = "yes" if a.box.center[0] < b.box.center[0] else "no"
         assert answer.answer_type == "yes_no"
         right += answer.answer == truth
-    assert right / len(asked) >= 0.8, f"{right}/{len(asked)} left/right answers right"
+    assert right / len(asked) >= 0.9, f"{right}/{len(asked)} left/right answers right"
 
 
 def _yes_no_chat(sdk: openai.OpenAI, model: str, case: Case, phrase: str) -> str:
@@ -192,4 +194,4 @@ def test_chat_answers_presence_questions(default_server: live.LiveServer) -> Non
             present = list(pool.map(ask, asked, [c.target.category for c in asked]))
             absent = list(pool.map(ask, asked, [c.absent for c in asked]))
     right = sum(a.startswith("yes") for a in present) + sum(a.startswith("no") for a in absent)
-    assert right / (2 * len(asked)) >= 0.65, f"{right}/{2 * len(asked)}: {present} {absent}"
+    assert right / (2 * len(asked)) >= 0.85, f"{right}/{2 * len(asked)}: {present} {absent}"
