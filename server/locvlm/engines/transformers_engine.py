@@ -294,11 +294,13 @@ class TransformersEngine(Engine):
         failed: dict[int, Exception] = {}
         for i, p in enumerate(batch):
             try:
-                images[i] = self.adapter.prepare(p.request.image)
+                image = self.adapter.prepare(p.request.image)
                 if p.request.constraint is not None:  # compiled (and cached) here
                     self._grammars.compile(p.request.constraint.for_engine())
             except Exception as exc:  # an unreadable image, a pattern xgrammar refuses
                 failed[i] = exc
+            else:
+                images[i] = image
         rows = list(images)
         results = self._generate([batch[i] for i in rows], list(images.values())) if rows else []
         done = dict(zip(rows, results, strict=True))

@@ -228,7 +228,9 @@ def test_a_request_that_times_out_frees_its_engine_work(slow_server: LiveServer)
 
     before = stats()
     with slow_server.client() as client:
-        response = client.post("/v1/ground", json={"image": b64(PNG), "phrases": ["a", "b"]})
+        response = client.post(
+            "/v1/ground", json={"image": b64(PNG), "phrases": ["red circle", "blue square"]}
+        )
     assert error_of(response, 504)["type"] == "timeout"
 
     def cancelled(engine: dict[str, Any]) -> float:
