@@ -68,8 +68,9 @@ class ShapesConfig:
     def __post_init__(self) -> None:
         if self.size is not None:
             check_size(self.size)
-        if not 0.0 <= self.confusable_prob <= 1.0:
-            raise ValueError("confusable_prob must lie in [0, 1]")
+        for name in ("repeat_prob", "confusable_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1]")
         if not 1 <= self.min_objects <= self.max_objects <= 5:
             raise ValueError("objects per scene must satisfy 1 <= min <= max <= 5")
         unknown = set(self.backgrounds) - {"flat", "noise", "gradient"}

@@ -28,6 +28,7 @@ class SceneStream:
     max_objects: int = 5
     min_objects: int = 1
     confusable_prob: float = 0.0  # see ShapesConfig: same-color / same-shape distractors
+    repeat_prob: float = 0.25  # see ShapesConfig: a new object reuses a present category
     index: int = 0  # the next scene; saved in checkpoints so a resumed run continues
     vocabulary: ClassVar[tuple[str, ...]] = CATEGORIES  # every category the world draws
 
@@ -44,6 +45,7 @@ class SceneStream:
             min_objects=self.min_objects,
             max_objects=self.max_objects,
             confusable_prob=self.confusable_prob,
+            repeat_prob=self.repeat_prob,
         )
         image, objects = render_scene((self.seed, self.index), config)
         self.index += 1

@@ -61,7 +61,11 @@ class Trainer:
         v = self.preset.vision
         self.encoder = Encoder(self.tokenizer, self.preset.image_tokens, v.image_size, mean, std,
                                self.preset.image_first)  # fmt: skip
-        self.stream = SceneStream(seed=config.seed, confusable_prob=config.confusable_prob)
+        self.stream = SceneStream(
+            seed=config.seed,
+            confusable_prob=config.confusable_prob,
+            repeat_prob=config.repeat_prob,
+        )
         self.vocabulary = self.stream.vocabulary  # the categories the world draws
         bins = int(self.codec.config.get("bins", 32))
         self.heads = DenseHeads(v.hidden, bins, self.vocabulary)

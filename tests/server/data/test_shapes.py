@@ -97,6 +97,23 @@ def _shared_word_pairs(confusable_prob: float, scenes: int = 300) -> float:
     return shared / pairs
 
 
+def _repeated_share(repeat_prob: float, scenes: int = 300) -> float:
+    """Share of objects whose category appears more than once in their scene."""
+    repeated = total = 0
+    for i in range(scenes):
+        _, objects = render_scene((5, i), ShapesConfig(min_objects=3, repeat_prob=repeat_prob))
+        cats = [o.category for o in objects]
+        repeated += sum(cats.count(c) > 1 for c in cats)
+        total += len(cats)
+    return repeated / total
+
+
+def test_repeat_prob_sets_how_often_categories_repeat() -> None:
+    never, often = _repeated_share(0.0), _repeated_share(0.6)
+    assert never < 0.2  # only chance collisions of uniform draws over 24 categories
+    assert often > never + 0.3
+
+
 def test_confusable_scenes_hold_more_same_color_or_same_shape_pairs() -> None:
     plain, hard = _shared_word_pairs(0.0), _shared_word_pairs(1.0)
     assert plain < 0.55  # uniform categories: 1 - 15/23 of pairs share a word
@@ -141,8 +158,9 @@ def test_out_of_contract_sizes_rejected(size: tuple[int, int]) -> None:
         {"max_objects": 6},  # too many
         {"backgrounds": ("stripes",)},  # unknown background
         {"confusable_prob": 1.5},  # not a probability
+        {"repeat_prob": -0.1},  # not a probability
     ],
 )
 def test_bad_configs_rejected(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"objects|backgrounds|confusable"):
+    with pytest.raises(ValueError, match=r"objects|backgrounds|confusable|repeat"):
         ShapesConfig(**kwargs)  # type: ignore[arg-type]
