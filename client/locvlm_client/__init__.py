@@ -49,6 +49,7 @@ from locvlm_client._types import (
     SpatialResponse,
 )
 from locvlm_client.openai_types import (
+    ChatBox,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -70,6 +71,7 @@ __all__ = [
     "BadRequestError",
     "Box",
     "Channels",
+    "ChatBox",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionRequest",

@@ -20,8 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from locvlm_client._box import Box
+from locvlm_client._types import CoordSpace
+
 __all__ = [
     "AssistantMessage",
+    "ChatBox",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -33,6 +37,7 @@ __all__ = [
     "FinishReason",
     "ImagePart",
     "ImageURL",
+    "ResponseFormat",
     "ResponseMessage",
     "StreamOptions",
     "StructuredOutputs",
@@ -113,6 +118,17 @@ class StructuredOutputs(_Lenient):
         return self
 
 
+class ResponseFormat(_Lenient):
+    """OpenAI's `response_format`: only `text` is served.
+
+    The model writes boxes as text, not JSON, so `json_object` and `json_schema` are
+    refused (400); constrain the answer with `structured_outputs` instead.
+    """
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = Field(None, description="Refused with a 400.")
+
+
 class StreamOptions(_Lenient):
     """Options of a streamed answer."""
 
@@ -122,7 +138,10 @@ class StreamOptions(_Lenient):
 class ChatCompletionRequest(_Lenient):
     """`POST /v1/chat/completions`: one question about one image."""
 
-    model: str = Field(description="Any name; the served model answers (see /v1/models).")
+    model: str = Field(
+        description="The served model's id (`GET /v1/models`), or `default`; another name "
+        "is a 404, as vLLM answers."
+    )
     messages: list[ChatMessage] = Field(
         min_length=1,
         description="The last user message's text is the question; exactly one image_url "
@@ -141,6 +160,14 @@ class ChatCompletionRequest(_Lenient):
     structured_outputs: StructuredOutputs | None = Field(
         None, description="Constrain the answer (vLLM's field): a regex or a list of choices."
     )
+    response_format: ResponseFormat | None = Field(
+        None, description='Only `{"type": "text"}`; the JSON modes are a 400.'
+    )
+    coords: CoordSpace = Field(
+        "pixel",
+        description="A locvlm extension: the space of `message.boxes`, the request image's "
+        "pixels or [0, 1] of its sides.",
+    )
 
 
 # --- the response ----------------------------------------------------------------------
@@ -152,11 +179,26 @@ class Usage(BaseModel):
     total_tokens: int = Field(description="Their sum.")
 
 
+class ChatBox(BaseModel):
+    """A box the answer's text writes, in the request image's space (see `coords`)."""
+
+    label: str | None = Field(None, description="What the text names beside the box.")
+    box: Box
+
+
 class ResponseMessage(BaseModel):
     """The model's answer."""
 
     role: Literal["assistant"] = "assistant"
-    content: str = Field(description="The answer text, as the model wrote it.")
+    content: str = Field(
+        description="The answer text, as the model wrote it: its boxes in the model's own "
+        "coordinates (grid cells for locvlm's checkpoints); `boxes` has them in the image's."
+    )
+    boxes: list[ChatBox] = Field(
+        default_factory=list,
+        description="A locvlm extension: every box in `content`, in the request image's "
+        "pixels (or normalized, with `coords`), in the order written.",
+    )
 
 
 class _Choice(BaseModel):
@@ -190,6 +232,9 @@ class Delta(BaseModel):
 
     role: Literal["assistant"] | None = Field(None, description="In the first chunk only.")
     content: str | None = Field(None, description="The next piece of the answer.")
+    boxes: list[ChatBox] | None = Field(
+        None, description="In the finish chunk: the answer's boxes, as `message.boxes`."
+    )
 
     @model_serializer(mode="wrap")
     def _set_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

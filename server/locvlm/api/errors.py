@@ -30,6 +30,7 @@ __all__ = [
     "GatewayTimeoutError",
     "InternalError",
     "InvalidRequestError",
+    "NotFoundError",
     "PayloadTooLargeError",
     "RateLimitError",
     "UnavailableError",
@@ -93,6 +94,10 @@ class AuthenticationError(
     def headers(self) -> dict[str, str]:
         """RFC 6750: tell the caller which scheme to use."""
         return {"WWW-Authenticate": "Bearer"}
+
+
+class NotFoundError(APIError, status=404, kind="not_found", default="not found"):
+    """404: no such route, or a model name the server does not serve."""
 
 
 class PayloadTooLargeError(

@@ -6,6 +6,14 @@ last user message's text is the question; system and assistant turns are accepte
 not shown to the model. The engine formats the question with the checkpoint's chat
 format (`locvlm.model.prompt_format`), as for every other endpoint.
 
+The answer's `content` is the model's text as it wrote it, boxes in the model's own
+coordinates (grid cells for our checkpoints), so it is what vLLM serving the same model
+answers and a `structured_outputs` pattern the caller gave still matches it. The boxes
+are also in `message.boxes` (a field OpenAI's and vLLM's clients keep, as extras), read
+by the family's adapter and put in the request image's pixels (or normalized, with the
+`coords` extension). `response_format` other than `text` is refused: the model writes no
+JSON, and a constraint it cannot meet would only give garbage.
+
 Decoding is greedy whatever `temperature` says. The engines answer whole requests
 (batched), so a streamed answer is generated first and then sent as server-sent events:
 a role chunk, one content chunk, a finish chunk, the usage chunk if asked for, and
@@ -24,7 +32,10 @@ from PIL import Image
 from locvlm.engines.base import Constraint
 from locvlm.engines.errors import InvalidInputError
 from locvlm.serving.context import ServingContext
+from locvlm.serving.ground import in_space
+from locvlm_client import CoordSpace
 from locvlm_client.openai_types import (
+    ChatBox,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -53,15 +64,22 @@ class ChatTurn:
     regex: str | None = None  # the answer's constraint
     max_new_tokens: int | None = None
     regex_param: str | None = None  # structured_outputs.regex (or .choice)
+    coords: CoordSpace = "pixel"  # the space of the answer's `boxes`
 
 
 def read_turn(request: ChatCompletionRequest, max_regex_chars: int) -> ChatTurn:
     """The question (last user message's text), the one image and the constraint.
 
     Raises:
-        InvalidInputError: no user message, no image or more than one, or a constraint
-            over `max_regex_chars`.
+        InvalidInputError: no user message, no image or more than one, a constraint
+            over `max_regex_chars`, or a `response_format` other than text.
     """
+    if request.response_format is not None and request.response_format.type != "text":
+        raise InvalidInputError(
+            f"response_format {request.response_format.type} is not served: the model "
+            "writes text with boxes, not JSON; constrain it with structured_outputs.regex",
+            param="response_format.type",
+        )
     images: list[tuple[str, str]] = []
     question: tuple[str, str] | None = None
     for i, message in enumerate(request.messages):
@@ -88,7 +106,10 @@ def read_turn(request: ChatCompletionRequest, max_regex_chars: int) -> ChatTurn:
         raise InvalidInputError("the model takes exactly one image", param=images[1][1])
     regex, regex_param = answer_regex(request.structured_outputs, max_regex_chars)
     limit = request.max_completion_tokens or request.max_tokens
-    return ChatTurn(question[0], question[1], images[0][0], images[0][1], regex, limit, regex_param)
+    return ChatTurn(
+        question[0], question[1], images[0][0], images[0][1], regex, limit, regex_param,
+        request.coords,
+    )  # fmt: skip
 
 
 def answer_regex(spec: StructuredOutputs | None, max_chars: int) -> tuple[str | None, str | None]:
@@ -137,10 +158,12 @@ async def complete(
         completion_tokens=out.completion_tokens,
         total_tokens=out.prompt_tokens + out.completion_tokens,
     )
+    found = ctx.adapter.read_detect(out.text, image.size) or []
+    boxes = [ChatBox(label=f.label, box=in_space(f.box, image.size, turn.coords)) for f in found]
+    message = ResponseMessage(content=out.text, boxes=boxes)
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model,
-        choices=[Choice(message=ResponseMessage(content=out.text), finish_reason=finish)],
-        usage=usage,
+        choices=[Choice(message=message, finish_reason=finish)], usage=usage,
     )  # fmt: skip
 
 
@@ -150,7 +173,7 @@ def sse_events(completion: ChatCompletion, include_usage: bool = False) -> Itera
     steps = [
         ChunkChoice(delta=Delta(role="assistant", content="")),
         ChunkChoice(delta=Delta(content=choice.message.content)),
-        ChunkChoice(delta=Delta(), finish_reason=choice.finish_reason),
+        ChunkChoice(delta=Delta(boxes=choice.message.boxes), finish_reason=choice.finish_reason),
     ]
     chunks = [_chunk(completion, [step]) for step in steps]
     if include_usage:

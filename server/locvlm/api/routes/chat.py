@@ -16,11 +16,12 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from locvlm.api.deps import JSON_BODY, ImagesDep, ServingDep, SettingsDep
+from locvlm.api.errors import NotFoundError
 from locvlm.api.limits import check_texts
 from locvlm.api.routes import error_responses
 from locvlm.api.routes.models import model_id
 from locvlm.serving import completions
-from locvlm_client import ChatCompletion, ChatCompletionRequest, ImageInput
+from locvlm_client import ChatCompletion, ChatCompletionRequest, ErrorResponse, ImageInput
 
 __all__ = ["router"]
 
@@ -33,19 +34,29 @@ _STREAM = {"text/event-stream": {"description": "With `stream`: chat.completion.
     "/chat/completions",
     dependencies=[JSON_BODY],
     response_model=ChatCompletion,
-    responses={200: {"content": _STREAM}},
+    responses={
+        200: {"content": _STREAM},
+        404: {"model": ErrorResponse, "description": "Not the served model's name."},
+    },
 )
 async def chat_completions(
     body: ChatCompletionRequest, serving: ServingDep, images: ImagesDep, settings: SettingsDep
 ) -> Any:
     """Answer the last user message's question about the request's one image."""
+    served = model_id(settings.model)
+    if body.model not in (served, "default", settings.model):
+        raise NotFoundError(
+            f"the model `{body.model}` does not exist; this server serves `{served}` "
+            "(GET /v1/models)",
+            param="model",
+        )
     turn = completions.read_turn(body, settings.max_regex_chars)
     check_texts([turn.question], settings, turn.question_param)
     await completions.check_constraint(serving, turn)  # before the image: it is cheaper
     url = turn.image_url
     given = ImageInput(data=url) if url[:5].lower() == "data:" else ImageInput(url=url)
     image = await images.load(given, param=turn.image_param)
-    completion = await completions.complete(serving, image, turn, model_id(settings.model))
+    completion = await completions.complete(serving, image, turn, served)
     if not body.stream:
         return completion
     usage = body.stream_options is not None and body.stream_options.include_usage

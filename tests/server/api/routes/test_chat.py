@@ -13,6 +13,8 @@ from typing import Any
 import openai
 import pytest
 
+from locvlm.coords import get_codec
+from locvlm_client import Box
 from tests.server.api.conftest import Server
 from tests.server.api.live import API_KEY, LiveServer, encoded, launch_for, scene
 
@@ -97,6 +99,89 @@ def test_structured_outputs_constrain_the_answer(
     content = answer.choices[0].message.content
     assert content is not None
     assert re.fullmatch(allowed, content), content
+
+
+def _forced_box(sdk: openai.OpenAI) -> tuple[str, Box]:
+    """A box the model is made to write (its codec's first box shape), and it in pixels."""
+    card = sdk.models.list().data[0]
+    codec = get_codec(**card.model_extra["codec"])  # type: ignore[index]
+    written = codec.encode([Box.from_xyxy((20, 10, 100, 60))], IMAGE.size)
+    return written, codec.decode(written, IMAGE.size)[0]
+
+
+@pytest.mark.parametrize("coords", ["pixel", "normalized"])
+def test_the_answers_boxes_come_back_in_the_images_space(
+    coords: str, sdk: openai.OpenAI, model: str
+) -> None:
+    written, pixels = _forced_box(sdk)
+    answer = sdk.chat.completions.create(
+        model=model, messages=_user(QUESTION, DATA_URL),
+        extra_body={"structured_outputs": {"regex": re.escape(written)},
+                    "coords": coords},
+    )  # fmt: skip
+    message = answer.choices[0].message
+    assert message.content == written  # the model's own coordinates, as vLLM answers
+    (got,) = message.model_extra["boxes"]  # type: ignore[index]
+    want = pixels if coords == "pixel" else Box.from_xyxy(pixels.to_normalized(IMAGE.size))
+    assert Box.model_validate(got["box"]).to_xyxy() == pytest.approx(want.to_xyxy())
+    streamed = list(
+        sdk.chat.completions.create(
+            model=model, messages=_user(QUESTION, DATA_URL), stream=True,
+            extra_body={"structured_outputs": {"regex": re.escape(written)}, "coords": coords},
+        )
+    )  # fmt: skip
+    last = streamed[-1].choices[0]
+    assert last.finish_reason is not None
+    assert last.delta.model_extra["boxes"] == message.model_extra["boxes"]  # type: ignore[index]
+
+
+def test_an_answer_without_boxes_has_an_empty_list(sdk: openai.OpenAI, model: str) -> None:
+    answer = sdk.chat.completions.create(
+        model=model, messages=_user(QUESTION, DATA_URL),
+        extra_body={"structured_outputs": {"choice": ["yes", "no"]}},
+    )  # fmt: skip
+    assert answer.choices[0].message.model_extra["boxes"] == []  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", ["gpt-4o", "default-2", ""])
+def test_a_model_name_not_served_is_a_404(name: str, sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.chat.completions.create(model=name, messages=_user(QUESTION, DATA_URL))
+    assert caught.value.status_code == 404
+    assert caught.value.type == "not_found"
+    assert caught.value.param == "model"
+
+
+def test_default_names_the_served_model(sdk: openai.OpenAI, model: str) -> None:
+    ask: dict[str, Any] = {"messages": _user(QUESTION, DATA_URL), "max_tokens": 6}
+    by_id = sdk.chat.completions.create(model=model, **ask)
+    by_default = sdk.chat.completions.create(model="default", **ask)
+    assert by_default.choices[0].message.content == by_id.choices[0].message.content
+    assert by_default.model == model
+
+
+@pytest.mark.parametrize(
+    "response_format",
+    [{"type": "json_object"}, {"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}],
+)
+def test_json_response_formats_are_refused(
+    response_format: dict[str, Any], sdk: openai.OpenAI, model: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(
+            model=model, messages=_user(QUESTION, DATA_URL),
+            response_format=response_format,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert caught.value.param == "response_format.type"
+    assert "structured_outputs" in caught.value.message
+
+
+def test_a_text_response_format_is_served(sdk: openai.OpenAI, model: str) -> None:
+    answer = sdk.chat.completions.create(
+        model=model, messages=_user(QUESTION, DATA_URL), max_tokens=4,
+        response_format={"type": "text"},
+    )  # fmt: skip
+    assert isinstance(answer.choices[0].message.content, str)
 
 
 def test_the_last_user_message_asks_and_other_turns_are_accepted(
@@ -192,13 +277,13 @@ def url_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
 def test_an_http_image_url_is_fetched(url_server: LiveServer, image_server: Server) -> None:
     with _sdk(url_server) as client:
         answer = client.chat.completions.create(
-            model="any-name", messages=_user(QUESTION, image_server.url("/image.png")),
+            model="default", messages=_user(QUESTION, image_server.url("/image.png")),
             max_tokens=4,
         )  # fmt: skip
     assert answer.choices[0].message.role == "assistant"
     assert "/image.png" in image_server.paths()
     with _sdk(url_server) as client, pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="any-name", messages=_user(QUESTION, image_server.url("/status/404"))
+            model="default", messages=_user(QUESTION, image_server.url("/status/404"))
         )
     assert caught.value.param == "messages[0].content[1].image_url.url"
