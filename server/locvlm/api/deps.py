@@ -8,6 +8,7 @@ a thread pool, a thread hop per dependency per request (measured by `bench/api.p
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
 
 from locvlm.api.errors import AuthenticationError, UnavailableError, UnsupportedMediaTypeError
-from locvlm.api.images import ImageLimits, decode_image_async, load_image
+from locvlm.api.images import ImageLimits, decode_image_async, image_pixels, read_image
 from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.metrics import Metrics
 from locvlm.api.security import key_matches
@@ -111,39 +112,61 @@ JSON_BODY = Depends(require_json)
 MULTIPART_BODY = Depends(require_multipart)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Images:
-    """Loads request images under the settings' limits (see `locvlm.api.images`)."""
+    """Loads request images under the settings' limits (see `locvlm.api.images`).
+
+    Each image's pixels are taken from the server's `PixelBudget` before it is decoded
+    and held until the request's answer is complete (`release`, by `get_images`).
+    """
 
     settings: Settings
     lifecycle: Lifecycle
     metrics: Metrics | None = None  # times each loaded image
+    held: int = 0  # pixels taken from the budget
 
     async def load(self, image: ImageInput, param: str = "image") -> Image.Image:
         """A JSON request's image (base64, data URL or URL)."""
         client = self.lifecycle.fetch_client
         start = time.perf_counter()
-        loaded = await load_image(image, self.settings, client, param=param)
+        raw, where = await read_image(image, self.settings, client, param=param)
+        loaded = await self._decode(raw, where)
         self._loaded("data" if image.data is not None else "url", start)
         return loaded
 
     async def upload(self, file: UploadFile, param: str = "file") -> Image.Image:
         """An uploaded file's image; its declared content type is ignored."""
         data = await file.read()
-        limits = ImageLimits.from_settings(self.settings)
         start = time.perf_counter()
-        loaded = await decode_image_async(data, limits, param=param)
+        loaded = await self._decode(data, param)
         self._loaded("upload", start)
         return loaded
+
+    async def _decode(self, data: bytes, param: str) -> Image.Image:
+        limits = ImageLimits.from_settings(self.settings)
+        pixels = image_pixels(data, limits, param=param)  # the header: refused before waiting
+        self.held += await self.lifecycle.pixels.acquire(pixels)
+        return await decode_image_async(data, limits, param=param)
+
+    def release(self) -> None:
+        """Give the request's pixels back to the budget."""
+        self.lifecycle.pixels.release(self.held)
+        self.held = 0
 
     def _loaded(self, source: str, start: float) -> None:
         if self.metrics is not None:
             self.metrics.image_loaded(source, time.perf_counter() - start)
 
 
-async def get_images(request: Request, settings: SettingsDep, lifecycle: LifecycleDep) -> Images:
-    """The image loader."""
-    return Images(settings, lifecycle, getattr(request.app.state, "metrics", None))
+async def get_images(
+    request: Request, settings: SettingsDep, lifecycle: LifecycleDep
+) -> AsyncIterator[Images]:
+    """The request's image loader; its pixels go back to the budget when it is done."""
+    images = Images(settings, lifecycle, getattr(request.app.state, "metrics", None))
+    try:
+        yield images
+    finally:
+        images.release()
 
 
 ImagesDep = Annotated[Images, Depends(get_images)]

@@ -42,7 +42,15 @@ from locvlm_client import ImageInput
 if TYPE_CHECKING:  # settings.py takes its defaults from here
     from locvlm.api.settings import Settings
 
-__all__ = ["ImageLimits", "decode_base64", "decode_image", "decode_image_async", "load_image"]
+__all__ = [
+    "ImageLimits",
+    "decode_base64",
+    "decode_image",
+    "decode_image_async",
+    "image_pixels",
+    "load_image",
+    "read_image",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +105,35 @@ async def load_image(
         UnsupportedMediaTypeError: 415, not an image in an allowed format.
         GatewayTimeoutError: 504, the URL took too long.
     """
+    raw, where = await read_image(image, settings, client, param=param, policy=policy)
+    return await decode_image_async(raw, ImageLimits.from_settings(settings), param=where)
+
+
+async def read_image(
+    image: ImageInput,
+    settings: Settings,
+    client: httpx.AsyncClient | None = None,
+    *,
+    param: str = "image",
+    policy: FetchPolicy | None = None,
+) -> tuple[bytes, str]:
+    """The request image's file bytes, and where they came from (`{param}.data|url`).
+
+    Raises:
+        The errors of `load_image` but those of decoding.
+    """
     limits = ImageLimits.from_settings(settings)
     if image.data is not None:
         where = f"{param}.data"
         if len(image.data) <= _INLINE_TEXT:
-            raw = decode_base64(image.data, limits.max_bytes, param=where)
-        else:
-            raw = await asyncio.to_thread(decode_base64, image.data, limits.max_bytes, param=where)
-        return await decode_image_async(raw, limits, param=where)
+            return decode_base64(image.data, limits.max_bytes, param=where), where
+        raw = await asyncio.to_thread(decode_base64, image.data, limits.max_bytes, param=where)
+        return raw, where
     if image.url is None:
         raise InvalidRequestError("give image.data or image.url", param=param)
     fetch_policy = policy or FetchPolicy.from_settings(settings)
-    raw = await fetch_url(image.url, fetch_policy, client, param=f"{param}.url")
-    return await decode_image_async(raw, limits, param=f"{param}.url")
+    where = f"{param}.url"
+    return await fetch_url(image.url, fetch_policy, client, param=where), where
 
 
 _INLINE_BYTES = 256 * 1024  # files up to this size, ...
@@ -173,6 +197,28 @@ def decode_image(data: bytes, limits: ImageLimits, *, param: str | None = "image
         UnsupportedMediaTypeError: 415, not an image in one of `limits.formats`.
         InvalidRequestError: 400, an allowed format that does not decode.
     """
+    with _open(data, limits, param) as opened:
+        try:
+            return _to_rgb(opened)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_many_pixels(None, limits, param) from None
+        except Exception:
+            log.debug("image failed to decode", exc_info=True)
+            raise _corrupt(opened.format, param) from None
+
+
+def image_pixels(data: bytes, limits: ImageLimits, *, param: str | None = "image") -> int:
+    """The pixel count of an image file, from its header (nothing is decoded).
+
+    Raises:
+        The errors of `decode_image` that come before decoding.
+    """
+    with _open(data, limits, param) as opened:
+        return opened.width * opened.height
+
+
+def _open(data: bytes, limits: ImageLimits, param: str | None) -> Image.Image:
+    """The image with only its header read, checked against `limits`."""
     if len(data) > limits.max_bytes:
         raise PayloadTooLargeError(f"the image is over {limits.max_bytes} bytes", param=param)
     webp = _webp_canvas(data)
@@ -187,28 +233,34 @@ def decode_image(data: bytes, limits: ImageLimits, *, param: str | None = "image
     except Exception:  # any parser error on hostile bytes is the sender's fault
         log.debug("image header failed to parse", exc_info=True)
         raise _corrupt(_sniff(data), param) from None
-    with opened:
-        width, height = opened.size
-        if width * height > limits.max_pixels:
-            raise _too_many_pixels((width, height), limits, param)
-        try:
-            return _to_rgb(opened)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _too_many_pixels(None, limits, param) from None
-        except Exception:
-            log.debug("image failed to decode", exc_info=True)
-            raise _corrupt(opened.format, param) from None
+    width, height = opened.size
+    if width * height > limits.max_pixels:
+        opened.close()
+        raise _too_many_pixels((width, height), limits, param)
+    return opened
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Decode (first frame), apply EXIF orientation, flatten transparency onto white."""
-    upright = ImageOps.exif_transpose(image)  # decodes; a copy even without EXIF
+    """Decode (first frame), apply EXIF orientation, flatten transparency onto white.
+
+    Peak memory is two frames (Pillow keeps RGB and RGBA at 4 bytes a pixel): the
+    decoded one and, only when needed, its rotated or flattened copy.
+    """
+    if image.getexif().get(_ORIENTATION, 1) != 1:
+        upright = ImageOps.exif_transpose(image)  # decodes into a rotated copy
+    else:
+        image.load()
+        upright = image
     if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
-        rgba = upright.convert("RGBA")
+        rgba = upright if upright.mode == "RGBA" else upright.convert("RGBA")
+        del upright
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.paste(rgba, mask=rgba)  # an RGBA mask pastes through its alpha band, no copy
         return flat
     return upright if upright.mode == "RGB" else upright.convert("RGB")  # no second copy
+
+
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _webp_canvas(data: bytes) -> tuple[int, int] | None:

@@ -26,6 +26,7 @@ import httpx
 import uvicorn
 
 from locvlm.api.fetch import new_fetch_client
+from locvlm.api.pixel_budget import PixelBudget
 from locvlm.api.settings import Settings
 from locvlm.engines.factory import open_engine
 from locvlm.serving.arrivals import Arrivals
@@ -47,6 +48,7 @@ class Lifecycle:
         self.observer: ServingObserver | None = None  # the app's metrics (create_app)
         self.in_flight = 0
         self.arrivals = Arrivals()  # of those, the ones that have not asked the engine yet
+        self.pixels = PixelBudget(settings.max_decoded_pixels)  # decoded images in flight
         self.started_at = int(time.time())
         self._draining = False
         self._failed = False

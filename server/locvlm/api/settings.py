@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from locvlm.api.fetch import FetchPolicy
@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest width*height, read from the header before decoding (bombs).",
     )
+    max_decoded_pixels: int = Field(
+        2 * _IMAGE.max_pixels,
+        gt=0,
+        description="Decoded pixels all in-flight requests hold at once (a request waits for "
+        "its image's); image memory stays under 8 bytes a pixel of it (locvlm.api.pixel_budget).",
+    )
     allowed_image_formats: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(_IMAGE.formats),
         description="Pillow format names (env: comma-separated); only these decoders run.",
@@ -188,6 +194,13 @@ class Settings(BaseSettings):
         if value not in engine_names():
             raise ValueError(f"unknown engine {value!r}; known: {', '.join(engine_names())}")
         return value
+
+    @model_validator(mode="after")
+    def _one_image_fits_the_budget(self) -> Settings:
+        """An image at the pixel limit fits the decoded-pixel budget (or it waits for ever)."""
+        if self.max_image_pixels > self.max_decoded_pixels:
+            raise ValueError("max_image_pixels must not exceed max_decoded_pixels")
+        return self
 
     def engine_config(self) -> EngineConfig:
         """What the engine is built from: this, less everything of the HTTP server's."""

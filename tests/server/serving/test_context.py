@@ -1,0 +1,91 @@
+"""`ServingContext.ask`: a request's image is prepared once, and large ones off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+from PIL import Image
+
+from locvlm.engines.base import GenerationRequest, GenerationResult
+from locvlm.model.sidecar import Sidecar
+from locvlm.serving.context import ServingContext
+from locvlm.serving.ground import ground
+from tests.server.engines.scripted import ScriptedEngine
+
+SIDECAR = Sidecar(
+    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
+    vocabulary=["red circle", "blue square"],
+)  # fmt: skip
+PHRASES = [f"{p}{'s' * (i % 2)}" for i in range(16) for p in ("red circle", "blue square")]
+
+
+class _Recording(ScriptedEngine):
+    """Answers every question with one box, and keeps the images it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(SIDECAR)
+        self.images: list[Image.Image] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.images += [r.image for r in requests]
+        return [GenerationResult("[2, 2, 10, 10]", 5, 5) for _ in requests]
+
+
+class _Spy:
+    """Wraps `Adapter.prepare`: counts calls, notes their threads, takes `delay` seconds."""
+
+    def __init__(self, ctx: ServingContext, delay: float = 0.0) -> None:
+        self.real, self.delay = ctx.adapter.prepare, delay
+        self.threads: list[int] = []
+        ctx.adapter.prepare = self  # type: ignore[method-assign]
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        self.threads.append(threading.get_ident())
+        time.sleep(self.delay)
+        return self.real(image)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_large_image_is_prepared_once_off_the_loop_for_every_phrase() -> None:
+    engine = _Recording()
+    ctx = ServingContext(engine, SIDECAR)
+    spy = _Spy(ctx, delay=0.3)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    answer = await ground(ctx, Image.new("RGB", (4000, 3000), "gray"), PHRASES)
+    ticker.cancel()
+    assert len(answer.results) == len(PHRASES)
+    assert len(spy.threads) == 1  # once per request, not once per phrase
+    assert spy.threads[0] != threading.get_ident()  # in a worker thread
+    assert ticks - before >= 10  # the loop kept running while it was prepared
+    assert len(engine.images) == len(set(PHRASES))  # one question per distinct phrase...
+    assert {id(i) for i in engine.images} == {id(engine.images[0])}  # ...on one image
+    assert engine.images[0].size == (64, 64)  # squashed to the model's input
+
+
+@pytest.mark.anyio
+async def test_a_small_image_is_prepared_once_on_the_loop() -> None:
+    engine = _Recording()
+    ctx = ServingContext(engine, SIDECAR)
+    spy = _Spy(ctx)
+    await ground(ctx, Image.new("RGB", (120, 80), "gray"), ["red circle", "blue square"])
+    assert spy.threads == [threading.get_ident()]
+    assert [i.size for i in engine.images] == [(64, 64), (64, 64)]
