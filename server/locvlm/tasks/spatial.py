@@ -10,24 +10,16 @@ Questions name only categories that appear once in the scene and only relations 
 are defined (no overlap on the axis). With evidence ("localize, then reason") the answer
 first lists the boxes of the objects involved, as `detect` writes them, then the answer:
 `"red circle [12, 40, 30, 58]; blue square [60, 35, 80, 55]. Answer: yes"`.
-
-A yes/no answer with evidence also states the relation that holds before answering:
-`"...; blue square [60, 35, 80, 55]. The red circle is left of the blue square. Answer: no"`.
-Without that sentence the answer is a comparison the model must make silently between
-boxes and a relation word; models trained that way answered "yes" to everything. With
-it, "yes" or "no" is whether the stated relation is the one asked. The constraint takes
-the sentence as optional, so checkpoints trained without it still fit.
 """
 
 from __future__ import annotations
 
 import random
 import re
-import string
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation, relation
@@ -51,7 +43,6 @@ __all__ = [
     "answer_with_evidence",
     "category_prompt",
     "evidence_correct",
-    "holds_sentence",
     "parse",
     "side_prompt",
     "yes_no_prompt",
@@ -94,7 +85,6 @@ SpatialValue = bool | Relation | tuple[str, ...]
 """A yes/no answer, the side (as the relation) or the categories found."""
 
 _MARK = "Answer:"
-_HOLDS = "The {subject} is {relation} the {reference}."
 _MARK_PATTERN = re.compile(r"\banswer\s*:", re.IGNORECASE)
 _SIDE_PATTERN = re.compile(r"\b(" + "|".join(SIDE_WORDS.values()) + r")\b")
 _SIDES = {word: rel for rel, word in SIDE_WORDS.items()}
@@ -139,21 +129,11 @@ def answer(value: SpatialValue) -> str:
             return join_and(value) or NOTHING
 
 
-def holds_sentence(subject: str, rel: Relation, reference: str) -> str:
-    """The statement "The {subject} is {rel} the {reference}." of a relation that holds."""
-    return _HOLDS.format(subject=subject, relation=rel.value, reference=reference)
-
-
 def answer_with_evidence(
-    value: SpatialValue,
-    evidence: Sequence[Obj],
-    codec: Codec,
-    size: SizeLike,
-    reason: str | None = None,
+    value: SpatialValue, evidence: Sequence[Obj], codec: Codec, size: SizeLike
 ) -> str:
-    """The target that lists the `evidence` boxes, then the `reason`, then `"Answer: ..."`."""
-    stated = f"{reason} " if reason else ""
-    return f"{detect.listing(evidence, codec, size)}. {stated}{_MARK} {answer(value)}"
+    """The target that first lists the `evidence` boxes, then `"Answer: ..."`."""
+    return f"{detect.listing(evidence, codec, size)}. {_MARK} {answer(value)}"
 
 
 def parse(text: str, kind: str, codec: Codec, size: SizeLike) -> SpatialAnswer:
@@ -209,15 +189,7 @@ def answer_regex(
         value = f"(?:{cats}(?:(?:, | and ){cats})*|{re.escape(NOTHING)})"
     if not evidence:
         return value
-    reason = ""
-    if kind == "yes_no":
-        cats = one_of(vocabulary)
-        fields = {"subject": cats, "relation": one_of(r.value for r in Relation)}
-        fields["reference"] = cats
-        parts = string.Formatter().parse(_HOLDS)
-        sentence = "".join(re.escape(text) + fields.get(name or "", "") for text, name, *_ in parts)
-        reason = f"(?:{sentence} )?"
-    return f"{detect.listing_regex(codec, vocabulary)}\\. {reason}{re.escape(_MARK)} {value}"
+    return f"{detect.listing_regex(codec, vocabulary)}\\. {re.escape(_MARK)} {value}"
 
 
 def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | None:
@@ -234,13 +206,8 @@ def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | 
     return a, b, rng.choice(defined)
 
 
-class _Picked(NamedTuple):
-    """A sampled question, its answer value, the objects its evidence lists, the reason."""
-
-    question: str
-    value: SpatialValue
-    involved: tuple[Obj, ...]
-    reason: str | None = None
+_Picked = tuple[str, SpatialValue, tuple[Obj, ...]]
+"""A sampled question, its answer value and the objects its evidence lists."""
 
 
 class _SpatialTask(Task[SpatialAnswer]):
@@ -261,10 +228,10 @@ class _SpatialTask(Task[SpatialAnswer]):
         picked = self._pick(scene, rng)
         if picked is None:
             return None
-        question, value, involved, reason = picked
+        question, value, involved = picked
         if not self.evidence:
             return self.turn(question, answer(value), SpatialAnswer(value))
-        text = answer_with_evidence(value, involved, codec, scene.size, reason)
+        text = answer_with_evidence(value, involved, codec, scene.size)
         return self.turn(question, text, SpatialAnswer(value, involved))
 
     def read(
@@ -326,9 +293,7 @@ class YesNoTask(_SpatialTask):
         a, b, holds = picked
         asked = rng.choice((holds, holds.inverse))
         template = rng.randrange(len(self.templates))
-        question = yes_no_prompt(a.category, asked, b.category, template)
-        reason = holds_sentence(a.category, holds, b.category)
-        return _Picked(question, asked is holds, (a, b), reason)
+        return yes_no_prompt(a.category, asked, b.category, template), asked is holds, (a, b)
 
     def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
         """Is `subject` `relation` `reference`?"""
@@ -350,7 +315,7 @@ class SideTask(_SpatialTask):
             return None
         a, b, holds = picked
         template = rng.randrange(len(SIDE_TEMPLATES[holds.axis]))
-        return _Picked(side_prompt(a.category, b.category, holds.axis, template), holds, (a, b))
+        return side_prompt(a.category, b.category, holds.axis, template), holds, (a, b)
 
     def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
         """Which side of `reference` is `subject`, on `axis` (horizontal by default)?"""
@@ -377,8 +342,7 @@ class CategoryTask(_SpatialTask):
         ]
         value = tuple(dict.fromkeys(obj.category for obj in found))
         template = rng.randrange(len(self.templates))
-        question = category_prompt(rel, reference.category, template)
-        return _Picked(question, value, (reference, *found))
+        return category_prompt(rel, reference.category, template), value, (reference, *found)
 
     def prompt(self, args: Args, codec: Codec, size: SizeLike) -> str:
         """What is `relation` `reference`?"""

@@ -55,8 +55,8 @@ class TrainConfig:
     # units of the LM's mean word-embedding norm (None: leave them ~100x larger)
     confusable_prob: float = 0.5  # training scenes: chance that an object shares its color
     # or shape with another (the shipped model of session 3 bound color, not shape)
-    repeat_prob: float = 0.35  # training scenes: chance that a new object repeats a present
-    # category (0.25, the contract's default, left phrases with 2+ boxes at 0.25 grounded)
+    repeat_prob: float = 0.25  # training scenes: chance that a new object repeats a present
+    # category, the contract's default (0.35 in r8 grounded worse: docs/results.md)
     hard_absent_prob: float = 0.5  # absent phrases drawn from those sharing a word with a
     # present category, so "no" must come from the shape or color that differs
     bf16: bool = True  # bf16 autocast (AMX on our CPUs): 7% faster steps, fp32 weights
