@@ -3,6 +3,13 @@
 The engine loads in the background once the server listens, so `/healthz` answers at
 once and `/readyz` says 503 until the model is up (and again when it dies or drains).
 
+When the engine dies (its child process killed, out of memory, a crash), the requests it
+was answering get 503 and it is loaded again, up to `engine_restarts` times, with
+`/readyz` saying "loading" meanwhile: an orchestrator stops routing to the server rather
+than restarting the container. Past that (or if the first load fails), the phase is
+"dead" and the server exits with status 1. An engine that serves for `_STEADY_S` resets
+the count, so rare deaths over weeks do not add up to an exit.
+
 On SIGTERM (or Ctrl+C) `DrainingServer`, a uvicorn `Server`, first flips the phase to
 draining: `/readyz` answers 503 and new `/v1` requests are refused with 503 while the
 listener stays open, so probes and load balancers see it. The requests in flight finish,
@@ -19,7 +26,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from types import FrameType
 
 import httpx
@@ -36,6 +43,9 @@ from locvlm_client import Phase
 __all__ = ["DrainingServer", "Lifecycle"]
 
 _log = logging.getLogger("locvlm.api")
+_STEADY_S = 300.0  # an engine up this long has its restarts forgiven
+_POLL_S = 0.1  # how often a serving engine is checked for death
+_BACKOFF_S = (1.0, 2.0, 4.0, 8.0)  # before the 1st, 2nd, ... restart in a row
 
 
 class Lifecycle:
@@ -50,6 +60,8 @@ class Lifecycle:
         self.arrivals = Arrivals()  # of those, the ones that have not asked the engine yet
         self.pixels = PixelBudget(settings.max_decoded_pixels)  # decoded images in flight
         self.started_at = int(time.time())
+        self.restarts = 0  # engine restarts since the server started (a metric)
+        self._restarts_left = settings.engine_restarts
         self._draining = False
         self._failed = False
         self._changed = asyncio.Event()  # set whenever in_flight drops
@@ -61,8 +73,10 @@ class Lifecycle:
     def phase(self) -> Phase:
         """Where the server is; only `ready` serves `/v1`."""
         engine = self.serving.engine if self.serving else None
-        if self._failed or (engine is not None and engine.errored):
+        if self._failed:
             return "dead"
+        if engine is not None and engine.errored:  # until `_hold_engine` sees it
+            return "loading" if self._restarts_left > 0 else "dead"
         if self._draining:
             return "draining"
         return "ready" if engine is not None and engine.ready else "loading"
@@ -128,22 +142,52 @@ class Lifecycle:
             await self.fetch_client.aclose()
 
     async def _hold_engine(self) -> None:
-        try:
-            async with open_engine(self.settings.engine_config()) as engine:
-                self.serving = ServingContext(
-                    engine, engine.sidecar, self.settings.max_new_tokens,
-                    observer=self.observer, arrivals=self.arrivals,
-                )  # fmt: skip
-                _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
-                try:
-                    await self._stop.wait()
-                finally:
-                    self._failed = self._failed or engine.errored  # for the exit status
-                    self.serving = None
-        except Exception:
-            started = self._stop.is_set()
-            self._failed = True
-            _log.exception("the engine failed to %s", "stop" if started else "start")
+        """Serve an engine until stopped; restart it when it dies, while restarts last."""
+        first = True
+        while not self._stop.is_set():
+            try:
+                died = await self._serve_engine()
+            except Exception:
+                if first or self._stop.is_set() or self._restarts_left == 0:
+                    self._failed = True
+                    stage = "stop" if self._stop.is_set() else "start"
+                    _log.exception("the engine failed to %s", stage)
+                    return
+                _log.exception("the engine failed to restart")
+                died = True
+            first = False
+            if not died:
+                return
+            if self._restarts_left == 0:
+                self._failed = True
+                _log.error("the engine died, and no restart is left")
+                return
+            self._restarts_left -= 1
+            self.restarts += 1
+            used = self.settings.engine_restarts - self._restarts_left
+            _log.warning("restarting the engine (%d of %d)", used, self.settings.engine_restarts)
+            delay = _BACKOFF_S[min(used, len(_BACKOFF_S)) - 1]
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _serve_engine(self) -> bool:
+        """Load the engine and serve with it until stopped (False) or until it dies (True)."""
+        async with open_engine(self.settings.engine_config()) as engine:
+            self.serving = ServingContext(
+                engine, engine.sidecar, self.settings.max_new_tokens,
+                observer=self.observer, arrivals=self.arrivals,
+            )  # fmt: skip
+            _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
+            up_at = time.monotonic()
+            try:
+                while not self._stop.is_set() and not engine.errored:
+                    if time.monotonic() - up_at >= _STEADY_S:
+                        self._restarts_left = self.settings.engine_restarts
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), _POLL_S)
+            finally:
+                self.serving = None
+            return engine.errored and not self._stop.is_set()
 
 
 class DrainingServer(uvicorn.Server):

@@ -14,7 +14,8 @@ What is measured (every name starts `locvlm_`):
   (`rate_limited` 429, `payload_too_large` 413, `unauthorized` 401, `unavailable` 503,
   ...); a probe's 503 (`/readyz` while loading) is a state, not a refusal.
 - `requests_in_flight` (the `/v1` requests holding a slot), `engine_queued_requests` and
-  `engine_running_requests` (from `Engine.stats()`), read when scraped.
+  `engine_running_requests` (from `Engine.stats()`), and `engine_restarts` (a dead engine
+  loaded again, see `locvlm.api.lifecycle`), read when scraped.
 - `engine_generation_seconds` (per answer: the engine call it was part of),
   `engine_generations_total{finish_reason}`, `engine_prompt_tokens_total`,
   `engine_completion_tokens_total`.
@@ -84,6 +85,9 @@ class Metrics:
         self.boxes = self._counter("boxes_returned", "Boxes returned to callers.", ["task"])
         self._gauge("requests_in_flight", "/v1 requests holding a slot.").set_function(
             lambda: lifecycle.in_flight
+        )
+        self._gauge("engine_restarts", "Engine restarts since the server started.").set_function(
+            lambda: lifecycle.restarts
         )
         self._gauge("engine_queued_requests", "Requests queued in the engine.").set_function(
             lambda: self._engine_stat("queued")

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         30.0, ge=0, description="After SIGTERM: how long in-flight requests may finish."
     )
+    engine_restarts: int = Field(
+        3,
+        ge=0,
+        description="A dead engine is restarted this many times (/readyz 503 meanwhile); "
+        "one more death and the server exits. An engine that serves 5 min resets the count.",
+    )
 
     @field_validator(
         "api_keys", "cors_origins", "allowed_image_formats", "url_allowed_domains", mode="before"

@@ -1,6 +1,7 @@
 """Loading, draining on SIGTERM with nothing lost, the drain timeout, a dead engine."""
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -87,7 +88,8 @@ def servers(
 ) -> Iterator[dict[str, LiveServer]]:
     """This module's servers, started together (their imports overlap): to drain (with
     the engine in-process and in a child process), to drain past a 1 s timeout, and one
-    whose checkpoint's weights are garbage."""
+    whose checkpoint's weights are garbage; two whose engine child gets killed, with
+    restarts left and with none."""
     broken = tmp_path_factory.mktemp("broken") / "model"
     shutil.copytree(tiny_shapes_export, broken)
     (broken / "model.safetensors").write_bytes(b"not weights")
@@ -102,6 +104,8 @@ def servers(
             request, "drain_timeout", LOCVLM_DRAIN_TIMEOUT_S="1", LOCVLM_BATCH_WAIT_MS="4000"
         ),
         "dead": launch(broken, broken.parent),
+        "restart": launch_for(request, "restart"),  # the default: 3 restarts
+        "no_restart": launch_for(request, "no_restart", LOCVLM_ENGINE_RESTARTS="0"),
     }
     yield started
     for server in started.values():
@@ -216,6 +220,60 @@ def test_a_dead_engine_stops_the_server(servers: dict[str, LiveServer]) -> None:
     server = servers["dead"]
     assert server.proc.wait(timeout=180) == 1
     assert "the engine failed to start" in server.log()
+    assert "locvlm serve: the engine failed" in server.log()
+
+
+def _engine_child(server: LiveServer) -> int:
+    """The pid of `server`'s engine process (not multiprocessing's resource tracker)."""
+    [pid] = [c for c in _children(server.proc.pid) if b"spawn_main" in _cmdline(c)]
+    return pid
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def test_a_killed_engine_is_restarted_while_readyz_says_loading(
+    servers: dict[str, LiveServer],
+) -> None:
+    server = servers["restart"]
+    server.wait_ready()
+    child = _engine_child(server)
+
+    async def scenario() -> tuple[list[dict[str, Any]], httpx.Response, str]:
+        async with server.async_client() as client:
+            assert (await client.post("/v1/ground", json=GROUND)).status_code == 200
+            os.kill(child, signal.SIGKILL)
+            statuses = [await _readyz(client)]
+            await _until(client, lambda r: r["status"] != "ready")
+            statuses.append(await _readyz(client))
+            await _until(client, lambda r: r["status"] == "ready")
+            statuses.append(await _readyz(client))
+            answer = await client.post("/v1/ground", json=GROUND)
+            metrics = (await client.get("/metrics")).text
+        return statuses, answer, metrics
+
+    statuses, answer, metrics = anyio.run(scenario)
+    assert statuses[1]["status"] == "loading"  # 503 while the engine loads again
+    assert answer.status_code == 200, answer.text
+    assert {b["phrase"] for b in answer.json()["results"]} == set(GROUND["phrases"])
+    assert server.proc.poll() is None  # still serving
+    assert _engine_child(server) != child  # a new engine process
+    assert "restarting the engine (1 of 3)" in server.log()
+    assert "locvlm_engine_restarts 1.0" in metrics
+
+
+def test_an_engine_killed_with_no_restart_left_stops_the_server(
+    servers: dict[str, LiveServer],
+) -> None:
+    server = servers["no_restart"]
+    server.wait_ready()
+    os.kill(_engine_child(server), signal.SIGKILL)
+    assert server.proc.wait(timeout=60) == 1
+    assert "the engine died, and no restart is left" in server.log()
     assert "locvlm serve: the engine failed" in server.log()
 
 
