@@ -46,15 +46,20 @@ class _Boxes(_Body):
         """`(label, box)` pairs in the response's order."""
         raise NotImplementedError
 
+    def confidences(self) -> list[float] | None:
+        """Each box's confidence, in `labelled` order; None where the response has none."""
+        return None
+
     def to_supervision(self, classes: Sequence[str] | None = None) -> Any:
         """The boxes as `supervision.Detections` (needs the `supervision` package).
 
         `class_id` indexes `classes` when given, else labels in order of appearance;
-        the labels are in `data["class_name"]`.
+        the labels are in `data["class_name"]`; `confidence` where the response has one
+        for every box (detect).
         """
         from locvlm_client._visual import to_detections
 
-        return to_detections(self.labelled(), classes)
+        return to_detections(self.labelled(), classes, self.confidences())
 
     def draw(self, image: Any, channels: Literal["rgb", "bgr"] | None = None) -> PILImage.Image:
         """A PIL copy of `image` (anything the client accepts, but a URL) with the boxes."""
@@ -160,10 +165,17 @@ class SpatialRequest(_Body):
 
 
 class Detection(_Body):
-    """One labelled box."""
+    """One labelled box, and how sure the model was of it (detect only)."""
 
     label: str
     box: Box
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Geometric mean of the probabilities of the tokens that wrote this "
+        "detection (label and box); None where the engine gives none (spatial evidence).",
+    )
 
 
 class SpatialResponse(_Boxes):
@@ -202,6 +214,11 @@ class DetectResponse(_Boxes):
     def labelled(self) -> list[tuple[str, Box]]:
         """Every detection."""
         return [(d.label, d.box) for d in self.detections]
+
+    def confidences(self) -> list[float] | None:
+        """Each detection's confidence; None unless every detection has one."""
+        scores = [d.confidence for d in self.detections]
+        return None if any(c is None for c in scores) else [c for c in scores if c is not None]
 
 
 class ErrorBody(_Body):

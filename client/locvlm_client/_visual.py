@@ -32,11 +32,15 @@ _PALETTE = [
 ]
 
 
-def to_detections(boxes: Labelled, classes: Sequence[str] | None = None) -> Any:
+def to_detections(
+    boxes: Labelled,
+    classes: Sequence[str] | None = None,
+    confidence: Sequence[float] | None = None,
+) -> Any:
     """A `supervision.Detections` of `boxes` (xyxy pixels) with `class_name` data.
 
     `class_id` indexes `classes` when given (labels not in it raise `ValueError`), else
-    the labels in order of first appearance.
+    the labels in order of first appearance; `confidence`, one per box, when given.
 
     Raises:
         ImportError: supervision is not installed.
@@ -59,6 +63,7 @@ def to_detections(boxes: Labelled, classes: Sequence[str] | None = None) -> Any:
     return sv.Detections(
         xyxy=xyxy,
         class_id=np.array([index[lb] for lb, _ in boxes], dtype=int),
+        confidence=None if confidence is None else np.array(confidence, dtype=np.float32),
         data={"class_name": np.array([lb for lb, _ in boxes])},
     )
 

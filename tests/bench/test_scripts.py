@@ -52,6 +52,15 @@ def test_gpu_lora_runs_a_tiny_model_on_the_cpu(tmp_path: Path) -> None:
     assert report["params_trainable_m"] > 0
 
 
+def test_detect_confidence(tmp_path: Path) -> None:
+    out = tmp_path / "confidence"
+    _run("detect_confidence.py", "--scenes", "2", "--out", str(out))
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["objects"] > 0
+    assert set(report["thresholds"]) == {"0.5", "0.7", "0.8", "0.9", "0.95"}
+    assert "| confidence >= |" in out.with_suffix(".md").read_text()
+
+
 @pytest.mark.slow
 def test_train(tmp_path: Path) -> None:
     _run("train.py", "--steps", "1", "--threads", "1", "--out", str(tmp_path / "train.json"))

@@ -38,6 +38,22 @@ def test_supervision_annotators_take_our_detections() -> None:
     assert (drawn != scene).any()
 
 
+def test_detect_confidences_reach_supervision() -> None:
+    box = {"x1": 1, "y1": 2, "x2": 30, "y2": 40}
+    detect = DetectResponse.model_validate({
+        "image_size": {"width": 100, "height": 60},
+        "detections": [{"label": "red circle", "box": box, "confidence": 0.25},
+                       {"label": "blue square", "box": box, "confidence": 0.9}],
+    })  # fmt: skip
+    detections = detect.to_supervision()
+    np.testing.assert_allclose(detections.confidence, [0.25, 0.9])
+    assert len(detections[detections.confidence > 0.5]) == 1  # supervision's own filtering
+    unscored = detect.model_copy(update={"detections": [d.model_copy(update={"confidence": None})
+                                                        for d in detect.detections]})  # fmt: skip
+    assert unscored.to_supervision().confidence is None
+    assert GROUND.to_supervision().confidence is None
+
+
 def test_empty_answers_give_empty_detections() -> None:
     empty = DetectResponse(image_size={"width": 4, "height": 4}, detections=[])  # type: ignore[arg-type]
     assert len(empty.to_supervision()) == 0

@@ -57,7 +57,10 @@ def test_each_served_family_answers_boxes_in_the_callers_pixels(name, tmp_path):
                 detected = client.post("/v1/detect", json={**body, "categories": [phrase]})
                 if "detect" in ADAPTERS[name].tasks:
                     assert detected.status_code == 200, detected.text
-                    found += [d["box"] for d in detected.json()["detections"]]
+                    detections = detected.json()["detections"]
+                    found += [d["box"] for d in detections]
+                    for d in detections:  # vLLM's log-probabilities of the chosen tokens
+                        assert d["confidence"] is None or 0 <= d["confidence"] <= 1, d
                 else:
                     assert "cannot do detect" in error_of(detected, 400)["message"]
                 for box in found:

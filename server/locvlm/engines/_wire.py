@@ -118,7 +118,8 @@ async def to_wire(requests: Sequence[GenerationRequest], adapter: Adapter) -> li
         pixels[key] = (image.mode, image.size, image.tobytes())
     return [{"pixels": pixels[id(r.image)], "question": r.question,
              "max_new_tokens": r.max_new_tokens, "constraint": r.constraint,
-             "request_id": r.request_id, "coming": r.coming} for r in requests]  # fmt: skip
+             "request_id": r.request_id, "coming": r.coming,
+             "logprobs": r.logprobs} for r in requests]  # fmt: skip
 
 
 def from_wire(wires: list[dict[str, Any]]) -> list[GenerationRequest]:

@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from locvlm.adapters import Adapter
     from locvlm.model.sidecar import Sidecar
 
-__all__ = ["Constraint", "Engine", "EngineStats", "GenerationRequest", "GenerationResult"]
+__all__ = [
+    "Constraint",
+    "Engine",
+    "EngineStats",
+    "GenerationRequest",
+    "GenerationResult",
+    "TokenLogprob",
+    "token_logprobs",
+]
 
 _XGRAMMAR_ERROR = re.compile(r"Regex parsing error at position \d+: [^\n]*")
 
@@ -76,6 +84,20 @@ class GenerationRequest:
     """A batching hint: how many more requests the caller (the API) has admitted and not
     yet sent (`locvlm.serving.arrivals`). The transformers engine holds a micro-batch open
     for them, up to its longest wait; other engines ignore it."""
+    logprobs: bool = False
+    """Also return each generated token's log-probability (`GenerationResult.logprobs`)."""
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: where it ends in the answer text, and its log-probability.
+
+    The log-probability is the model's own, before any constraint masked the logits, so
+    a token the constraint forced against the model's belief scores low.
+    """
+
+    end: int  # offset in `GenerationResult.text` just past the token's characters
+    logprob: float
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,22 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "stop"  # "stop" or "length"
+    logprobs: tuple[TokenLogprob, ...] = ()  # when the request asked for them
+
+
+def token_logprobs(
+    pieces: Sequence[str], logprobs: Sequence[float], stripped: int, length: int
+) -> tuple[TokenLogprob, ...]:
+    """Each token's end offset, from the text `pieces` it wrote in order.
+
+    `stripped`: characters the answer text lost at its start (whitespace stripped);
+    `length`: the answer text's length. Offsets are clamped into the text.
+    """
+    ends, at = [], 0
+    for piece in pieces:
+        at += len(piece)
+        ends.append(min(max(at - stripped, 0), length))
+    return tuple(TokenLogprob(e, lp) for e, lp in zip(ends, logprobs, strict=False))
 
 
 @dataclass

@@ -26,7 +26,14 @@ from typing import Any
 
 import httpx
 
-from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.base import (
+    Engine,
+    EngineStats,
+    GenerationRequest,
+    GenerationResult,
+    TokenLogprob,
+    token_logprobs,
+)
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError
 from locvlm.model.sidecar import Sidecar
@@ -242,6 +249,8 @@ class RemoteEngine(Engine):
         }
         if request.constraint is not None:  # vLLM >= 0.12; older servers used guided_regex
             body["structured_outputs"] = {"regex": request.constraint.for_engine()}
+        if request.logprobs:
+            body["logprobs"] = True  # the chosen tokens' (top_logprobs 0)
         return body
 
     async def _one(self, request: GenerationRequest) -> GenerationResult:
@@ -252,11 +261,22 @@ class RemoteEngine(Engine):
             self._in_flight -= 1
         self._finished += 1
         choice, usage = answer["choices"][0], answer.get("usage") or {}
+        content = choice["message"].get("content") or ""
+        text = content.strip()
+        scored: tuple[TokenLogprob, ...] = ()
+        tokens = (choice.get("logprobs") or {}).get("content") or []
+        if request.logprobs and tokens:
+            scored = token_logprobs(
+                [str(t.get("token", "")) for t in tokens],
+                [float(t.get("logprob", 0.0)) for t in tokens],
+                len(content) - len(content.lstrip()), len(text),
+            )  # fmt: skip
         return GenerationResult(
-            text=(choice["message"].get("content") or "").strip(),
+            text=text,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            logprobs=scored,
         )
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:

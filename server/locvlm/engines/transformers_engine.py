@@ -37,10 +37,21 @@ from dataclasses import dataclass
 
 import torch
 from PIL import Image
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from locvlm.engines._grammar import ConstrainRows, Grammars
-from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.base import (
+    Engine,
+    EngineStats,
+    GenerationRequest,
+    GenerationResult,
+    TokenLogprob,
+)
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
 from locvlm.model.loading import load_served
@@ -62,6 +73,17 @@ class _Pending:
     future: asyncio.Future[GenerationResult]
 
 
+class _Scores(LogitsProcessor):
+    """Keeps the log-softmax of each step's raw logits (first in the list: unmasked)."""
+
+    def __init__(self) -> None:
+        self.last: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self.last = scores.float().log_softmax(-1)
+        return scores
+
+
 class _RowStop(StoppingCriteria):
     """Ends each row at its own token limit, or at once when its caller has gone.
 
@@ -76,17 +98,24 @@ class _RowStop(StoppingCriteria):
         closing: Callable[[], bool],
         eos: Sequence[int],
         answer: Callable[[int, list[int]], None],
+        scores: _Scores | None = None,
     ):
         self.batch, self.prompt_len, self.closing = batch, prompt_len, closing
         self.eos, self.answer = set(eos), answer
         self.cancelled: set[int] = set()
         self.answered: set[int] = set()
+        self.scores = scores  # when set: each row's chosen tokens' log-probabilities
+        self.logprobs: list[list[float]] = [[] for _ in batch]
 
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object
     ) -> torch.BoolTensor:
         made = input_ids.shape[1] - self.prompt_len
         newest = input_ids[:, -1].tolist()
+        if self.scores is not None and self.scores.last is not None:
+            picked = self.scores.last.gather(1, input_ids[:, -1:]).squeeze(1).tolist()
+            for row, logprob in zip(self.logprobs, picked, strict=True):
+                row.append(logprob)
         done = []
         for i, p in enumerate(self.batch):
             # Reading a future's state from this thread is safe: a single attribute read.
@@ -315,12 +344,15 @@ class TransformersEngine(Engine):
         early: dict[int, GenerationResult] = {}
 
         def answer(i: int, tokens: list[int]) -> None:  # a row is complete: answer it now
-            early[i] = self._result(batch[i], tokens)
+            early[i] = self._result(batch[i], tokens, stop.logprobs[i])
             self._loop.call_soon_threadsafe(self._settle, batch[i], early[i])
 
-        stop = _RowStop(batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer)
+        scores = _Scores() if any(p.request.logprobs for p in batch) else None
+        stop = _RowStop(
+            batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer, scores
+        )
         constraints = [p.request.constraint for p in batch]
-        processors = LogitsProcessorList()
+        processors = LogitsProcessorList([scores] if scores is not None else [])
         if any(constraints):
             grammars = [
                 None if c is None else self._grammars.compile(c.for_engine()) for c in constraints
@@ -339,9 +371,14 @@ class TransformersEngine(Engine):
             )  # fmt: skip
         self._counts["stopped_cancelled"] += len(stop.cancelled)
         rows = out[:, prompt_len:].tolist()
-        return [early[i] if i in early else self._result(p, rows[i]) for i, p in enumerate(batch)]
+        return [
+            early[i] if i in early else self._result(p, rows[i], stop.logprobs[i])
+            for i, p in enumerate(batch)
+        ]
 
-    def _result(self, pending: _Pending, row: list[int]) -> GenerationResult:
+    def _result(
+        self, pending: _Pending, row: list[int], logprobs: Sequence[float] = ()
+    ) -> GenerationResult:
         request, eos = pending.request, set(self.loaded.eos_token_ids)
         tokens = row[: request.max_new_tokens]
         finish = "length"
@@ -352,7 +389,18 @@ class TransformersEngine(Engine):
         self._counts["prompt_tokens"] += prompt_tokens
         self._counts["completion_tokens"] += len(tokens)
         text = self.loaded.decode(tokens)
-        return GenerationResult(text, prompt_tokens, len(tokens), finish)
+        scored = self._logprobs(tokens, logprobs, len(text)) if request.logprobs else ()
+        return GenerationResult(text, prompt_tokens, len(tokens), finish, scored)
+
+    def _logprobs(
+        self, tokens: Sequence[int], logprobs: Sequence[float], length: int
+    ) -> tuple[TokenLogprob, ...]:
+        """Each token's end offset (the length of the text its prefix decodes to)."""
+        ends, at = [], 0
+        for k in range(len(tokens)):
+            at = min(max(at, len(self.loaded.decode(tokens[: k + 1]))), length)
+            ends.append(at)
+        return tuple(TokenLogprob(e, lp) for e, lp in zip(ends, logprobs, strict=False))
 
     async def shutdown(self) -> None:
         """Stop the batcher, end the running batch early, join the worker; idempotent."""

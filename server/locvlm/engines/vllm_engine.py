@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from locvlm.adapters import get_adapter
-from locvlm.engines.base import Engine, EngineStats, GenerationRequest, GenerationResult
+from locvlm.engines.base import (
+    Engine,
+    EngineStats,
+    GenerationRequest,
+    GenerationResult,
+    TokenLogprob,
+    token_logprobs,
+)
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, EngineUnavailableError
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
@@ -182,6 +189,7 @@ class VLLMEngine(Engine):
             max_tokens=min(request.max_new_tokens, self._max_new_tokens),
             structured_outputs=structured,
             output_kind=RequestOutputKind.FINAL_ONLY,  # no per-token objects to hand over
+            logprobs=0 if request.logprobs else None,  # 0: the chosen token's only
         )
 
     async def _one(self, request: GenerationRequest) -> GenerationResult:
@@ -207,11 +215,26 @@ class VLLMEngine(Engine):
             raise RuntimeError(f"vLLM ended request {request_id} without an output")
         self._finished += 1
         completion = final.outputs[0]
+        text = completion.text.strip()
+        scored: tuple[TokenLogprob, ...] = ()
+        if request.logprobs and completion.logprobs:
+            chosen = [
+                step.get(token)
+                for step, token in zip(completion.logprobs, completion.token_ids, strict=False)
+            ]
+            if any(c is None for c in chosen):  # not the chosen token's: none rather than wrong
+                chosen = []
+            stripped = len(completion.text) - len(completion.text.lstrip())
+            scored = token_logprobs(
+                [c.decoded_token or "" for c in chosen], [c.logprob for c in chosen],
+                stripped, len(text),
+            )  # fmt: skip
         return GenerationResult(
-            text=completion.text.strip(),
+            text=text,
             prompt_tokens=len(final.prompt_token_ids or ()),
             completion_tokens=len(completion.token_ids),
             finish_reason="length" if completion.finish_reason == "length" else "stop",
+            logprobs=scored,
         )
 
     async def shutdown(self) -> None:

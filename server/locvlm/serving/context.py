@@ -78,10 +78,12 @@ class ServingContext:
         questions: Sequence[str],
         regexes: Sequence[str | None],
         max_new_tokens: int | None = None,
+        logprobs: bool = False,
     ) -> list[GenerationResult]:
         """Ask every question about `image` in one engine call (batched by the engine).
 
-        `max_new_tokens` lowers the context's limit for these answers (never raises it).
+        `max_new_tokens` lowers the context's limit for these answers (never raises it);
+        `logprobs`: the answers carry their tokens' log-probabilities.
         """
         if not questions:  # everything was answered without the model
             return []
@@ -92,7 +94,7 @@ class ServingContext:
             GenerationRequest(
                 image=pixels, question=q, max_new_tokens=limit,
                 constraint=Constraint(regex=r) if r and self.constrained else None,
-                coming=coming,
+                coming=coming, logprobs=logprobs,
             )
             for q, r in zip(questions, regexes, strict=True)
         ]  # fmt: skip

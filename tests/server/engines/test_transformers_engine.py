@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
-from locvlm.engines.base import Constraint, GenerationRequest
+from locvlm.engines.base import Constraint, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
 from locvlm.engines.transformers_engine import TransformersEngine
@@ -103,6 +103,45 @@ async def test_micro_batched_answers_equal_greedy(tiny_config: EngineConfig, loa
         limit = 16 if r.finish_reason == "length" else 15  # a stopped answer ends before 16
         assert r.completion_tokens <= limit
         assert r.finish_reason == "stop" or r.completion_tokens == 16
+
+
+@pytest.mark.anyio
+async def test_logprobs_are_the_models_own_and_change_no_answer(
+    tiny_config: EngineConfig, loaded: LoadedModel
+) -> None:
+    images, questions = _mixed(6, loaded)
+    forced = Constraint(regex="zq zq zq zq")  # text the model would never write
+    pairs = list(zip(images, questions, strict=True))
+    async with TransformersEngine.open(tiny_config) as engine:
+        plain = await asyncio.gather(
+            *(engine.generate([GenerationRequest(im, q, 12)]) for im, q in pairs)
+        )
+        scored = await asyncio.gather(
+            *(engine.generate([GenerationRequest(im, q, 12, logprobs=True)]) for im, q in pairs)
+        )
+        request = GenerationRequest(images[0], questions[0], 12, forced, logprobs=True)
+        [pushed] = await engine.generate([request])
+        prepared = engine.adapter.prepare(images[0])
+    for (p,), (r,) in zip(plain, scored, strict=True):
+        assert (r.text, r.completion_tokens) == (p.text, p.completion_tokens)
+        assert p.logprobs == ()  # not asked
+        assert len(r.logprobs) == r.completion_tokens
+        ends = [t.end for t in r.logprobs]
+        assert ends == sorted(ends)
+        assert ends[-1] == len(r.text)
+        assert all(t.logprob <= 0 for t in r.logprobs)
+    # Greedy and unconstrained: the first token is the most likely one after the prompt.
+    with torch.inference_mode():
+        logits = loaded.model(**loaded.inputs([prepared], [questions[0]])).logits[0, -1]
+    best = float(logits.float().log_softmax(-1).max())
+    assert scored[0][0].logprobs[0].logprob == pytest.approx(best, abs=0.05)
+
+    # Forced text is scored by the model's unmasked belief: far less likely.
+    def mean(r: GenerationResult) -> float:
+        return sum(t.logprob for t in r.logprobs) / len(r.logprobs)
+
+    assert pushed.text == "zq zq zq zq"
+    assert mean(pushed) < mean(scored[0][0]) - 2
 
 
 @pytest.mark.anyio

