@@ -2,8 +2,9 @@
 
 Started by `ProcessEngine.create` with the spawn method: its arguments (the
 `EngineConfig` and one end of the pipe) are all it knows of the server. Messages in:
-`generate`, `check` (a constraint), `cancel`, `stop`; out: `ready` or `failed` once,
-then `done` or `error` per call and `stats` whenever a batch starts or ends.
+`generate`, `stream`, `check` (a constraint), `cancel`, `stop`; out: `ready` or `failed`
+once, then `done` or `error` per call (after `piece`s, the answer so far, for a `stream`)
+and `stats` whenever a batch starts or ends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from locvlm.engines._wire import Wire, from_wire
 from locvlm.engines.config import EngineConfig
 
 if TYPE_CHECKING:
+    from locvlm.engines.base import GenerationRequest, GenerationResult
     from locvlm.engines.transformers_engine import TransformersEngine
 
 __all__ = ["child_main"]
@@ -75,6 +77,8 @@ class _Child:
             work: Callable[[], Awaitable[Any]] | None = None
             if kind == "generate":
                 work = functools.partial(self.engine.generate, from_wire(payload))
+            elif kind == "stream":
+                work = functools.partial(self._stream, call, from_wire(payload)[0])
             elif kind == "check":
                 work = functools.partial(self.engine.check_constraint, payload)
             if work is not None:
@@ -95,6 +99,17 @@ class _Child:
             await self.engine.changed.wait()
             self.engine.changed.clear()
             self.wire.send(("stats", -1, None, self.engine.stats()))
+
+    async def _stream(self, call: int, request: GenerationRequest) -> GenerationResult:
+        """Send the answer so far as `piece` messages; the result is the call's answer."""
+        text = ""
+        async for piece in self.engine.stream(request):
+            if isinstance(piece, str):
+                text += piece
+                self.wire.send(("piece", call, text, self.engine.stats()))
+            else:
+                return piece
+        raise RuntimeError("the stream ended without a result")
 
     async def _answer(self, call: int, work: Callable[[], Awaitable[Any]]) -> None:
         try:

@@ -14,12 +14,13 @@ torn down in `async with Engine.open(config)`; what they raise is in `engines.er
 from __future__ import annotations
 
 import abc
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -37,6 +38,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "TokenLogprob",
+    "pieces_until",
     "token_logprobs",
 ]
 
@@ -126,6 +128,39 @@ def token_logprobs(
     return tuple(TokenLogprob(e, lp) for e, lp in zip(ends, logprobs, strict=False))
 
 
+async def pieces_until(
+    texts: asyncio.Queue[str], answer: asyncio.Future[GenerationResult]
+) -> AsyncIterator[str | GenerationResult]:
+    """Stream pieces: the new text of each partial answer on `texts`, then the rest.
+
+    The helper of `Engine.stream` for engines that decode in steps: after the partial
+    texts, `answer`'s text past them, then `answer` itself.
+
+    A partial text that does not extend what was sent (a token that decodes differently
+    once the next one arrives) is held back; a trailing U+FFFD (half a character) too.
+
+    Raises:
+        What `answer` raises.
+    """
+    sent = ""
+    while not answer.done():
+        getter = asyncio.ensure_future(texts.get())
+        try:
+            waiting: set[asyncio.Future[Any]] = {getter, answer}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            getter.cancel()
+        if not getter.cancelled() and getter.done():
+            text = getter.result().rstrip("\ufffd")
+            if text.startswith(sent) and len(text) > len(sent):
+                yield text[len(sent) :]
+                sent = text
+    result = answer.result()
+    if result.text.startswith(sent) and len(result.text) > len(sent):
+        yield result.text[len(sent) :]
+    yield result
+
+
 @dataclass
 class EngineStats:
     """A snapshot for metrics and readiness."""
@@ -159,6 +194,21 @@ class Engine(abc.ABC):
             EngineDeadError: the engine has failed.
             PromptTooLongError: a prompt and its answer would not fit the model's context.
         """
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | GenerationResult]:
+        """Answer one request as it is decoded: text pieces, then the whole result.
+
+        The pieces joined are the result's text. The default (engines that answer whole
+        requests) sends the text as one piece once it is done; the transformers engines
+        send a piece per decoded token. Cancelling the consumer frees the work.
+
+        Raises:
+            What `generate` raises, before any piece or in the middle of the stream.
+        """
+        (result,) = await self.generate([request])
+        if result.text:
+            yield result.text
+        yield result
 
     async def check_constraint(self, constraint: Constraint) -> None:
         """Refuse a constraint this engine cannot constrain generation with.

@@ -7,7 +7,8 @@ In one process, the server's Python (HTTP, JSON, image decoding) and the engine'
 (`model.generate` steps, grammar masks) take turns on one GIL, so each slows the other
 (bench/api.py). Here a spawned child runs `TransformersEngine` on its own event loop and
 this proxy talks to it over a socket pair: each `generate` call is one message, its
-answer (with the child's counters) another, and the child's micro-batcher groups the
+answer (with the child's counters) another (a `stream` call's partial answers come as
+`piece` messages before it), and the child's micro-batcher groups the
 calls as they come (a burst of requests reaches it one by one, as fast as the server
 decodes them). The child also sends its counters whenever a batch starts or ends, so
 rows running and work cancelled (no answer comes for it) show here at once.
@@ -30,7 +31,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from locvlm.engines.base import (
     EngineStats,
     GenerationRequest,
     GenerationResult,
+    pieces_until,
 )
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
@@ -76,6 +78,7 @@ class ProcessEngine(Engine):
         self._process, self._wire = process, wire
         self._loop = asyncio.get_running_loop()
         self._calls: dict[int, tuple[asyncio.Future[Any], int]] = {}  # call -> (answer, rows)
+        self._texts: dict[int, asyncio.Queue[str]] = {}  # streamed call -> its answer so far
         self._ids = itertools.count()
         self._child_stats = stats
         self._dead: str | None = None
@@ -161,18 +164,52 @@ class ProcessEngine(Engine):
         if self._dead is not None or self._closed:
             raise EngineDeadError(self._dead or "the engine process is shut down")
 
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | GenerationResult]:
+        """The child's engine streams (a piece per decoded token); see `Engine.stream`.
+
+        Raises:
+            EngineDeadError: the child has died or the engine was shut down.
+        """
+        self._check_alive()
+        wires = await to_wire([request], self.adapter)
+        texts: asyncio.Queue[str] = asyncio.Queue()
+        call, future = self._open("stream", wires, 1, texts)
+        try:
+            async for piece in pieces_until(texts, future):
+                yield piece
+        finally:
+            self._close(call)
+
     async def _call(self, kind: str, payload: Any, rows: int) -> Any:
         """Send one message and await the child's answer to it (`rows`: for `stats`)."""
+        call, future = self._open(kind, payload, rows)
+        try:
+            return await future
+        finally:
+            self._close(call)
+
+    def _open(
+        self, kind: str, payload: Any, rows: int, texts: asyncio.Queue[str] | None = None
+    ) -> tuple[int, asyncio.Future[Any]]:
+        """Send a call; its answer will settle the future (partial texts go to `texts`)."""
         self._check_alive()  # again: the engine may have died while the call was prepared
         call = next(self._ids)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._calls[call] = (future, rows)
+        if texts is not None:
+            self._texts[call] = texts
         try:
             self._send((kind, call, payload))
-            return await future
-        finally:
-            if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
-                self._send(("cancel", call, None), quiet=True)
+        except BaseException:
+            self._close(call)
+            raise
+        return call, future
+
+    def _close(self, call: int) -> None:
+        """The caller is done with `call`; cancel it in the child if still unanswered."""
+        self._texts.pop(call, None)
+        if self._calls.pop(call, None) is not None:  # unanswered: the caller went away
+            self._send(("cancel", call, None), quiet=True)
 
     def _send(self, message: tuple[str, int, Any], quiet: bool = False) -> None:
         try:
@@ -197,6 +234,11 @@ class ProcessEngine(Engine):
     def _answer(self, kind: str, call: int, payload: Any, stats: EngineStats) -> None:
         self._child_stats = stats  # first: an answered caller sees them
         if kind == "stats":  # counters alone (a batch started or ended): no caller
+            return
+        if kind == "piece":  # a streamed answer so far
+            texts = self._texts.get(call)
+            if texts is not None:
+                texts.put_nowait(payload)
             return
         future, _ = self._calls.pop(call, (None, 0))
         if future is None or future.done():

@@ -31,7 +31,7 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -51,6 +51,7 @@ from locvlm.engines.base import (
     GenerationRequest,
     GenerationResult,
     TokenLogprob,
+    pieces_until,
 )
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
@@ -71,6 +72,7 @@ class _Pending:
 
     request: GenerationRequest
     future: asyncio.Future[GenerationResult]
+    texts: asyncio.Queue[str] | None = None  # streamed: the answer so far, each step
 
 
 class _Scores(LogitsProcessor):
@@ -99,12 +101,14 @@ class _RowStop(StoppingCriteria):
         eos: Sequence[int],
         answer: Callable[[int, list[int]], None],
         scores: _Scores | None = None,
+        progress: Callable[[int, list[int]], None] | None = None,
     ):
         self.batch, self.prompt_len, self.closing = batch, prompt_len, closing
         self.eos, self.answer = set(eos), answer
         self.cancelled: set[int] = set()
         self.answered: set[int] = set()
         self.scores = scores  # when set: each row's chosen tokens' log-probabilities
+        self.progress = progress  # when set: called with each streamed row's tokens so far
         self.logprobs: list[list[float]] = [[] for _ in batch]
 
     def __call__(
@@ -123,6 +127,8 @@ class _RowStop(StoppingCriteria):
             if gone:
                 self.cancelled.add(i)
             limit = made >= p.request.max_new_tokens
+            if self.progress and p.texts is not None and not gone and i not in self.answered:
+                self.progress(i, input_ids[i, self.prompt_len :].tolist())
             if not gone and i not in self.answered and (limit or newest[i] in self.eos):
                 self.answered.add(i)  # later tokens of a finished row are padding
                 self.answer(i, input_ids[i, self.prompt_len :].tolist())
@@ -214,6 +220,27 @@ class TransformersEngine(Engine):
             EngineDeadError: the engine has failed or was shut down.
             PromptTooLongError: a prompt and its answer would not fit the model's context.
         """
+        pending = self._enqueue(requests, streamed=False)
+        try:
+            return list(await asyncio.gather(*(p.future for p in pending)))
+        finally:  # a failed or cancelled caller frees the rest of its work too
+            for p in pending:
+                p.future.cancel()
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | GenerationResult]:
+        """A piece per decoded token, then the result (see `Engine.stream`).
+
+        The row shares micro-batches with every other request, as `generate`'s do.
+        """
+        [pending] = self._enqueue([request], streamed=True)
+        assert pending.texts is not None
+        try:
+            async for piece in pieces_until(pending.texts, pending.future):
+                yield piece
+        finally:  # the consumer went away: free the row
+            pending.future.cancel()
+
+    def _enqueue(self, requests: Sequence[GenerationRequest], streamed: bool) -> list[_Pending]:
         if self.errored or self._closed:
             raise EngineDeadError(f"transformers engine is {'down' if self._closed else 'dead'}")
         for r in requests:
@@ -223,16 +250,15 @@ class TransformersEngine(Engine):
                     f"prompt and answer need {need} tokens; the context is {self._context}"
                 )
         loop = asyncio.get_running_loop()
-        pending = [_Pending(r, loop.create_future()) for r in requests]
+        pending = [
+            _Pending(r, loop.create_future(), asyncio.Queue() if streamed else None)
+            for r in requests
+        ]
         for p in pending:
             self._queued.add(p)
             p.future.add_done_callback(functools.partial(self._forget, p))
             self._queue.put_nowait(p)
-        try:
-            return list(await asyncio.gather(*(p.future for p in pending)))
-        finally:  # a failed or cancelled caller frees the rest of its work too
-            for p in pending:
-                p.future.cancel()
+        return pending
 
     def _forget(self, pending: _Pending, _: object) -> None:
         self._queued.discard(pending)
@@ -347,10 +373,15 @@ class TransformersEngine(Engine):
             early[i] = self._result(batch[i], tokens, stop.logprobs[i])
             self._loop.call_soon_threadsafe(self._settle, batch[i], early[i])
 
+        def progress(i: int, tokens: list[int]) -> None:  # a streamed row's text so far
+            texts = batch[i].texts
+            if texts is not None:
+                self._loop.call_soon_threadsafe(texts.put_nowait, loaded.decode(tokens))
+
         scores = _Scores() if any(p.request.logprobs for p in batch) else None
-        stop = _RowStop(
-            batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer, scores
-        )
+        streamed = any(p.texts is not None for p in batch)
+        stop = _RowStop(batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer,
+                        scores, progress if streamed else None)  # fmt: skip
         constraints = [p.request.constraint for p in batch]
         processors = LogitsProcessorList([scores] if scores is not None else [])
         if any(constraints):

@@ -14,26 +14,30 @@ by the family's adapter and put in the request image's pixels (or normalized, wi
 `coords` extension). `response_format` other than `text` is refused: the model writes no
 JSON, and a constraint it cannot meet would only give garbage.
 
-Decoding is greedy whatever `temperature` says. The engines answer whole requests
-(batched), so a streamed answer is generated first and then sent as server-sent events:
-a role chunk, one content chunk, a finish chunk, the usage chunk if asked for, and
-`data: [DONE]`. Errors therefore come before the stream, as ordinary HTTP errors.
+Decoding is greedy whatever `temperature` says. With `stream`, the answer is sent as
+server-sent events as it is decoded (`Engine.stream`: the transformers engines send a
+piece per token, in the same micro-batches as every other request; vLLM and remote
+engines the whole text as one piece): a role chunk, a content chunk per piece, a finish
+chunk with `boxes`, the usage chunk if asked for, and `data: [DONE]`. The role chunk
+waits for the first piece, so errors before it (a dead engine, a prompt too long) are
+ordinary HTTP errors; one after it is an `{"error": ...}` event, then the stream ends.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from PIL import Image
 
-from locvlm.engines.base import Constraint
-from locvlm.engines.errors import InvalidInputError
+from locvlm.engines.base import Constraint, GenerationResult
+from locvlm.engines.errors import EngineDeadError, InvalidInputError
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
-from locvlm_client import CoordSpace
+from locvlm_client import CoordSpace, ErrorBody
 from locvlm_client.openai_types import (
     ChatBox,
     ChatCompletion,
@@ -42,6 +46,7 @@ from locvlm_client.openai_types import (
     Choice,
     ChunkChoice,
     Delta,
+    FinishReason,
     ImagePart,
     ResponseMessage,
     StructuredOutputs,
@@ -50,7 +55,14 @@ from locvlm_client.openai_types import (
     UserMessage,
 )
 
-__all__ = ["ChatTurn", "answer_regex", "check_constraint", "complete", "read_turn", "sse_events"]
+__all__ = [
+    "ChatTurn",
+    "answer_regex",
+    "check_constraint",
+    "complete",
+    "read_turn",
+    "stream_events",
+]
 
 
 @dataclass(frozen=True)
@@ -152,14 +164,7 @@ async def complete(
 ) -> ChatCompletion:
     """Ask the turn's question about `image`; answer in the `chat.completion` shape."""
     (out,) = await ctx.ask(image, [turn.question], [turn.regex], turn.max_new_tokens)
-    finish = "length" if out.finish_reason == "length" else "stop"
-    usage = Usage(
-        prompt_tokens=out.prompt_tokens,
-        completion_tokens=out.completion_tokens,
-        total_tokens=out.prompt_tokens + out.completion_tokens,
-    )
-    found = ctx.adapter.read_detect(out.text, image.size) or []
-    boxes = [ChatBox(label=f.label, box=in_space(f.box, image.size, turn.coords)) for f in found]
+    finish, usage, boxes = _answered(out, image, turn, ctx)
     message = ResponseMessage(content=out.text, boxes=boxes)
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model,
@@ -167,26 +172,54 @@ async def complete(
     )  # fmt: skip
 
 
-def sse_events(completion: ChatCompletion, include_usage: bool = False) -> Iterator[str]:
-    """`completion` as server-sent events of `chat.completion.chunk`s, then `[DONE]`."""
-    choice = completion.choices[0]
-    steps = [
-        ChunkChoice(delta=Delta(role="assistant", content="")),
-        ChunkChoice(delta=Delta(content=choice.message.content)),
-        ChunkChoice(delta=Delta(boxes=choice.message.boxes), finish_reason=choice.finish_reason),
-    ]
-    chunks = [_chunk(completion, [step]) for step in steps]
-    if include_usage:
-        chunks.append(_chunk(completion, [], completion.usage))
-    for chunk in chunks:
-        yield f"data: {chunk.model_dump_json()}\n\n"
-    yield "data: [DONE]\n\n"
+def _answered(
+    out: GenerationResult, image: Image.Image, turn: ChatTurn, ctx: ServingContext
+) -> tuple[FinishReason, Usage, list[ChatBox]]:
+    """The finish reason, the usage and the answer's boxes in the turn's space."""
+    finish: FinishReason = "length" if out.finish_reason == "length" else "stop"
+    usage = Usage(
+        prompt_tokens=out.prompt_tokens,
+        completion_tokens=out.completion_tokens,
+        total_tokens=out.prompt_tokens + out.completion_tokens,
+    )
+    found = ctx.adapter.read_detect(out.text, image.size) or []
+    boxes = [ChatBox(label=f.label, box=in_space(f.box, image.size, turn.coords)) for f in found]
+    return finish, usage, boxes
 
 
-def _chunk(
-    completion: ChatCompletion, choices: list[ChunkChoice], usage: Usage | None = None
-) -> ChatCompletionChunk:
-    return ChatCompletionChunk(
-        id=completion.id, created=completion.created, model=completion.model,
-        choices=choices, usage=usage,
-    )  # fmt: skip
+async def stream_events(
+    ctx: ServingContext, image: Image.Image, turn: ChatTurn, model: str, include_usage: bool
+) -> AsyncIterator[str]:
+    """The answer as server-sent `chat.completion.chunk` events while it is decoded.
+
+    Nothing is yielded before the engine's first piece: what fails before it raises here.
+    """
+    head = ChatCompletionChunk(
+        id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model, choices=[]
+    )
+
+    def event(choices: list[ChunkChoice], usage: Usage | None = None) -> str:
+        chunk = head.model_copy(update={"choices": choices, "usage": usage})
+        return f"data: {chunk.model_dump_json()}\n\n"
+
+    pieces = ctx.stream(image, turn.question, turn.regex, turn.max_new_tokens)
+    try:
+        first = await anext(pieces)
+        yield event([ChunkChoice(delta=Delta(role="assistant", content=""))])
+        piece: str | GenerationResult = first
+        try:
+            while isinstance(piece, str):
+                yield event([ChunkChoice(delta=Delta(content=piece))])
+                piece = await anext(pieces)
+        except Exception as exc:  # the answer has begun: tell the client in the stream
+            kind = "unavailable" if isinstance(exc, EngineDeadError) else "internal_error"
+            error = ErrorBody(type=kind, message=f"the answer failed after it began: {exc}")
+            yield f"data: {json.dumps({'error': error.model_dump()})}\n\n"
+            return
+        finish, usage, boxes = _answered(piece, image, turn, ctx)
+        yield event([ChunkChoice(delta=Delta(boxes=boxes), finish_reason=finish)])
+        if include_usage:
+            yield event([], usage)
+        yield "data: [DONE]\n\n"
+    finally:
+        await pieces.aclose()  # a client gone mid-answer frees the engine's row

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -87,17 +87,7 @@ class ServingContext:
         """
         if not questions:  # everything was answered without the model
             return []
-        limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
-        pixels = await self._prepared(image)
-        coming = self.arrivals.arrived() if self.arrivals is not None else 0
-        requests = [
-            GenerationRequest(
-                image=pixels, question=q, max_new_tokens=limit,
-                constraint=Constraint(regex=r) if r and self.constrained else None,
-                coming=coming, logprobs=logprobs,
-            )
-            for q, r in zip(questions, regexes, strict=True)
-        ]  # fmt: skip
+        requests = await self._requests(image, questions, regexes, max_new_tokens, logprobs)
         start = time.perf_counter()
         results = await self.engine.generate(requests)
         if self.observer is not None:
@@ -105,6 +95,41 @@ class ServingContext:
             for result in results:
                 self.observer.on_generation(result, seconds)
         return results
+
+    async def stream(
+        self,
+        image: Image.Image,
+        question: str,
+        regex: str | None,
+        max_new_tokens: int | None = None,
+    ) -> AsyncGenerator[str | GenerationResult]:
+        """Ask one question, the answer streamed: text pieces, then the result."""
+        [request] = await self._requests(image, [question], [regex], max_new_tokens)
+        start = time.perf_counter()
+        async for piece in self.engine.stream(request):
+            if isinstance(piece, GenerationResult) and self.observer is not None:
+                self.observer.on_generation(piece, time.perf_counter() - start)
+            yield piece
+
+    async def _requests(
+        self,
+        image: Image.Image,
+        questions: Sequence[str],
+        regexes: Sequence[str | None],
+        max_new_tokens: int | None,
+        logprobs: bool = False,
+    ) -> list[GenerationRequest]:
+        limit = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+        pixels = await self._prepared(image)
+        coming = self.arrivals.arrived() if self.arrivals is not None else 0
+        return [
+            GenerationRequest(
+                image=pixels, question=q, max_new_tokens=limit,
+                constraint=Constraint(regex=r) if r and self.constrained else None,
+                coming=coming, logprobs=logprobs,
+            )
+            for q, r in zip(questions, regexes, strict=True)
+        ]  # fmt: skip
 
     async def _prepared(self, image: Image.Image) -> Image.Image:
         """`image` as the engine takes it (`Adapter.prepare`), off the loop when large."""

@@ -16,6 +16,7 @@ from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene
 from locvlm.engines.base import Constraint, GenerationRequest, GenerationResult
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, InvalidInputError, PromptTooLongError
+from locvlm.engines.factory import open_engine
 from locvlm.engines.transformers_engine import TransformersEngine
 from locvlm.model.loading import LoadedModel, load_model
 from locvlm.tasks import counting, locpred, revloc
@@ -103,6 +104,37 @@ async def test_micro_batched_answers_equal_greedy(tiny_config: EngineConfig, loa
         limit = 16 if r.finish_reason == "length" else 15  # a stopped answer ends before 16
         assert r.completion_tokens <= limit
         assert r.finish_reason == "stop" or r.completion_tokens == 16
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("child_process", [False, True])
+async def test_a_streamed_answer_comes_a_token_at_a_time(
+    tiny_config: EngineConfig, loaded: LoadedModel, child_process: bool
+) -> None:
+    images, questions = _mixed(4, loaded)
+    config = replace(tiny_config, child_process=child_process)
+    async with open_engine(config) as engine:
+        for image, question in zip(images, questions, strict=True):
+            request = GenerationRequest(image, question, 12)
+            [whole] = await engine.generate([request])
+            pieces: list[str] = []
+            running: list[int] = []  # rows generating when each piece arrived
+            async for piece in engine.stream(request):
+                if isinstance(piece, str):
+                    pieces.append(piece)
+                    running.append(engine.stats().running)
+                else:
+                    result = piece
+            assert result == whole  # the same answer, counts and finish reason
+            assert "".join(pieces) == whole.text
+            if whole.completion_tokens >= 4:
+                assert len(pieces) >= 3  # about one a token, not the text at the end
+                assert running[0] >= 1  # the first came while its row was generating
+        # A consumer that stops early frees the row: it is stopped, not run to its limit.
+        stream = engine.stream(GenerationRequest(images[0], questions[0], 400, ENDLESS))
+        assert isinstance(await anext(stream), str)
+        await stream.aclose()
+        await until(lambda: engine.stats().details.get("stopped_cancelled", 0) == 1)
 
 
 @pytest.mark.anyio

@@ -10,6 +10,7 @@ What is asked of the model, and how streaming works: `locvlm.serving.completions
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -56,12 +57,20 @@ async def chat_completions(
     url = turn.image_url
     given = ImageInput(data=url) if url[:5].lower() == "data:" else ImageInput(url=url)
     image = await images.load(given, param=turn.image_param)
-    completion = await completions.complete(serving, image, turn, served)
     if not body.stream:
-        return completion
+        return await completions.complete(serving, image, turn, served)
     usage = body.stream_options is not None and body.stream_options.include_usage
+    events = completions.stream_events(serving, image, turn, served, usage)
+    first = await anext(events)  # what fails before the answer begins is an HTTP error
     return StreamingResponse(
-        completions.sse_events(completion, usage),
+        _resumed(first, events),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _resumed(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    """`first`, then the rest of the stream it came from."""
+    yield first
+    async for event in rest:
+        yield event

@@ -73,6 +73,8 @@ def test_a_streamed_answer_adds_up_to_the_whole_one(sdk: openai.OpenAI, model: s
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     assert deltas[0].role == "assistant"
     assert "".join(d.content or "" for d in deltas) == whole.choices[0].message.content
+    pieces = [d.content for d in deltas if d.content]
+    assert len(pieces) >= min(3, whole.usage.completion_tokens - 1)  # a piece per token
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == whole.choices[0].finish_reason
     assert finishes[:-1] == [None] * (len(finishes) - 1)
