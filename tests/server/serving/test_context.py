@@ -5,34 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
 
 import pytest
 from PIL import Image
 
-from locvlm.engines.base import GenerationRequest, GenerationResult
-from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
-from tests.server.engines.scripted import ScriptedEngine
+from tests.server.serving.recording import SIDECAR, RecordingEngine
 
-SIDECAR = Sidecar(
-    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
-    vocabulary=["red circle", "blue square"],
-)  # fmt: skip
 PHRASES = [f"{p}{'s' * (i % 2)}" for i in range(16) for p in ("red circle", "blue square")]
-
-
-class _Recording(ScriptedEngine):
-    """Answers every question with one box, and keeps the images it was sent."""
-
-    def __init__(self) -> None:
-        super().__init__(SIDECAR)
-        self.images: list[Image.Image] = []
-
-    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        self.images += [r.image for r in requests]
-        return [GenerationResult("[2, 2, 10, 10]", 5, 5) for _ in requests]
 
 
 class _Spy:
@@ -49,14 +30,9 @@ class _Spy:
         return self.real(image)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_a_large_image_is_prepared_once_off_the_loop_for_every_phrase() -> None:
-    engine = _Recording()
+    engine = RecordingEngine()
     ctx = ServingContext(engine, SIDECAR)
     spy = _Spy(ctx, delay=0.3)
     ticks = 0
@@ -83,7 +59,7 @@ async def test_a_large_image_is_prepared_once_off_the_loop_for_every_phrase() ->
 
 @pytest.mark.anyio
 async def test_a_small_image_is_prepared_once_on_the_loop() -> None:
-    engine = _Recording()
+    engine = RecordingEngine()
     ctx = ServingContext(engine, SIDECAR)
     spy = _Spy(ctx)
     await ground(ctx, Image.new("RGB", (120, 80), "gray"), ["red circle", "blue square"])

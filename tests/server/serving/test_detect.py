@@ -11,16 +11,11 @@ from PIL import Image
 
 from locvlm.adapters import Found
 from locvlm.engines.base import GenerationRequest, GenerationResult, TokenLogprob
-from locvlm.model.sidecar import Sidecar
 from locvlm.serving.context import ServingContext
 from locvlm.serving.detect import confidences, detect, distinct
 from locvlm_client import Box
 from tests.server.engines.scripted import ScriptedEngine
-
-SIDECAR = Sidecar(
-    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
-    vocabulary=["red circle", "blue square"],
-)  # fmt: skip
+from tests.server.serving.recording import SIDECAR
 
 
 class _Repeating(ScriptedEngine):
@@ -29,11 +24,6 @@ class _Repeating(ScriptedEngine):
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         text = "red circle [2, 2, 10, 10]; blue square [20, 20, 30, 30]; red circle [2, 2, 10, 11]"
         return [GenerationResult(text, 5, 5) for _ in requests]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio

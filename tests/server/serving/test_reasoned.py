@@ -60,11 +60,6 @@ class _Oracle(ScriptedEngine):
         return [GenerationResult(self._answer(r), 5, 5) for r in requests]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _ask(question: str):
     engine = _Oracle()
     ctx = ServingContext(engine, SIDECAR)

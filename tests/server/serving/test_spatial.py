@@ -16,33 +16,12 @@ from locvlm.tasks.base import Obj
 from locvlm.tasks.spatial import answer_with_evidence
 from locvlm_client import Box
 from tests.server.engines.scripted import ScriptedEngine
-
-SIDECAR = Sidecar(
-    codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64,
-    vocabulary=["red circle", "blue square"],
-)  # fmt: skip
-
-
-class _Recording(ScriptedEngine):
-    """Answers every question with one box, and keeps the questions."""
-
-    def __init__(self) -> None:
-        super().__init__(SIDECAR)
-        self.asked: list[str] = []
-
-    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        self.asked += [r.question for r in requests]
-        return [GenerationResult("[2, 2, 10, 10]", 5, 5) for _ in requests]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+from tests.server.serving.recording import SIDECAR, RecordingEngine
 
 
 @pytest.mark.anyio
 async def test_a_spatial_question_about_an_unknown_object_says_so():
-    engine = _Recording()
+    engine = RecordingEngine()
     said = await answer_spatial(ServingContext(engine, SIDECAR), Image.new("RGB", (64, 64)),
                                 "Is the cat left of the red circle?")  # fmt: skip
     assert (said.answer_type, said.evidence, engine.asked) == ("free", [], [])
