@@ -1,7 +1,8 @@
 """The decoded pixels all in-flight requests may hold at once (`LOCVLM_MAX_DECODED_PIXELS`).
 
-    async with budget.hold(width * height):
-        ...  # decode the image and answer the request
+    taken = await budget.acquire(width * height)
+    ...  # decode the image and answer the request
+    budget.release(taken)  # in a `finally` (`locvlm.api.deps.get_images`)
 
 A request takes its image's pixel count (read from the header, before decoding) and
 gives it back when its answer is complete, so the server's image memory is bounded
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 __all__ = ["PixelBudget"]
 
@@ -69,12 +68,3 @@ class PixelBudget:
                 continue
             self.free -= pixels
             future.set_result(None)
-
-    @asynccontextmanager
-    async def hold(self, pixels: int) -> AsyncIterator[int]:
-        """`acquire` for the block, `release` after it (however it ends)."""
-        taken = await self.acquire(pixels)
-        try:
-            yield taken
-        finally:
-            self.release(taken)

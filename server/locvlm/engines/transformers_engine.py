@@ -101,14 +101,14 @@ class _RowStop(StoppingCriteria):
         eos: Sequence[int],
         answer: Callable[[int, list[int]], None],
         scores: _Scores | None = None,
-        progress: Callable[[int, list[int]], None] | None = None,
+        progress: Callable[[asyncio.Queue[str], list[int]], None] | None = None,
     ):
         self.batch, self.prompt_len, self.closing = batch, prompt_len, closing
         self.eos, self.answer = set(eos), answer
         self.cancelled: set[int] = set()
         self.answered: set[int] = set()
         self.scores = scores  # when set: each row's chosen tokens' log-probabilities
-        self.progress = progress  # when set: called with each streamed row's tokens so far
+        self.progress = progress  # called with each streamed row's queue and tokens so far
         self.logprobs: list[list[float]] = [[] for _ in batch]
 
     def __call__(
@@ -128,7 +128,7 @@ class _RowStop(StoppingCriteria):
                 self.cancelled.add(i)
             limit = made >= p.request.max_new_tokens
             if self.progress and p.texts is not None and not gone and i not in self.answered:
-                self.progress(i, input_ids[i, self.prompt_len :].tolist())
+                self.progress(p.texts, input_ids[i, self.prompt_len :].tolist())
             if not gone and i not in self.answered and (limit or newest[i] in self.eos):
                 self.answered.add(i)  # later tokens of a finished row are padding
                 self.answer(i, input_ids[i, self.prompt_len :].tolist())
@@ -373,15 +373,12 @@ class TransformersEngine(Engine):
             early[i] = self._result(batch[i], tokens, stop.logprobs[i])
             self._loop.call_soon_threadsafe(self._settle, batch[i], early[i])
 
-        def progress(i: int, tokens: list[int]) -> None:  # a streamed row's text so far
-            texts = batch[i].texts
-            if texts is not None:
-                self._loop.call_soon_threadsafe(texts.put_nowait, loaded.decode(tokens))
+        def progress(texts: asyncio.Queue[str], tokens: list[int]) -> None:  # streamed rows
+            self._loop.call_soon_threadsafe(texts.put_nowait, loaded.decode(tokens))
 
         scores = _Scores() if any(p.request.logprobs for p in batch) else None
-        streamed = any(p.texts is not None for p in batch)
         stop = _RowStop(batch, prompt_len, lambda: self._closed, loaded.eos_token_ids, answer,
-                        scores, progress if streamed else None)  # fmt: skip
+                        scores, progress)  # fmt: skip
         constraints = [p.request.constraint for p in batch]
         processors = LogitsProcessorList([scores] if scores is not None else [])
         if any(constraints):
