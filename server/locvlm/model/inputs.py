@@ -8,8 +8,9 @@ one image into one conversation (`chat.follow_up` turns after the first answer).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -17,9 +18,9 @@ from PIL import Image
 from transformers import PreTrainedTokenizerFast
 
 from locvlm.model.image import square
-from locvlm.model.prompt_format import IMAGE_TOKEN, follow_up, prompt
+from locvlm.model.prompt_format import IMAGE_TOKEN, follow_up, prompt, text_scene_prompt
 
-__all__ = ["Batch", "Encoder", "pixels", "prompt_batch"]
+__all__ = ["Batch", "Encoder", "pixels", "prompt_batch", "text_prompt_batch"]
 
 IGNORE = -100
 
@@ -42,16 +43,18 @@ class Batch:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     labels: torch.Tensor
-    pixel_values: torch.Tensor
+    pixel_values: torch.Tensor | None  # None: text-only rows (scenes written as text)
 
     def as_kwargs(self) -> dict[str, torch.Tensor]:
         """Keyword arguments for `LlavaForConditionalGeneration.forward`."""
-        return {
+        kwargs = {
             "input_ids": self.input_ids,
             "attention_mask": self.attention_mask,
             "labels": self.labels,
-            "pixel_values": self.pixel_values,
         }
+        if self.pixel_values is not None:
+            kwargs["pixel_values"] = self.pixel_values
+        return kwargs
 
 
 class Encoder:
@@ -109,18 +112,39 @@ class Encoder:
         The first question is the one-turn prompt; later ones are follow-up turns.
         Labels cover every answer (with its EOS) and nothing else.
         """
-        rows: list[tuple[list[int], list[int]]] = []
-        for _, turns in items:
-            if not turns:
-                raise ValueError("a conversation needs at least one question")
-            seq: list[int] = []
-            lab: list[int] = []
-            for k, (question, answer) in enumerate(turns):
-                asked = self.prompt_ids(question) if k == 0 else self.follow_up_ids(question)
-                said = self.answer_ids(answer)
-                seq += asked + said
-                lab += [IGNORE] * len(asked) + said
-            rows.append((seq, lab))
+        rows = [self._row(turns, self.prompt_ids) for _, turns in items]
+        images = pixels([im for im, _ in items], self.side, self.mean, self.std)
+        return self._padded(rows, images)
+
+    def scene_text_ids(self, scene: str, question: str) -> list[int]:
+        """Token ids of a prompt whose scene is text in place of the image tokens."""
+        ids: list[int] = self.tok(text_scene_prompt(scene, question, self.image_first)).input_ids
+        return ids
+
+    def text_conversations(self, items: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> Batch:
+        """`conversations` about scenes written as text (`text_scene_prompt`): no pixels."""
+        rows = [self._row(turns, partial(self.scene_text_ids, scene)) for scene, turns in items]
+        return self._padded(rows, None)
+
+    def _row(
+        self, turns: Sequence[tuple[str, str]], first: Callable[[str], list[int]]
+    ) -> tuple[list[int], list[int]]:
+        """One conversation's ids and labels; `first` encodes its first question."""
+        if not turns:
+            raise ValueError("a conversation needs at least one question")
+        seq: list[int] = []
+        lab: list[int] = []
+        for k, (question, answer) in enumerate(turns):
+            asked = first(question) if k == 0 else self.follow_up_ids(question)
+            said = self.answer_ids(answer)
+            seq += asked + said
+            lab += [IGNORE] * len(asked) + said
+        return seq, lab
+
+    def _padded(
+        self, rows: Sequence[tuple[list[int], list[int]]], images: torch.Tensor | None
+    ) -> Batch:
+        """Right-padded rows as one batch."""
         length = max(len(s) for s, _ in rows)
         ids = torch.full((len(rows), length), self.tok.pad_token_id, dtype=torch.long)
         labels = torch.full_like(ids, IGNORE)
@@ -129,7 +153,6 @@ class Encoder:
             ids[r, : len(seq)] = torch.tensor(seq)
             labels[r, : len(lab)] = torch.tensor(lab)
             mask[r, : len(seq)] = 1
-        images = pixels([im for im, _ in items], self.side, self.mean, self.std)
         return Batch(ids, mask, labels, images)
 
 
@@ -137,13 +160,24 @@ def prompt_batch(
     encoder: Encoder, images: Sequence[Image.Image], questions: Sequence[str]
 ) -> dict[str, torch.Tensor]:
     """Left-padded prompts (generation appends on the right) with their pixels."""
-    rows = [encoder.prompt_ids(q) for q in questions]
+    inputs = _left_padded([encoder.prompt_ids(q) for q in questions], encoder.tok.pad_token_id)
+    inputs["pixel_values"] = pixels(images, encoder.side, encoder.mean, encoder.std)
+    return inputs
+
+
+def text_prompt_batch(
+    encoder: Encoder, scenes: Sequence[str], questions: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Left-padded prompts about scenes written as text (`Encoder.scene_text_ids`)."""
+    rows = [encoder.scene_text_ids(s, q) for s, q in zip(scenes, questions, strict=True)]
+    return _left_padded(rows, encoder.tok.pad_token_id)
+
+
+def _left_padded(rows: Sequence[list[int]], pad: int) -> dict[str, torch.Tensor]:
     length = max(len(r) for r in rows)
-    pad = encoder.tok.pad_token_id
     ids = torch.full((len(rows), length), pad, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, r in enumerate(rows):
         ids[i, length - len(r) :] = torch.tensor(r)
         mask[i, length - len(r) :] = 1
-    images_t = pixels(images, encoder.side, encoder.mean, encoder.std)
-    return {"input_ids": ids, "attention_mask": mask, "pixel_values": images_t}
+    return {"input_ids": ids, "attention_mask": mask}

@@ -13,12 +13,12 @@ from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTraine
 from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
-from locvlm.model.inputs import Encoder, prompt_batch
+from locvlm.model.inputs import Encoder, prompt_batch, text_prompt_batch
 from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 # resolve_model_dir lives with the sidecar (no torch); here too for the callers that load.
-__all__ = ["LoadedModel", "greedy", "load_model", "load_served", "resolve_model_dir"]
+__all__ = ["LoadedModel", "greedy", "greedy_text", "load_model", "load_served", "resolve_model_dir"]
 
 
 def greedy(
@@ -29,8 +29,27 @@ def greedy(
     max_new_tokens: int = 64,
 ) -> list[str]:
     """Greedy answers to `questions` about `images` (one each), special tokens dropped."""
-    tok = encoder.tok
-    inputs = prompt_batch(encoder, images, questions)
+    return _greedy(model, encoder.tok, prompt_batch(encoder, images, questions), max_new_tokens)
+
+
+def greedy_text(
+    model: LlavaForConditionalGeneration,
+    encoder: Encoder,
+    scenes: Sequence[str],
+    questions: Sequence[str],
+    max_new_tokens: int = 64,
+) -> list[str]:
+    """`greedy` about scenes written as text (`model.inputs.text_prompt_batch`)."""
+    inputs = text_prompt_batch(encoder, scenes, questions)
+    return _greedy(model, encoder.tok, inputs, max_new_tokens)
+
+
+def _greedy(
+    model: LlavaForConditionalGeneration,
+    tok: PreTrainedTokenizerFast,
+    inputs: dict[str, torch.Tensor],
+    max_new_tokens: int,
+) -> list[str]:
     with torch.inference_mode():
         out = model.generate(
             **inputs, max_new_tokens=max_new_tokens, do_sample=False,

@@ -12,7 +12,14 @@ the checkpoint's sidecar says which order it was trained with.
 
 from __future__ import annotations
 
-__all__ = ["ANSWER_PREFIX", "IMAGE_TOKEN", "chat_template", "follow_up", "prompt"]
+__all__ = [
+    "ANSWER_PREFIX",
+    "IMAGE_TOKEN",
+    "chat_template",
+    "follow_up",
+    "prompt",
+    "text_scene_prompt",
+]
 
 IMAGE_TOKEN = "<image>"
 ANSWER_PREFIX = " ASSISTANT:"
@@ -23,6 +30,16 @@ def prompt(question: str, image_first: bool = True) -> str:
     question = " ".join(question.split())
     body = f"{IMAGE_TOKEN}\n{question}" if image_first else f"{question}\n{IMAGE_TOKEN}"
     return f"USER: {body}{ANSWER_PREFIX}"
+
+
+def text_scene_prompt(scene: str, question: str, image_first: bool = True) -> str:
+    """`prompt` with the scene written as text where the image goes (no image tokens).
+
+    The text-only training stage asks every task about scenes given this way
+    (`"red circle [3, 10, 9, 16]; blue square [...]"`), so the language model learns to
+    select, compare and count before it has to read the same facts from pixels.
+    """
+    return prompt(question, image_first).replace(IMAGE_TOKEN, " ".join(scene.split()), 1)
 
 
 def follow_up(question: str, image_first: bool = True) -> str:

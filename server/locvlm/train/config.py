@@ -39,7 +39,11 @@ def default_mix(evidence: bool = True) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The whole recipe: stage 0 (vision), stage 1 (projector, captions), stage 2 (all)."""
+    """The whole recipe: stage 0, stage 1, the text-only stage, stage 2.
+
+    Stage 0 trains vision, stage 1 the projector on captions, the text-only stage the LM
+    on scenes written as text, and stage 2 everything on every task.
+    """
 
     preset: str = "tiny-shapes"
     model: dict[str, Any] = field(default_factory=dict)  # preset overrides (ablations, tests)
@@ -49,6 +53,10 @@ class TrainConfig:
     stage0: StageConfig = StageConfig(steps=1500, lr=3e-3, batch_size=64, warmup=50)
     # (16 px patches learn their box edges slower than 8 px ones: 0.72 vs 0.47 bins at 600)
     stage1: StageConfig = StageConfig(steps=100, lr=1e-3, batch_size=32, warmup=10)
+    symbolic: StageConfig = StageConfig(steps=0, lr=1e-3, batch_size=32, warmup=50)
+    # before stage 2, the LM alone on every task with the scene written as text instead of
+    # pixels ("red circle [3, 10, 9, 16]; ..."): selecting, comparing and counting learnt
+    # without vision compute (0: skipped)
     stage2: StageConfig = StageConfig(steps=12000, lr=1e-3, batch_size=16, warmup=100)
     stage0_words: bool = True  # tie projected patches to the LM's category word embeddings
     image_token_norm: float | None = 1.0  # after stage 0: projected patches' mean norm, in
@@ -59,7 +67,9 @@ class TrainConfig:
     # category, the contract's default (0.35 in r8 grounded worse: docs/results.md)
     hard_absent_prob: float = 0.5  # absent phrases drawn from those sharing a word with a
     # present category, so "no" must come from the shape or color that differs
-    bf16: bool = True  # bf16 autocast (AMX on our CPUs): 7% faster steps, fp32 weights
+    bf16: bool | None = None  # bf16 autocast, fp32 weights; None: where the CPU has bf16
+    # instructions (AMX / AVX512-BF16: 7% faster steps). Without them (AVX2) it is emulated,
+    # and a stage-2 step took 12 s instead of 0.8 s (docs/results.md)
     curriculum_steps: int = 0  # stage-2 steps over which scenes grow from 1 to 5 objects
     turns_per_image: int = 4  # stage-2 questions packed per image (batch_size = images)
     freeze_vision: bool = True  # stage 0 already localizes; frozen steps are ~20% cheaper

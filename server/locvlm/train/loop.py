@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from locvlm.train.config import StageConfig
 
-__all__ = ["Log", "StageRunner"]
+__all__ = ["Log", "StageRunner", "native_bf16"]
 
 StepFn = Callable[[], tuple[torch.Tensor, dict[str, float]]]
 
@@ -31,6 +31,12 @@ class Log:
         record = {"t": round(time.time() - self.started, 1), **record}
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products in hardware (AMX or AVX512-BF16)."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def lr_at(step: int, cfg: StageConfig, time_progress: float = 0.0) -> float:

@@ -1,4 +1,7 @@
-"""The training recipe: stage 0 (vision), stage 1 (projector on captions), stage 2 (all).
+"""The training recipe: vision, projector, the LM on scenes as text, then everything.
+
+Stage 0 trains vision, stage 1 the projector on captions, the text-only stage the LM on
+scenes written as text (when it has steps), and stage 2 everything on every task.
 
     locvlm train --preset tiny-shapes --out runs/tiny [--steps N] [--codec ivb] [--config F]
 
@@ -26,9 +29,9 @@ from locvlm.model.config import get_preset
 from locvlm.model.inputs import Encoder, pixels
 from locvlm.model.sidecar import Sidecar
 from locvlm.model.tokenizer import build_tokenizer, task_corpus
-from locvlm.tasks import TASKS, Scene
+from locvlm.tasks import TASKS, Scene, detect
 from locvlm.train.config import TrainConfig
-from locvlm.train.loop import Log, StageRunner
+from locvlm.train.loop import Log, StageRunner, native_bf16
 from locvlm.train.scenes import SceneStream
 from locvlm.train.stage import Stage
 from locvlm.train.stage0 import DenseHeads, WordHead, stage0_loss
@@ -74,6 +77,7 @@ class Trainer:
         self.words = WordHead(phrases, self.preset.text.hidden)
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
+        self.bf16 = native_bf16() if config.bf16 is None else config.bf16
         self.resume = _Resume()
         self.runner: StageRunner | None = None  # the stage running now (its optimizer)
         self.optimizer_state: dict[str, Any] | None = None  # to restore on resume
@@ -111,6 +115,11 @@ class Trainer:
                   on_end=self._after_vision),
             Stage("stage1", c.stage1, lambda: [m.multi_modal_projector],
                   lambda: self._turn_step(["caption"], [1.0], c.stage1.batch_size, 1)),
+            Stage("symbolic", c.symbolic,
+                  lambda: [m.language_model, self.model.lm_head],
+                  lambda: self._text_step(tasks, weights, c.symbolic.batch_size, c.turns_per_image),
+                  on_step=self._after_text_step,
+                  on_end=lambda: self._validate_text(c.symbolic.steps)),
             Stage("stage2", c.stage2, lambda: lm,
                   lambda: self._turn_step(tasks, weights, c.stage2.batch_size, c.turns_per_image),
                   budgeted=True, on_start=self._set_objects, on_step=self._after_lm_step),
@@ -128,6 +137,21 @@ class Trainer:
         self._set_objects(step)
         if step % self.config.eval_every == 0 or step == self.config.stage2.steps:
             self.validate(step)
+
+    def _after_text_step(self, step: int) -> None:
+        if step % self.config.eval_every == 0 and step < self.config.symbolic.steps:
+            self._validate_text(step)
+
+    def _validate_text(self, step: int) -> None:
+        if self.config.symbolic.steps > 0:
+            self.validate(step, text=True)
+
+    def scene_text(self, scene: Scene) -> str:
+        """A scene written as text: every object with its box, in reading order.
+
+        The text-only stage gives the LM this in place of the image tokens.
+        """
+        return detect.listing(scene.ordered, self.codec, scene.size)
 
     def _stage0_step(self) -> tuple[torch.Tensor, dict[str, float]]:
         scenes = [self.stream.next() for _ in range(self.config.stage0.batch_size)]
@@ -175,6 +199,17 @@ class Trainer:
         batch = self.encoder.conversations(items)
         return self.model(**batch.as_kwargs()).loss, {}
 
+    def _text_step(
+        self, tasks: list[str], weights: list[float], scenes: int, turns: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        items: list[tuple[str, list[tuple[str, str]]]] = []
+        while len(items) < scenes:
+            _, scene = self.stream.next()
+            if conversation := self._conversation(scene, tasks, weights, turns):
+                items.append((self.scene_text(scene), conversation))
+        batch = self.encoder.text_conversations(items)
+        return self.model(**batch.as_kwargs()).loss, {}
+
     def trainable(self, stage: Stage) -> list[torch.nn.Parameter]:
         """Freeze everything but `stage`'s parts; returns the parameters it trains."""
         for p in self.model.parameters():
@@ -193,7 +228,7 @@ class Trainer:
         if stage.budgeted and self.config.time_budget_s:
             deadline = self.started + self.config.time_budget_s
         runner = StageRunner(stage.name, stage.config, params, self.log, self.show, deadline,
-                             self.config.bf16)  # fmt: skip
+                             self.bf16)  # fmt: skip
         start = self.resume.step if self.resume.stage == index else 0
         if start and self.optimizer_state is not None:
             assert runner.optimizer is not None
@@ -219,15 +254,22 @@ class Trainer:
         stage.on_step(step)
 
     # --- public -------------------------------------------------------------------
-    def validate(self, step: int) -> dict[str, float]:
-        """Score the held-out validation turns now, log and return the scores."""
-        scores = validate(self.model, self.encoder, self.codec, self.val_items, self.vocabulary)
-        self.log.write(stage="validation", step=step, **{k: round(v, 3) for k, v in scores.items()})
+    def validate(self, step: int, text: bool = False) -> dict[str, float]:
+        """Score the held-out validation turns now, log and return the scores.
+
+        With `text`, the scenes are given as text (`scene_text`), not as images.
+        """
+        scores = validate(self.model, self.encoder, self.codec, self.val_items, self.vocabulary,
+                          scene_text=self.scene_text if text else None)  # fmt: skip
+        name = "validation_text" if text else "validation"
+        self.log.write(stage=name, step=step, **{k: round(v, 3) for k, v in scores.items()})
         return scores
 
     def run(self) -> Path:
         """Run (or resume) every stage and save the model; returns the model folder."""
         self.model.train()
+        self.log.write(stage="run", event="start", bf16=self.bf16, threads=self.config.threads,
+                       resume_stage=self.resume.stage, resume_step=self.resume.step)  # fmt: skip
         for index in range(self.resume.stage, len(self.stages)):
             self._run_stage(index)
             if (end := self.stages[index].on_end) is not None:

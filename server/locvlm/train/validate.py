@@ -12,7 +12,7 @@ from transformers import LlavaForConditionalGeneration
 
 from locvlm.coords import Codec
 from locvlm.model.inputs import Encoder
-from locvlm.model.loading import greedy
+from locvlm.model.loading import greedy, greedy_text
 from locvlm.tasks import TASKS, Scene, Turn
 from locvlm.tasks.scoring import correct
 from locvlm.train.scenes import SceneStream
@@ -45,14 +45,23 @@ def validate(
     vocabulary: Sequence[str],
     batch_size: int = 64,
     on_batch: Callable[[int], None] | None = None,
+    scene_text: Callable[[Scene], str] | None = None,
 ) -> dict[str, float]:
-    """Accuracy per task (and parse-failure rate) on `items`."""
+    """Accuracy per task (and parse-failure rate) on `items`.
+
+    With `scene_text`, each scene is given as that text instead of its image (the
+    text-only stage's questions, `Encoder.scene_text_ids`).
+    """
     model.eval()
     right: dict[str, list[bool]] = defaultdict(list)
     failed = 0
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
-        texts = greedy(model, encoder, [i for i, _, _ in chunk], [t.prompt for _, _, t in chunk])
+        questions = [t.prompt for _, _, t in chunk]
+        if scene_text is None:
+            texts = greedy(model, encoder, [i for i, _, _ in chunk], questions)
+        else:
+            texts = greedy_text(model, encoder, [scene_text(s) for _, s, _ in chunk], questions)
         for (_, scene, turn), text in zip(chunk, texts, strict=True):
             got = TASKS[turn.task].read(text, codec, scene.size, vocabulary)
             failed += got is None

@@ -70,3 +70,14 @@ def test_follow_up_turns_render_as_the_template_does(image_first: bool) -> None:
     text = template.render(messages=messages, add_generation_prompt=True, eos_token="</s>")
     expected = prompt("Q1?", image_first) + " yes</s>" + follow_up("Q2 now?", image_first)
     assert text == expected
+
+
+def test_a_scene_written_as_text_takes_the_image_place() -> None:
+    from locvlm.model.prompt_format import IMAGE_TOKEN, prompt, text_scene_prompt
+
+    scene = "red circle [1, 2, 3, 4];\n blue square [5, 6, 7, 8]"
+    for first in (True, False):
+        text = text_scene_prompt(scene, "Where is the red circle?", first)
+        assert IMAGE_TOKEN not in text
+        flat = "red circle [1, 2, 3, 4]; blue square [5, 6, 7, 8]"
+        assert text == prompt("Where is the red circle?", first).replace(IMAGE_TOKEN, flat)

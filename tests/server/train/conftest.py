@@ -19,6 +19,7 @@ def micro_config() -> TrainConfig:
         tokenizer_scenes=60,
         stage0=StageConfig(steps=3, lr=3e-3, batch_size=8, warmup=1),
         stage1=StageConfig(steps=2, lr=1e-3, batch_size=4, warmup=1),
+        symbolic=StageConfig(steps=2, lr=1e-3, batch_size=4, warmup=1),
         stage2=StageConfig(steps=4, lr=1e-3, batch_size=4, warmup=1),
         eval_every=4,
         eval_per_task=1,

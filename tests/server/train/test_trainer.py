@@ -49,14 +49,14 @@ def test_run_saves_a_loadable_model_with_sidecar(tmp_path: Path, micro_config: T
     assert isinstance(texts[0], str)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     stages = {r["stage"] for r in log}
-    assert {"stage0", "stage1", "stage2", "validation"} <= stages
+    assert {"stage0", "stage1", "symbolic", "stage2", "validation", "validation_text"} <= stages
 
 
 def test_resume_continues_where_it_stopped(tmp_path: Path, micro_config: TrainConfig) -> None:
     first = Trainer(micro_config, tmp_path, show_progress=False)
     first.run()
     state = torch.load(tmp_path / "state.pt", weights_only=False)
-    assert state["stage"] == 3  # all stages done
+    assert state["stage"] == 4  # all stages done
     again = Trainer(micro_config, tmp_path, show_progress=False)
     assert again.load_state()
     assert again.stream.index == first.stream.index
@@ -152,7 +152,7 @@ def test_a_resumed_run_ends_with_the_same_weights(
 
     def keep_mid_stage(self: Trainer, stage: int, step: int) -> None:
         original(self, stage, step)
-        if (stage, step) == (2, 2):
+        if (stage, step) == (3, 2):
             (cut / "mid.pt").write_bytes((cut / "state.pt").read_bytes())
 
     monkeypatch.setattr(Trainer, "save_state", keep_mid_stage)
@@ -166,7 +166,7 @@ def test_a_resumed_run_ends_with_the_same_weights(
     torch.save(state, cut / "state.pt")
     resumed = Trainer(cfg, cut, show_progress=False)
     assert resumed.load_state()
-    assert (resumed.resume.stage, resumed.resume.step) == (2, 2)
+    assert (resumed.resume.stage, resumed.resume.step) == (3, 2)
     assert time.time() - resumed.started >= 1000.0  # the clock goes on
     lines_before = len((cut / "log.jsonl").read_text().splitlines())
     resumed.run()
@@ -174,3 +174,44 @@ def test_a_resumed_run_ends_with_the_same_weights(
     assert min(times[lines_before:]) >= 1000.0  # log times go on from it too
     for a, b in zip(resumed.model.parameters(), whole.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_the_text_stage_learns_scenes_written_as_text(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    trainer = Trainer(micro_config, tmp_path, show_progress=False)
+    rng = random.Random(0)
+    items = []
+    while len(items) < 8:
+        _, scene = trainer.stream.next()
+        turn = TASKS["counting"].sample(scene, trainer.codec, rng, CATEGORIES)
+        if turn:
+            items.append((trainer.scene_text(scene), [(turn.prompt, turn.answer)]))
+    text = trainer.scene_text(trainer.stream.next()[1])
+    assert "[" in text  # boxes, written by the run's codec
+    batch = trainer.encoder.text_conversations(items)
+    assert batch.pixel_values is None
+    assert trainer.encoder.image_id not in batch.input_ids  # the scene text replaces them
+    opt = torch.optim.AdamW(trainer.model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = trainer.model(**batch.as_kwargs()).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_bf16_follows_the_cpu_unless_set(tmp_path: Path, micro_config: TrainConfig) -> None:
+    from locvlm.train.loop import native_bf16
+
+    assert Trainer(micro_config, tmp_path / "auto", show_progress=False).bf16 is native_bf16()
+    forced = replace(micro_config, bf16=False)
+    trainer = Trainer(forced, tmp_path / "off", show_progress=False)
+    assert trainer.bf16 is False
+    trainer.run()
+    log = [json.loads(line) for line in (tmp_path / "off" / "log.jsonl").read_text().splitlines()]
+    assert {"event": "start", "bf16": False} in [
+        {k: r.get(k) for k in ("event", "bf16")} for r in log
+    ]
