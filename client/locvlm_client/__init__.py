@@ -48,6 +48,15 @@ from locvlm_client._types import (
     SpatialRequest,
     SpatialResponse,
 )
+from locvlm_client._video import (
+    Track,
+    VideoAnswerType,
+    VideoAskRequest,
+    VideoAskResponse,
+    VideoInput,
+    VideoTrackRequest,
+    VideoTrackResponse,
+)
 from locvlm_client.openai_types import (
     ChatBox,
     ChatCompletion,
@@ -60,6 +69,13 @@ from locvlm_client.openai_types import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "Track",
+    "VideoAnswerType",
+    "VideoAskRequest",
+    "VideoAskResponse",
+    "VideoInput",
+    "VideoTrackRequest",
+    "VideoTrackResponse",
     "APIConnectionError",
     "APIError",
     "InvalidArgumentError",

@@ -42,6 +42,13 @@ from locvlm_client._types import (
     SpatialRequest,
     SpatialResponse,
 )
+from locvlm_client._video import (
+    VideoAskRequest,
+    VideoAskResponse,
+    VideoInput,
+    VideoTrackRequest,
+    VideoTrackResponse,
+)
 from locvlm_client.openai_types import ChatCompletion
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client", "user_message"]
@@ -88,6 +95,16 @@ def _regions(regions: BoxLike | Sequence[BoxLike]) -> list[Box]:
     if items and all(isinstance(v, int | float) for v in items):
         return [Box.from_xyxy(items)]  # one (x1, y1, x2, y2)
     return [_box(r) for r in items]
+
+
+ClipLike = Any  # a list/tuple of ImageLike frames, or one video file: path, bytes or URL
+
+
+def _clip(clip: ClipLike, channels: Channels | None) -> dict[str, Any]:
+    """A list or tuple of images is the frames; anything else one video file (or URL)."""
+    if isinstance(clip, list | tuple):
+        return {"frames": [to_image_input(frame, channels) for frame in clip]}
+    return {"video": VideoInput(**to_image_input(clip).model_dump())}
 
 
 F = TypeVar("F", bound=Callable[..., dict[str, Any]])
@@ -207,6 +224,22 @@ class _Common(Generic[H, T]):
     ) -> dict[str, Any]:
         cats = list(categories) if categories is not None else None
         body = DetectRequest(image=to_image_input(image, channels), categories=cats, coords=coords)
+        return body.model_dump(exclude_none=True)
+
+    @staticmethod
+    @_refused_here
+    def _track(
+        clip: ClipLike, phrases: str | Sequence[str], coords: CoordSpace, channels: Channels | None
+    ) -> dict[str, Any]:
+        body = VideoTrackRequest(**_clip(clip, channels), phrases=_phrases(phrases), coords=coords)
+        return body.model_dump(exclude_none=True)
+
+    @staticmethod
+    @_refused_here
+    def _video_ask(
+        clip: ClipLike, question: str, coords: CoordSpace, channels: Channels | None
+    ) -> dict[str, Any]:
+        body = VideoAskRequest(**_clip(clip, channels), question=question, coords=coords)
         return body.model_dump(exclude_none=True)
 
     @staticmethod
@@ -334,6 +367,33 @@ class Client(_Common[httpx.Client, httpx.BaseTransport]):
         response = self._send("POST", "/v1/chat/completions", timeout, body)
         return self._finish(response, ChatCompletion)
 
+    def track(
+        self,
+        clip: ClipLike,
+        phrases: str | Sequence[str],
+        *,
+        coords: CoordSpace = "pixel",
+        channels: Channels | None = None,
+        timeout: float | None = None,
+    ) -> VideoTrackResponse:
+        """Each phrase through a clip (a list of frames, or a GIF/WebP/MP4 file or URL)."""
+        body = self._track(clip, phrases, coords, channels)
+        response = self._send("POST", "/v1/video/track", timeout, body)
+        return self._finish(response, VideoTrackResponse)
+
+    def ask_video(
+        self,
+        clip: ClipLike,
+        question: str,
+        *,
+        coords: CoordSpace = "pixel",
+        channels: Channels | None = None,
+        timeout: float | None = None,
+    ) -> VideoAskResponse:
+        """A motion question about a clip, answered from the tracks it returns."""
+        body = self._video_ask(clip, question, coords, channels)
+        return self._finish(self._send("POST", "/v1/video/ask", timeout, body), VideoAskResponse)
+
     def models(self, *, timeout: float | None = None) -> ModelList:
         """The served model: name, codec, input size, vocabulary."""
         return self._finish(self._send("GET", "/v1/models", timeout), ModelList)
@@ -448,6 +508,34 @@ class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         body = self._chat(messages, model, max_tokens, temperature, extra)
         response = await self._send("POST", "/v1/chat/completions", timeout, body)
         return self._finish(response, ChatCompletion)
+
+    async def track(
+        self,
+        clip: ClipLike,
+        phrases: str | Sequence[str],
+        *,
+        coords: CoordSpace = "pixel",
+        channels: Channels | None = None,
+        timeout: float | None = None,
+    ) -> VideoTrackResponse:
+        """Each phrase through a clip (a list of frames, or a GIF/WebP/MP4 file or URL)."""
+        body = self._track(clip, phrases, coords, channels)
+        response = await self._send("POST", "/v1/video/track", timeout, body)
+        return self._finish(response, VideoTrackResponse)
+
+    async def ask_video(
+        self,
+        clip: ClipLike,
+        question: str,
+        *,
+        coords: CoordSpace = "pixel",
+        channels: Channels | None = None,
+        timeout: float | None = None,
+    ) -> VideoAskResponse:
+        """A motion question about a clip, answered from the tracks it returns."""
+        body = self._video_ask(clip, question, coords, channels)
+        response = await self._send("POST", "/v1/video/ask", timeout, body)
+        return self._finish(response, VideoAskResponse)
 
     async def models(self, *, timeout: float | None = None) -> ModelList:
         """The served model: name, codec, input size, vocabulary."""

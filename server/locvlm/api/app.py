@@ -32,7 +32,17 @@ from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.limits import RequestLimits
 from locvlm.api.metrics import HTTPMetrics, Metrics
 from locvlm.api.metrics import router as metrics_router
-from locvlm.api.routes import chat, describe, detect, ground, health, models, playground, spatial
+from locvlm.api.routes import (
+    chat,
+    describe,
+    detect,
+    ground,
+    health,
+    models,
+    playground,
+    spatial,
+    video,
+)
 from locvlm.api.security import RequestIdMiddleware, add_cors
 from locvlm.api.settings import Settings
 from locvlm.engines.errors import EngineDeadError
@@ -68,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_router)  # GET /metrics: open like /healthz
     app.include_router(playground.router)  # GET /: the page, open like /healthz
-    for module in (ground, describe, spatial, detect, models, chat):
+    for module in (ground, describe, spatial, detect, video, models, chat):
         app.include_router(module.router, prefix="/v1", dependencies=[REQUIRE_API_KEY])
     _add_error_handlers(app)
     # Added innermost first: request id (outermost) -> CORS -> metrics -> limits -> routes.

@@ -7,8 +7,9 @@ a thread pool, a thread hop per dependency per request (measured by `bench/api.p
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,12 +17,18 @@ from fastapi import Depends, Request, Security, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from PIL import Image
 
-from locvlm.api.errors import AuthenticationError, UnavailableError, UnsupportedMediaTypeError
+from locvlm.api.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+)
 from locvlm.api.images import ImageLimits, decode_image_async, image_pixels, read_image
 from locvlm.api.lifecycle import Lifecycle
 from locvlm.api.metrics import Metrics
 from locvlm.api.security import key_matches
 from locvlm.api.settings import Settings
+from locvlm.api.video import VideoLimits, check_clip, decode_video, video_header
 from locvlm.serving.context import ServingContext
 from locvlm_client import ImageInput
 
@@ -141,6 +148,38 @@ class Images:
         loaded = await self._decode(data, param)
         self._loaded("upload", start)
         return loaded
+
+    async def clip(self, frames: Sequence[ImageInput] | None, video: ImageInput | None,
+                   ) -> list[Image.Image]:  # fmt: skip
+        """A JSON request's clip: its `frames`, or its `video` file (exactly one is set)."""
+        limits = VideoLimits.from_settings(self.settings)
+        if frames is not None:
+            check_clip(len(frames), (1, 1), 0.0, limits, "frames")  # the count, first
+            loaded = [await self.load(f, param=f"frames[{i}]") for i, f in enumerate(frames)]
+            sizes = {im.size for im in loaded}
+            if len(sizes) > 1:
+                raise InvalidRequestError(
+                    f"the frames differ in size ({', '.join(f'{w}x{h}' for w, h in sizes)})",
+                    param="frames",
+                )
+            check_clip(len(loaded), loaded[0].size, 0.0, limits, "frames")
+            return loaded
+        if video is None:
+            raise InvalidRequestError("give frames or video", param="video")
+        client = self.lifecycle.fetch_client
+        raw, where = await read_image(video, self.settings, client, param="video",
+                                      max_bytes=limits.max_bytes)  # fmt: skip
+        return await self._video(raw, where)
+
+    async def video_upload(self, file: UploadFile, param: str = "file") -> list[Image.Image]:
+        """An uploaded video file's frames (GIF, WebP or MP4, told by its bytes)."""
+        return await self._video(await file.read(), param)
+
+    async def _video(self, data: bytes, param: str) -> list[Image.Image]:
+        limits = VideoLimits.from_settings(self.settings)
+        header = video_header(data, limits, param=param)  # refused before waiting
+        self.held += await self.lifecycle.pixels.acquire(header.pixels)
+        return await asyncio.to_thread(decode_video, data, limits, param=param)
 
     async def _decode(self, data: bytes, param: str) -> Image.Image:
         limits = ImageLimits.from_settings(self.settings)

@@ -116,13 +116,18 @@ async def read_image(
     *,
     param: str = "image",
     policy: FetchPolicy | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[bytes, str]:
     """The request image's file bytes, and where they came from (`{param}.data|url`).
+
+    `max_bytes` replaces the settings' image limit on the decoded base64 (video files).
 
     Raises:
         The errors of `load_image` but those of decoding.
     """
     limits = ImageLimits.from_settings(settings)
+    if max_bytes is not None:
+        limits = replace(limits, max_bytes=max_bytes)
     if image.data is not None:
         where = f"{param}.data"
         if len(image.data) <= _INLINE_TEXT:

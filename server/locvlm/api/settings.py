@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from locvlm.api.fetch import FetchPolicy
 from locvlm.api.images import ImageLimits
+from locvlm.api.video import VideoLimits
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.factory import engine_names
 
@@ -24,6 +25,7 @@ __all__ = ["Settings"]
 
 _ENGINE = EngineConfig()
 _IMAGE = ImageLimits()
+_VIDEO = VideoLimits()
 _FETCH = FetchPolicy()
 
 
@@ -114,6 +116,20 @@ class Settings(BaseSettings):
     allowed_image_formats: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(_IMAGE.formats),
         description="Pillow format names (env: comma-separated); only these decoders run.",
+    )
+    max_video_bytes: int = Field(
+        _VIDEO.max_bytes, gt=0, description="Largest video file (GIF, WebP, MP4; base64 or upload)."
+    )
+    max_video_frames: int = Field(
+        _VIDEO.max_frames, gt=0, description="Most frames in a clip (a file or a frame list)."
+    )
+    max_video_seconds: float = Field(
+        _VIDEO.max_seconds, gt=0, description="Longest clip, by its file's frame timing."
+    )
+    max_video_pixels: int = Field(
+        _VIDEO.max_pixels,
+        gt=0,
+        description="Most pixels of all of a clip's frames together (at most max_decoded_pixels).",
     )
     max_phrases: int = Field(32, gt=0, description="Most phrases (or categories) per request.")
     max_regions: int = Field(32, gt=0, description="Most regions per describe request.")
@@ -206,6 +222,8 @@ class Settings(BaseSettings):
         """An image at the pixel limit fits the decoded-pixel budget (or it waits for ever)."""
         if self.max_image_pixels > self.max_decoded_pixels:
             raise ValueError("max_image_pixels must not exceed max_decoded_pixels")
+        if self.max_video_pixels > self.max_decoded_pixels:
+            raise ValueError("max_video_pixels must not exceed max_decoded_pixels")
         return self
 
     def engine_config(self) -> EngineConfig:

@@ -16,14 +16,16 @@ import string
 from dataclasses import dataclass
 
 from locvlm.coords.relations import Axis, Relation
-from locvlm.tasks import counting, spatial
+from locvlm.tasks import counting, motion, spatial
 from locvlm.tasks._plural import singular
 from locvlm.tasks._text import normalize
 
-__all__ = ["ANSWER_TYPES", "ClassifiedQuestion", "classify"]
+__all__ = ["ANSWER_TYPES", "MOTION_TYPES", "ClassifiedQuestion", "classify", "classify_motion"]
 
 ANSWER_TYPES = ("yes_no", "side", "category", "count", "free")
 """The answer types `classify` returns; "free" means no template matched."""
+MOTION_TYPES = ("direction", "end_relation", "free")
+"""The answer types `classify_motion` returns (the motion task's two kinds of question)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ _SLOTS = {
     "relation": "(?P<relation>" + "|".join(sorted(_RELATIONS, key=len, reverse=True)) + ")",
     **{
         name: rf"(?:(?:the|a|an)\s+)?(?P<{name}>[^?!.,;:]+?)"
-        for name in ("subject", "reference", "plural")
+        for name in ("subject", "reference", "plural", "phrase")
     },
 }
 
@@ -98,12 +100,34 @@ _RULES = sorted(
 )
 
 
+_MOTION_RULES = sorted(
+    [
+        *(_rule(t, "direction") for t in motion.DIRECTION_TEMPLATES),
+        *(_rule(t, "end_relation") for t in motion.END_TEMPLATES),
+    ],
+    key=lambda rule: -rule.weight,
+)
+
+
 def classify(question: str) -> ClassifiedQuestion:
     """The answer type of `question` and its arguments; `"free"` when no template fits."""
+    return _classify(question, _RULES)
+
+
+def classify_motion(question: str) -> ClassifiedQuestion:
+    """A question about a clip: which way something moves, or where it ends up.
+
+    `"direction"` ("Which way does the red circle move?": the subject), `"end_relation"`
+    ("Does the red circle end up left of the blue square?"), or `"free"`.
+    """
+    return _classify(question, _MOTION_RULES)
+
+
+def _classify(question: str, rules: list[_Rule]) -> ClassifiedQuestion:
     text = " ".join(question.lower().split()).rstrip(" ?.!")
     if len(text) > _MAX_CHARS:
         return ClassifiedQuestion(answer_type="free")
-    for rule in _RULES:
+    for rule in rules:
         found = rule.pattern.fullmatch(text)
         if found is not None:
             return _question(rule, found.groupdict())
@@ -114,9 +138,10 @@ def _question(rule: _Rule, slots: dict[str, str | None]) -> ClassifiedQuestion:
     phrases = {name: normalize(text) for name, text in slots.items() if text}
     relation = _RELATIONS.get(slots.get("relation") or "")
     plural = phrases.get("plural")
+    subject = phrases.get("subject") or phrases.get("phrase")
     return ClassifiedQuestion(
         answer_type=rule.answer_type,
-        subject=phrases.get("subject") if plural is None else singular(plural),
+        subject=subject if plural is None else singular(plural),
         reference=phrases.get("reference"),
         relation=relation,
         axis=rule.axis or (None if relation is None else relation.axis),

@@ -39,6 +39,7 @@ MAIN_ENV = {  # the shared server: small limits so that tests reach them cheaply
     "LOCVLM_MAX_REGIONS": "4",
     "LOCVLM_MAX_PHRASE_CHARS": "200",
     "LOCVLM_CORS_ORIGINS": "https://app.example",
+    "LOCVLM_MAX_VIDEO_FRAMES": "16",
 }
 
 
