@@ -15,17 +15,8 @@ from locvlm.train.config import TrainConfig
 from locvlm.train.trainer import Trainer
 
 
-def test_loss_falls_on_a_fixed_batch(tmp_path: Path, micro_config: TrainConfig) -> None:
-    trainer = Trainer(micro_config, tmp_path, show_progress=False)
-    rng = random.Random(0)
-    items = []
-    while len(items) < 8:
-        image, scene = trainer.stream.next()
-        turn = TASKS["locpred"].sample(scene, trainer.codec, rng, CATEGORIES)
-        if turn:
-            items.append((image, turn.prompt, turn.answer))
-    batch = trainer.encoder.batch(items).as_kwargs()
-    model = trainer.model
+def _assert_loss_falls(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> None:
+    """25 AdamW steps on one batch at least halve its loss."""
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(25):
@@ -35,6 +26,18 @@ def test_loss_falls_on_a_fixed_batch(tmp_path: Path, micro_config: TrainConfig) 
         opt.zero_grad()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_loss_falls_on_a_fixed_batch(tmp_path: Path, micro_config: TrainConfig) -> None:
+    trainer = Trainer(micro_config, tmp_path, show_progress=False)
+    rng = random.Random(0)
+    items = []
+    while len(items) < 8:
+        image, scene = trainer.stream.next()
+        turn = TASKS["locpred"].sample(scene, trainer.codec, rng, CATEGORIES)
+        if turn:
+            items.append((image, turn.prompt, turn.answer))
+    _assert_loss_falls(trainer.model, trainer.encoder.batch(items).as_kwargs())
 
 
 def test_run_saves_a_loadable_model_with_sidecar(tmp_path: Path, micro_config: TrainConfig) -> None:
@@ -192,15 +195,7 @@ def test_the_text_stage_learns_scenes_written_as_text(
     batch = trainer.encoder.text_conversations(items)
     assert batch.pixel_values is None
     assert trainer.encoder.image_id not in batch.input_ids  # the scene text replaces them
-    opt = torch.optim.AdamW(trainer.model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(25):
-        loss = trainer.model(**batch.as_kwargs()).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0], losses
+    _assert_loss_falls(trainer.model, batch.as_kwargs())
 
 
 def test_bf16_follows_the_cpu_unless_set(tmp_path: Path, micro_config: TrainConfig) -> None:
