@@ -222,8 +222,8 @@ class Settings(BaseSettings):
         """An image at the pixel limit fits the decoded-pixel budget (or it waits for ever)."""
         if self.max_image_pixels > self.max_decoded_pixels:
             raise ValueError("max_image_pixels must not exceed max_decoded_pixels")
-        if self.max_video_pixels > self.max_decoded_pixels:
-            raise ValueError("max_video_pixels must not exceed max_decoded_pixels")
+        if self.max_video_pixels > self.max_decoded_pixels:  # a clip fits the budget too
+            object.__setattr__(self, "max_video_pixels", self.max_decoded_pixels)
         return self
 
     def engine_config(self) -> EngineConfig:

@@ -22,7 +22,8 @@ from locvlm.serving.context import ServingContext
 from tests.server.api.live import AUTH, LiveServer, b64, encoded, error_of, scene, shared_server
 from tests.server.engines.scripted import ScriptedEngine
 
-V1_POSTS = [f"/v1/{task}{variant}" for task in ("ground", "describe", "spatial", "detect")
+V1_POSTS = [f"/v1/{task}{variant}" for task in ("ground", "describe", "spatial", "detect",
+                                                "video/track", "video/ask")
             for variant in ("", "/upload")]  # fmt: skip
 
 
