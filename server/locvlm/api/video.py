@@ -155,12 +155,23 @@ def _animated_header(data: bytes, kind: str, limits: VideoLimits, param: str | N
     with Image.open(io.BytesIO(data), formats=(kind,)) as opened:
         frames = int(getattr(opened, "n_frames", 1))
         check_clip(frames, opened.size, 0.0, limits, param)  # before any frame is read
-        seconds = 0.0
-        for frame in ImageSequence.Iterator(opened):
-            if kind == "WEBP":
-                frame.load()  # Pillow's WebP reader sets a frame's duration once decoded
-            seconds += float(frame.info.get("duration", 0) or 0) / 1000
-        return VideoHeader(kind, frames, opened.size, seconds)
+        if kind == "WEBP":  # Pillow gives a WebP frame's duration only once it is decoded
+            milliseconds = _webp_durations(data)
+        else:
+            milliseconds = sum(int(f.info.get("duration", 0) or 0)
+                               for f in ImageSequence.Iterator(opened))  # fmt: skip
+        return VideoHeader(kind, frames, opened.size, milliseconds / 1000)
+
+
+def _webp_durations(data: bytes) -> int:
+    """The sum of an animated WebP's frame durations (ms), from its ANMF chunk headers."""
+    total, at = 0, 12  # after "RIFF", the file size and "WEBP"
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        if data[at : at + 4] == b"ANMF":  # x, y, width-1, height-1 (24 bits each), duration
+            total += int.from_bytes(data[at + 20 : at + 23], "little")
+        at += 8 + size + (size & 1)  # chunks are padded to an even size
+    return total
 
 
 def _pil_frames(data: bytes) -> Iterator[Image.Image]:

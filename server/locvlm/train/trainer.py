@@ -188,26 +188,31 @@ class Trainer:
             return [*scene.categories, *hard]
         return self.vocabulary
 
+    def _conversations(
+        self, tasks: list[str], weights: list[float], count: int, turns: int
+    ) -> list[tuple[Image.Image, Scene, list[tuple[str, str]]]]:
+        """The next `count` scenes that have a conversation, with it."""
+        items: list[tuple[Image.Image, Scene, list[tuple[str, str]]]] = []
+        while len(items) < count:
+            image, scene = self.stream.next()
+            if conversation := self._conversation(scene, tasks, weights, turns):
+                items.append((image, scene, conversation))
+        return items
+
     def _turn_step(
         self, tasks: list[str], weights: list[float], images: int, turns: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        items: list[tuple[Image.Image, list[tuple[str, str]]]] = []
-        while len(items) < images:
-            image, scene = self.stream.next()
-            if conversation := self._conversation(scene, tasks, weights, turns):
-                items.append((image, conversation))
-        batch = self.encoder.conversations(items)
+        items = self._conversations(tasks, weights, images, turns)
+        batch = self.encoder.conversations([(image, said) for image, _, said in items])
         return self.model(**batch.as_kwargs()).loss, {}
 
     def _text_step(
         self, tasks: list[str], weights: list[float], scenes: int, turns: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        items: list[tuple[str, list[tuple[str, str]]]] = []
-        while len(items) < scenes:
-            _, scene = self.stream.next()
-            if conversation := self._conversation(scene, tasks, weights, turns):
-                items.append((self.scene_text(scene), conversation))
-        batch = self.encoder.text_conversations(items)
+        items = self._conversations(tasks, weights, scenes, turns)
+        batch = self.encoder.text_conversations(
+            [(self.scene_text(scene), said) for _, scene, said in items]
+        )
         return self.model(**batch.as_kwargs()).loss, {}
 
     def trainable(self, stage: Stage) -> list[torch.nn.Parameter]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from locvlm_client import ErrorResponse
 
-__all__ = ["error_responses"]
+__all__ = ["error_responses", "split_phrases"]
 
 _WHY = {
     400: "Malformed request: bad base64, corrupt image, blocked or failing image URL.",
@@ -28,3 +28,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {"model": ErrorResponse, "description": _WHY[code]} for code in codes or tuple(_WHY)
     }
+
+
+def split_phrases(fields: list[str]) -> list[str]:
+    """An upload form's phrase fields, each split on commas (as the playground's box is)."""
+    return [p.strip() for field in fields for p in field.split(",") if p.strip()] or fields

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
 from locvlm.api.limits import check_texts
-from locvlm.api.routes import error_responses
+from locvlm.api.routes import error_responses, split_phrases
 from locvlm.serving.ground import ground
 from locvlm_client import CoordSpace, GroundRequest, GroundResponse
 
@@ -43,7 +43,7 @@ async def ground_upload(
 
     Each field is split on commas, as the playground splits its phrase box.
     """
-    phrases = [p.strip() for field in phrases for p in field.split(",") if p.strip()] or phrases
+    phrases = split_phrases(phrases)
     check_texts(phrases, settings, "phrases", max_count=settings.max_phrases)
     image = await images.upload(file)
     return await ground(serving, image, phrases, coords)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from locvlm.api.deps import JSON_BODY, MULTIPART_BODY, ImagesDep, ServingDep, SettingsDep
 from locvlm.api.limits import check_texts
-from locvlm.api.routes import error_responses
+from locvlm.api.routes import error_responses, split_phrases
 from locvlm.serving.video import answer_motion, track
 from locvlm_client import (
     CoordSpace,
@@ -27,10 +27,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["video"], responses=error_responses())
 
 _FILE = File(description="The clip: an animated GIF or WebP, or an MP4.")
-
-
-def _split(phrases: list[str]) -> list[str]:
-    return [p.strip() for field in phrases for p in field.split(",") if p.strip()] or phrases
 
 
 @router.post("/video/track", dependencies=[JSON_BODY])
@@ -53,7 +49,7 @@ async def track_upload(
     coords: Annotated[CoordSpace, Form()] = "pixel",
 ) -> VideoTrackResponse:
     """`/v1/video/track` for an uploaded file: `-F file=@clip.gif -F phrases='red circle'`."""
-    phrases = _split(phrases)
+    phrases = split_phrases(phrases)
     check_texts(phrases, settings, "phrases", max_count=settings.max_phrases)
     frames = await images.video_upload(file)
     return await track(serving, frames, phrases, coords)
