@@ -26,7 +26,7 @@ from locvlm.data.clips import render_clip
 from locvlm.data.coco import CocoAnnotation, CocoCategory, CocoImage, write_coco
 from locvlm.data.shapes import CATEGORIES, SceneObject, ShapesConfig, render_scene
 
-__all__ = ["shapes_categories", "write_clips_dataset", "write_shapes_dataset"]
+__all__ = ["shapes_categories", "write_clips_dataset", "write_shapes_dataset", "write_video"]
 
 
 def shapes_categories() -> list[CocoCategory]:
@@ -81,7 +81,8 @@ def _annotations(
     return out
 
 
-def _write_video(path: Path, frames: list[Image.Image], fps: int = 8) -> None:
+def write_video(path: Path, frames: list[Image.Image], fps: int = 8) -> None:
+    """Write `frames` as an MP4 (mp4v, what opencv writes everywhere) at `fps`."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, frames[0].size)
     try:
         for frame in frames:
@@ -121,7 +122,7 @@ def write_clips_dataset(
                 annotations += _annotations(objects, image_id, len(annotations) + 1, True)
             entry: dict[str, object] = {"id": v, "name": f"{v:06d}", "n_frames": n_frames}
             if video:
-                _write_video(tmp / "clips" / f"{v:06d}.mp4", frames)
+                write_video(tmp / "clips" / f"{v:06d}.mp4", frames)
                 entry["file_name"] = f"clips/{v:06d}.mp4"
             videos.append(entry)
             if progress:
