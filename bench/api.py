@@ -26,28 +26,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import io
 import json
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
+from _load import Work, closed_loop, post, run_level, workload
 
 from locvlm.api.images import ImageLimits, decode_image
 from locvlm.api.settings import Settings
 from locvlm.coords import get_codec
-from locvlm.data.shapes import ShapesConfig, render_scene
 from locvlm.engines.base import Constraint, GenerationRequest
 from locvlm.engines.factory import engine_class
 from locvlm.model.loading import resolve_model_dir
@@ -56,57 +54,6 @@ from locvlm.tasks import locpred
 
 LEVELS = (1, 8, 32)
 TARGET = 0.95  # api requests/s over direct, at every level
-Work = list[tuple[bytes, str]]  # (PNG, phrase) per request
-
-
-def workload(n: int) -> Work:
-    """`n` shapes scenes (seeds (5, i), 128x128) as PNG, each with a phrase to ground."""
-    out = []
-    for i in range(n):
-        image, objects = render_scene(seed=(5, i), config=ShapesConfig(size=(128, 128)))
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        out.append((buf.getvalue(), objects[0].category))
-    return out
-
-
-async def closed_loop(
-    send: Callable[[int], Awaitable[str]], n: int, concurrency: int
-) -> dict[str, Any]:
-    """Send requests 0..n-1 from `concurrency` clients; rates, latencies, answers by index.
-
-    `requests_per_s` is the steady rate: the completions after the first `concurrency`
-    and up to the last `concurrency`, over the time between them. It leaves out the
-    start, where all clients send at once into an idle engine (the API turns that burst
-    into a trickle: one partly filled micro-batch, whose weight depends on the run's
-    length rather than on the API), and the drain, where fewer than `concurrency`
-    requests remain. `whole_run_requests_per_s` counts every request over the whole run.
-    """
-    if n <= 2 * concurrency:
-        raise ValueError(f"{n} requests leave no steady window at concurrency {concurrency}")
-    latencies: list[float] = []
-    done_at: list[float] = []
-    answers = [""] * n
-    todo = iter(range(n))
-
-    async def client() -> None:
-        for i in todo:  # shared: each request is sent once
-            start = time.perf_counter()
-            answers[i] = await send(i)
-            done_at.append(time.perf_counter())
-            latencies.append(done_at[-1] - start)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    wall = time.perf_counter() - start
-    first, last = done_at[concurrency - 1], done_at[n - concurrency - 1]  # in finishing order
-    return {
-        "requests_per_s": round((n - 2 * concurrency) / (last - first), 2),
-        "whole_run_requests_per_s": round(n / wall, 2),
-        "p50_ms": round(1000 * statistics.median(latencies), 1),
-        "p99_ms": round(1000 * statistics.quantiles(latencies, n=100)[98], 1),
-        "answers": answers,
-    }
 
 
 # --- direct: the engine in a worker process, driven over stdin/stdout -----------------
@@ -201,7 +148,7 @@ class Api:
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.port, self.url = port, f"http://127.0.0.1:{port}"
-        self.requests = [_post("/v1/ground", _ground_body(png, phrase)) for png, phrase in work]
+        self.requests = [post("/v1/ground", _ground_body(png, phrase)) for png, phrase in work]
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 300) -> None:
@@ -225,23 +172,7 @@ class Api:
     async def level(self, concurrency: int) -> dict[str, Any]:
         """One closed-loop run at `concurrency`, a connection per client."""
         before = self.engine_details()
-        idle: asyncio.Queue[_Connection] = asyncio.Queue()
-        for _ in range(concurrency):
-            idle.put_nowait(await _Connection.open(self.port))
-
-        async def send(i: int) -> str:
-            connection = await idle.get()
-            status, body = await connection.exchange(self.requests[i])
-            idle.put_nowait(connection)
-            if status != 200:
-                raise RuntimeError(f"/v1/ground answered {status}: {body[:200]!r}")
-            return body.decode()  # parsed after the clock stops
-
-        try:
-            result = await closed_loop(send, len(self.requests), concurrency)
-        finally:
-            while not idle.empty():
-                idle.get_nowait().close()
+        result = await run_level(self.port, self.requests, concurrency, "/v1/ground")
         result["answers"] = [json.loads(a)["results"][0]["raw"] for a in result["answers"]]
         return {**result, **_work(before, self.engine_details())}
 
@@ -254,42 +185,6 @@ class Api:
 def _ground_body(png: bytes, phrase: str) -> bytes:
     image = {"data": base64.b64encode(png).decode()}
     return json.dumps({"image": image, "phrases": [phrase]}).encode()
-
-
-def _post(path: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
-    return head.encode() + body
-
-
-class _Connection:
-    """A keep-alive HTTP/1.1 connection sending prebuilt requests (a client as lean as wrk).
-
-    It shares the cores with the server it measures, so it should cost next to nothing.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> _Connection:
-        """Connect to 127.0.0.1:`port`."""
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Send `request`; the answer's status and body (the server sends Content-Length)."""
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        length = _CONTENT_LENGTH.search(head)
-        assert length is not None, head
-        return int(head[9:12]), await self.reader.readexactly(int(length[1]))
-
-    def close(self) -> None:
-        """Close the socket."""
-        self.writer.close()
-
-
-_CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 
 # --- the run --------------------------------------------------------------------------

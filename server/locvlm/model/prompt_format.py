@@ -54,15 +54,21 @@ def follow_up(question: str, image_first: bool = True) -> str:
 
 
 def chat_template(image_first: bool = True) -> str:
-    """A Jinja chat template that renders one user turn exactly as `prompt` does.
+    """A Jinja chat template that renders a conversation as `prompt` does, after BOS.
 
     OpenAI-style messages: the user's content is a string or a list of parts of type
     `text` and `image`/`image_url`; assistant turns are appended with the EOS token.
+    The template writes the BOS token itself, as Llama's do: vLLM's chat endpoint adds no
+    special tokens to a templated prompt, and without it the model sees a prompt it was
+    never trained on (its answers then differ from `locvlm serve`'s in a third of the
+    requests: bench/vs_vllm_serve.py). Tokenize a rendered conversation with
+    `add_special_tokens=False`.
     """
     # Literal text goes through {{ '...' }} so Jinja's whitespace trimming cannot eat it.
     first, second = ("image", "text") if image_first else ("text", "image")
     answer = f"{{{{ '{ANSWER_PREFIX}' }}}}"
     return (
+        "{{- bos_token -}}"
         "{%- for message in messages -%}"
         "{%- if message['role'] == 'user' -%}"
         "{%- set ns = namespace(text='', image='') -%}"

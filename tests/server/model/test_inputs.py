@@ -75,7 +75,9 @@ def test_conversations_match_the_chat_template(tok: PreTrainedTokenizerFast) -> 
         {"role": "assistant", "content": turns[1][1]},
     ]
     text = processor.apply_chat_template(messages, tokenize=False)
-    theirs = processor(images=[_image(64, 64)], text=[text], return_tensors="pt")["input_ids"][0]
+    # the template writes BOS itself (as vLLM's chat endpoint expects): no second one
+    theirs = processor(images=[_image(64, 64)], text=[text], return_tensors="pt",
+                       add_special_tokens=False)["input_ids"][0]  # fmt: skip
     batch = encoder.conversations([(_image(64, 64), turns)])
     assert batch.input_ids[0].tolist() == theirs.tolist()
     labelled = batch.labels[0][batch.labels[0] != IGNORE].tolist()

@@ -32,9 +32,10 @@ def test_template_renders_exactly_the_prompt(image_first: bool, content: list[di
     text = template.render(
         messages=[{"role": "user", "content": content}],
         add_generation_prompt=True,
+        bos_token="<s>",
         eos_token="</s>",
     )
-    assert text == prompt("Where is the red circle?", image_first)
+    assert text == "<s>" + prompt("Where is the red circle?", image_first)
 
 
 def test_prompt_orders() -> None:
@@ -56,7 +57,9 @@ def test_the_defaults_are_the_presets_order() -> None:
 def test_assistant_turn_gets_eos() -> None:
     template = jinja2.Environment().from_string(chat_template())
     messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "yes"}]
-    assert template.render(messages=messages, eos_token="</s>").endswith(" ASSISTANT: yes</s>")
+    text = template.render(messages=messages, bos_token="<s>", eos_token="</s>")
+    assert text.startswith("<s>USER: ")
+    assert text.endswith(" ASSISTANT: yes</s>")
 
 
 @pytest.mark.parametrize("image_first", [False, True])
@@ -67,8 +70,9 @@ def test_follow_up_turns_render_as_the_template_does(image_first: bool) -> None:
         {"role": "assistant", "content": "yes"},
         {"role": "user", "content": "Q2  now?"},
     ]
-    text = template.render(messages=messages, add_generation_prompt=True, eos_token="</s>")
-    expected = prompt("Q1?", image_first) + " yes</s>" + follow_up("Q2 now?", image_first)
+    text = template.render(messages=messages, add_generation_prompt=True, bos_token="<s>",
+                           eos_token="</s>")  # fmt: skip
+    expected = "<s>" + prompt("Q1?", image_first) + " yes</s>" + follow_up("Q2 now?", image_first)
     assert text == expected
 
 
