@@ -1,7 +1,7 @@
 """API overhead: `/v1/ground` through the HTTP server vs the same prompts straight to the engine.
 
     python bench/api.py --model /tmp/ae --threads 1 [--requests 192] [--rounds 3] \
-        [--max-new-tokens 16] [--note "..."] [--out bench/results/api]
+        [--max-new-tokens 16] [--levels 1,8,32] [--note "..."] [--out bench/results/api]
 
 Both arms run the transformers engine with the same settings in a process of their own,
 started the same way (`python`, uvloop), in one run:
@@ -52,7 +52,7 @@ from locvlm.model.loading import resolve_model_dir
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import locpred
 
-LEVELS = (1, 8, 32)
+LEVELS = (1, 8, 32)  # the default concurrency levels (--levels)
 TARGET = 0.95  # api requests/s over direct, at every level
 
 
@@ -96,7 +96,7 @@ def _work(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         model=str(args.model), engine="transformers", threads=args.threads,
-        max_new_tokens=args.max_new_tokens, max_in_flight=2 * max(LEVELS),
+        max_new_tokens=args.max_new_tokens, max_in_flight=2 * max(args.levels),
     )  # fmt: skip
 
 
@@ -106,7 +106,8 @@ class Direct:
     def __init__(self, args: argparse.Namespace) -> None:
         command = [sys.executable, __file__, "--worker", "--model", str(args.model),
                    "--threads", str(args.threads), "--requests", str(args.requests),
-                   "--max-new-tokens", str(args.max_new_tokens)]  # fmt: skip
+                   "--max-new-tokens", str(args.max_new_tokens),
+                   "--levels", ",".join(map(str, args.levels))]  # fmt: skip
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)  # fmt: skip
         assert json.loads(self._read())["ready"]
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         direct.level(8)  # warm-up: grammars compiled, batch shapes seen
         uvloop.run(api.level(8))
         for r in range(args.rounds):
-            for c in LEVELS:
+            for c in args.levels:
                 arms: Sequence[str] = ("direct", "api") if r % 2 == 0 else ("api", "direct")
                 for arm in arms:
                     result = direct.level(c) if arm == "direct" else uvloop.run(api.level(c))
@@ -206,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         direct.stop()
         api.stop()
-    return {str(c): _compare(rounds["direct"][c], rounds["api"][c]) for c in LEVELS}
+    return {str(c): _compare(rounds["direct"][c], rounds["api"][c]) for c in args.levels}
 
 
 def _compare(direct: list[dict[str, Any]], api: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,6 +264,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=192, help="per level, per arm")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
+                        help="concurrency levels, comma-separated")  # fmt: skip
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--engine-process", action=argparse.BooleanOptionalAction, default=True,
                         help="the server's engine in a child process")  # fmt: skip
@@ -270,8 +273,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.requests <= 2 * max(LEVELS):  # the steady rate leaves out a level's first and last
-        parser.error(f"--requests must exceed {2 * max(LEVELS)} (twice the highest concurrency)")
+    args.levels = [int(c) for c in args.levels.split(",")]
+    if args.requests <= 2 * max(args.levels):  # the steady rate leaves out a level's first, last
+        parser.error(f"--requests must exceed {2 * max(args.levels)} (twice the top level)")
     try:
         args.model = resolve_model_dir(args.model)
     except FileNotFoundError as exc:

@@ -92,3 +92,21 @@ def test_ablations(tmp_path: Path) -> None:
          "--set=tokenizer_scenes=40", "--set=stage1.steps=1", "--set=eval_per_task=1",
          timeout=1500)  # fmt: skip
     assert (tmp_path / "ablations.md").read_text().count("| codec-") == 3
+
+
+def test_scale_plots_each_arm_and_names_its_knee(tmp_path: Path) -> None:
+    def level(rate: float, p99: float) -> dict[str, float]:
+        return {"requests_per_s": rate, "p99_ms": p99}
+
+    rates = {1: 10.0, 2: 19.0, 4: 30.0, 8: 31.0, 16: 31.5}  # flat after 4: the knee
+    report = {"levels": {str(c): {"api": level(r, 10.0 * c), "direct": level(r * 1.1, 9.0 * c)}
+                         for c, r in rates.items()}}  # fmt: skip
+    (tmp_path / "t.json").write_text(json.dumps(report))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), str(tmp_path / "t.json"),
+         "--out", str(tmp_path / "scale.png")],
+        check=True, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "locvlm serve (transformers): knee at 4;" in done.stdout
+    assert "transformers engine alone: knee at 4;" in done.stdout
+    assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
