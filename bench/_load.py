@@ -7,8 +7,11 @@ each request's bytes are built beforehand and sent over a keep-alive connection.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 import re
+import socket
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -68,6 +71,19 @@ async def closed_loop(
         "p99_ms": round(1000 * statistics.quantiles(latencies, n=100)[98], 1),
         "answers": answers,
     }
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ground_request(png: bytes, phrase: str) -> bytes:
+    """The whole HTTP request that asks `/v1/ground` for `phrase` in the PNG `png`."""
+    image = {"data": base64.b64encode(png).decode()}
+    return post("/v1/ground", json.dumps({"image": image, "phrases": [phrase]}).encode())
 
 
 def post(path: str, body: bytes) -> bytes:

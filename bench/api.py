@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ from typing import Any
 
 import httpx
 import uvloop
-from _load import Work, closed_loop, post, run_level, workload
+from _load import Work, closed_loop, ground_request, run_level, workload
 
 from locvlm.api.images import ImageLimits, decode_image
 from locvlm.api.settings import Settings
@@ -149,7 +148,7 @@ class Api:
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.port, self.url = port, f"http://127.0.0.1:{port}"
-        self.requests = [post("/v1/ground", _ground_body(png, phrase)) for png, phrase in work]
+        self.requests = [ground_request(png, phrase) for png, phrase in work]
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 300) -> None:
@@ -181,11 +180,6 @@ class Api:
         """SIGTERM (drains), then wait."""
         self.proc.terminate()
         self.proc.wait(timeout=60)
-
-
-def _ground_body(png: bytes, phrase: str) -> bytes:
-    image = {"data": base64.b64encode(png).decode()}
-    return json.dumps({"image": image, "phrases": [phrase]}).encode()
 
 
 # --- the run --------------------------------------------------------------------------

@@ -28,7 +28,6 @@ import os
 import platform
 import re
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 import httpx
 import psutil
 import uvloop
-from _load import SIZE, post, run_level, workload
+from _load import SIZE, free_port, ground_request, post, run_level, workload
 
 from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint
@@ -64,12 +63,6 @@ def user_boxes(text: str, size: tuple[int, int], bins: int) -> list[list[float]]
         [(int(v) + 0.5) / bins * side for v, side in zip(quad, (w, h, w, h), strict=True)]
         for quad in _QUAD.findall(text)
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -135,7 +128,7 @@ def start_locvlm(args: argparse.Namespace, env: dict[str, str]) -> Server:
     env = {**env, **{f"LOCVLM_{k.upper()}": v for k, v in flags.items()},
            "LOCVLM_MAX_NEW_TOKENS": str(args.max_new_tokens),
            "LOCVLM_MAX_IN_FLIGHT": str(2 * max(args.levels))}  # fmt: skip
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                "--engine", "vllm", "--port", str(port)]  # fmt: skip
     return Server("locvlm", command, env, port, "/readyz")
@@ -143,7 +136,7 @@ def start_locvlm(args: argparse.Namespace, env: dict[str, str]) -> Server:
 
 def start_vllm(args: argparse.Namespace, env: dict[str, str]) -> Server:
     """Arm B: vLLM's OpenAI server with the same engine arguments."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
                "--model", str(args.model), "--served-model-name", SERVED_NAME,
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--seed", "0",
@@ -159,8 +152,7 @@ def requests_for(args: argparse.Namespace) -> tuple[list[bytes], list[bytes], li
     work = workload(args.requests)
     a, b = [], []
     for png, phrase in work:
-        image = {"data": base64.b64encode(png).decode()}
-        a.append(post("/v1/ground", json.dumps({"image": image, "phrases": [phrase]}).encode()))
+        a.append(ground_request(png, phrase))
         url = "data:image/png;base64," + base64.b64encode(png).decode()
         chat = {
             "model": SERVED_NAME, "max_tokens": args.max_new_tokens, "temperature": 0.0,

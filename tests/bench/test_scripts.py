@@ -110,3 +110,13 @@ def test_scale_plots_each_arm_and_names_its_knee(tmp_path: Path) -> None:
     assert "locvlm serve (transformers): knee at 4;" in done.stdout
     assert "transformers engine alone: knee at 4;" in done.stdout
     assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ready_times_starts_and_measures_memory(tmp_path: Path) -> None:
+    out = tmp_path / "ready"
+    _run("ready.py", "--runs", "1", "--clients", "2", "--seconds", "1", "--out", str(out))
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert 0 < report["starts"][0]["listening_s"] <= report["ready_s_median"]
+    assert report["under_load"]["answered"] > 0
+    assert report["rss_mib_at_rest"]["parent"] > 0
+    assert report["under_load"]["peak_rss_mib"]["engine"] > 0
