@@ -59,6 +59,8 @@ class TrainConfig:
     # without vision compute (0: skipped)
     stage2: StageConfig = StageConfig(steps=12000, lr=1e-3, batch_size=16, warmup=100)
     stage0_words: bool = True  # tie projected patches to the LM's category word embeddings
+    stage0_ranks: bool = False  # stage 0 also learns each patch's object's place in reading
+    # order (overall and within its category): what listing several instances needs
     image_token_norm: float | None = 1.0  # after stage 0: projected patches' mean norm, in
     # units of the LM's mean word-embedding norm (None: leave them ~100x larger)
     confusable_prob: float = 0.5  # training scenes: chance that an object shares its color

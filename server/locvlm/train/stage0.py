@@ -24,49 +24,96 @@ from torch.nn import functional
 
 from locvlm.tasks import Scene
 
-__all__ = ["DenseHeads", "WordHead", "dense_targets", "stage0_loss"]
+__all__ = [
+    "MAX_OBJECTS",
+    "DenseHeads",
+    "WordHead",
+    "dense_targets",
+    "owners",
+    "rank_targets",
+    "stage0_loss",
+]
+
+MAX_OBJECTS = 5  # the contract's most objects in a scene
 
 
-def dense_targets(
-    scene: Scene, grid: int, bins: int, ids: Mapping[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per patch (row-major): category id (`ids`; 0 = none) and its object's edge bins.
+def owners(scene: Scene, grid: int) -> np.ndarray:
+    """Per patch (row-major): the index in `scene.objects` of the object it belongs to (-1).
 
     A patch belongs to the object that overlaps it most, so even an object narrower
     than a patch owns at least one.
     """
     width, height = scene.size
-    cats = np.zeros(grid * grid, dtype=np.int64)
-    edges = np.full((grid * grid, 4), -100, dtype=np.int64)  # -100: ignored by the loss
+    owner = np.full(grid * grid, -1, dtype=np.int64)
     best = np.zeros(grid * grid)
     cells = (np.arange(grid) / grid, (np.arange(grid) + 1) / grid)
-    for obj in scene.objects:
+    for k, obj in enumerate(scene.objects):
         x1, y1, x2, y2 = obj.box.to_normalized((width, height))
         ox = np.clip(np.minimum(cells[1], x2) - np.maximum(cells[0], x1), 0, None)
         oy = np.clip(np.minimum(cells[1], y2) - np.maximum(cells[0], y1), 0, None)
         overlap = np.outer(oy, ox).ravel()
         win = overlap > best
         best[win] = overlap[win]
-        cats[win] = ids.get(obj.category, 0)
-        edge_bins = [min(max(int(v * bins + 1e-9), 0), bins - 1) for v in (x1, y1, x2, y2)]
-        edges[win] = edge_bins
+        owner[win] = k
+    return owner
+
+
+def dense_targets(
+    scene: Scene, grid: int, bins: int, ids: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch (row-major): category id (`ids`; 0 = none) and its object's edge bins."""
+    owner = owners(scene, grid)
+    cats = np.zeros(grid * grid, dtype=np.int64)
+    edges = np.full((grid * grid, 4), -100, dtype=np.int64)  # -100: ignored by the loss
+    for k, obj in enumerate(scene.objects):
+        mine = owner == k
+        cats[mine] = ids.get(obj.category, 0)
+        normalized = obj.box.to_normalized(scene.size)
+        edges[mine] = [min(max(int(v * bins + 1e-9), 0), bins - 1) for v in normalized]
     return cats, edges
 
 
-class DenseHeads(nn.Module):
-    """Linear per-patch heads: category (none + `vocabulary`) and 4 edges x `bins`."""
+def rank_targets(scene: Scene, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch: its object's place in reading order, among all and within its category.
 
-    def __init__(self, hidden: int, bins: int, vocabulary: Sequence[str]) -> None:
+    Places are 1-based; 0 for no object. Every answer lists boxes in reading order, so
+    "the k-th object" and "the k-th red circle" are what detection, counting and
+    grounding with several instances ask for.
+    """
+    owner = owners(scene, grid)
+    overall = np.zeros(grid * grid, dtype=np.int64)
+    within = np.zeros(grid * grid, dtype=np.int64)
+    for k, obj in enumerate(scene.objects):
+        overall[owner == k] = scene.ordered.index(obj) + 1
+        within[owner == k] = scene.instances(obj.category).index(obj) + 1
+    return overall, within
+
+
+class DenseHeads(nn.Module):
+    """Linear per-patch heads: category (none + `vocabulary`) and 4 edges x `bins`.
+
+    With `ranks`, two more: the object's place in reading order among all objects and
+    among its category's (`rank_targets`, 0 = none, 1..`MAX_OBJECTS`).
+    """
+
+    def __init__(self, hidden: int, bins: int, vocabulary: Sequence[str], ranks: bool = False):
         super().__init__()
         self.bins = bins
         self.ids = {name: i + 1 for i, name in enumerate(vocabulary)}  # 0: no object
         self.category = nn.Linear(hidden, len(vocabulary) + 1)
         self.edges = nn.Linear(hidden, 4 * bins)
+        self.ranks = nn.Linear(hidden, 2 * (MAX_OBJECTS + 1)) if ranks else None
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits `(B, P, 25)` and `(B, P, 4, bins)` from patch features `(B, P, H)`."""
         b, p, _ = features.shape
         return self.category(features), self.edges(features).view(b, p, 4, self.bins)
+
+    def rank_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits `(B, P, 2, MAX_OBJECTS + 1)`: overall and within-category place."""
+        assert self.ranks is not None
+        b, p, _ = features.shape
+        return self.ranks(features).view(b, p, 2, MAX_OBJECTS + 1)
 
 
 class WordHead(nn.Module):
@@ -119,6 +166,15 @@ def stage0_loss(
     )
     loss = cat_loss + edge_loss
     info: dict[str, float] = {}
+    if heads.ranks is not None:
+        ranks = torch.from_numpy(np.stack([np.stack(rank_targets(s, grid), -1) for s in scenes]))
+        rank_logits = heads.rank_logits(features)
+        loss = loss + functional.cross_entropy(rank_logits.flatten(0, 2), ranks.flatten())
+        with torch.no_grad():
+            owned = ranks[..., 0] > 0
+            info["rank_acc"] = (
+                (rank_logits.argmax(-1) == ranks).all(-1)[owned].float().mean().item()
+            )
     if word_logits is not None:
         loss = loss + functional.cross_entropy(word_logits.flatten(0, 1), cats.flatten())
         info["word_acc"] = (word_logits.argmax(-1) == cats).float().mean().item()

@@ -71,7 +71,7 @@ class Trainer:
         )
         self.vocabulary = self.stream.vocabulary  # the categories the world draws
         bins = int(self.codec.config.get("bins", 32))
-        self.heads = DenseHeads(v.hidden, bins, self.vocabulary)
+        self.heads = DenseHeads(v.hidden, bins, self.vocabulary, config.stage0_ranks)
         phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids
                    for c in self.vocabulary]  # fmt: skip
         self.words = WordHead(phrases, self.preset.text.hidden)
@@ -342,9 +342,14 @@ class Trainer:
 
         A new `time_budget_s` is accepted (and logged): it only ends stage 2 sooner, the
         learning rate decaying by the clock, so that a run that will not finish in the
-        time it has left still ends annealed.
+        time it has left still ends annealed. A setting added to the recipe after the run
+        started is accepted at its default, which is what the run had.
         """
         saved, now = json.loads(saved_json), json.loads(self.config.to_json())
+        defaults = json.loads(TrainConfig().to_json())
+        for key in set(now) - set(saved):  # a setting added since: the run had its default
+            if now[key] == defaults.get(key):
+                saved[key] = now[key]
         budget = "time_budget_s"
         if {**saved, budget: None} != {**now, budget: None}:
             raise ValueError(f"{self.out} was started with another configuration; "

@@ -1,7 +1,17 @@
+import numpy as np
 import torch
 
 from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
-from locvlm.train.stage0 import DenseHeads, WordHead, dense_targets, stage0_loss
+from locvlm.tasks import Obj, Scene
+from locvlm.train.stage0 import (
+    DenseHeads,
+    WordHead,
+    dense_targets,
+    owners,
+    rank_targets,
+    stage0_loss,
+)
+from locvlm_client import Box
 
 
 def test_word_head_scores_patches_against_the_phrase_embeddings() -> None:
@@ -35,3 +45,43 @@ def test_word_loss_reaches_the_embeddings() -> None:
     assert 0 <= info["word_acc"] <= 1
     cats, _ = dense_targets(scene, grid, 32, heads.ids)
     assert (cats > 0).any()
+
+
+def _scene() -> Scene:
+    def obj(category: str, xyxy: tuple[int, int, int, int]) -> Obj:
+        return Obj(category=category, box=Box.from_xyxy(xyxy))
+
+    # listed out of reading order on purpose: places come from the boxes, not the list
+    return Scene(size=(64, 64), objects=(
+        obj("red circle", (40, 40, 56, 56)),  # 3rd in reading order, 2nd red circle
+        obj("blue square", (36, 2, 60, 26)),  # 2nd: top edge 2
+        obj("red circle", (4, 0, 20, 16)),  # 1st: the highest top edge
+    ))  # fmt: skip
+
+
+def test_rank_targets_give_each_patch_its_objects_place_in_reading_order() -> None:
+    scene = _scene()
+    overall, within = rank_targets(scene, grid=8)
+    owner = owners(scene, grid=8)
+    patch = {k: int(np.flatnonzero(owner == k)[0]) for k in range(3)}  # one patch of each
+    assert [overall[patch[k]] for k in range(3)] == [3, 2, 1]
+    assert [within[patch[k]] for k in range(3)] == [2, 1, 1]
+    assert ((overall == 0) == (owner == -1)).all()
+    assert ((within == 0) == (owner == -1)).all()
+
+
+def test_the_rank_heads_add_a_loss_and_an_accuracy() -> None:
+    torch.manual_seed(0)
+    scene, grid, hidden = _scene(), 8, 12
+    features = torch.randn(1, grid * grid, hidden)
+    plain = DenseHeads(hidden, 32, CATEGORIES)
+    ranked = DenseHeads(hidden, 32, CATEGORIES, ranks=True)
+    ranked.load_state_dict(plain.state_dict(), strict=False)  # the same category/edge heads
+    loss, info = stage0_loss(plain, features, [scene], grid)
+    loss_ranked, info_ranked = stage0_loss(ranked, features, [scene], grid)
+    assert "rank_acc" not in info
+    assert 0 <= info_ranked["rank_acc"] <= 1
+    assert loss_ranked > loss
+    loss_ranked.backward()
+    assert ranked.ranks is not None
+    assert ranked.ranks.weight.grad is not None

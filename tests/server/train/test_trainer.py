@@ -210,3 +210,19 @@ def test_bf16_follows_the_cpu_unless_set(tmp_path: Path, micro_config: TrainConf
     assert {"event": "start", "bf16": False} in [
         {k: r.get(k) for k in ("event", "bf16")} for r in log
     ]
+
+
+def test_resume_takes_a_setting_added_since_at_its_default(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    Trainer(micro_config, tmp_path, show_progress=False).run()
+    state = torch.load(tmp_path / "state.pt", weights_only=False)
+    older = json.loads(state["config"])
+    del older["stage0_ranks"]  # as saved by a trainer from before the setting existed
+    state["config"] = json.dumps(older)
+    torch.save(state, tmp_path / "state.pt")
+    assert Trainer(micro_config, tmp_path, show_progress=False).load_state()
+    with pytest.raises(ValueError, match="another configuration"):  # not at its default
+        Trainer(
+            replace(micro_config, stage0_ranks=True), tmp_path, show_progress=False
+        ).load_state()
