@@ -84,7 +84,7 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         for item in items:
             tasks[str(item[0]["task"])].append(item)
         entry["tasks"] = {
-            t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v)}
+            t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v), **_by_boxes(v)}
             for t, v in sorted(tasks.items())
         }
         if bench == "pope":
@@ -113,6 +113,21 @@ def _by_split(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]
     if not splits:
         return {}
     return {"by_split": {s: _accuracy(v)["accuracy"] for s, v in sorted(splits.items())}}
+
+
+def _by_boxes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:
+    """Accuracy by how many boxes a row expects (1, 2, 3+), for rows that expect boxes.
+
+    Listing every instance is harder than finding one: the grounding gap is mostly here.
+    """
+    counts: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
+    for item in items:
+        boxes = (item[0].get("expected") or {}).get("boxes")
+        if boxes:
+            counts[str(len(boxes)) if len(boxes) < 3 else "3+"].append(item)
+    if not counts:
+        return {}
+    return {"by_boxes": {k: _accuracy(v)["accuracy"] for k, v in sorted(counts.items())}}
 
 
 def _by_aspect(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:

@@ -123,6 +123,10 @@ def markdown(report: dict[str, Any]) -> str:
                          f" ({d['objects']} objects)")  # fmt: skip
         if "evidence_accuracy" in entry:
             extra.append(f"- {bench}: evidence boxes right {entry['evidence_accuracy']:.3f}")
+        for task, t in entry["tasks"].items():
+            if "by_boxes" in t:
+                parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_boxes"].items())
+                extra.append(f"- {bench} {task} by boxes expected: {parts}")
         for split, m in entry.get("pope", {}).items():
             extra.append(f"- POPE {split}: acc {m['accuracy']:.3f}, F1 {m['f1']:.3f}, "
                          f"yes-ratio {m['yes_ratio']:.3f}")  # fmt: skip

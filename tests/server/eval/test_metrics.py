@@ -97,3 +97,21 @@ def test_tasks_with_negative_splits_are_broken_down_by_split() -> None:
     tasks = summarize(rows)["benches"]["grounding"]["tasks"]
     assert tasks["negpred"]["by_split"] == {"popular": 0.0, "random": 1.0}
     assert "by_split" not in tasks["locpred"]
+
+
+def test_grounding_is_broken_down_by_the_boxes_expected() -> None:
+    def locpred(i: int, boxes: int) -> dict:
+        expected = {"boxes": [[0, 0, 5, 5]] * boxes}
+        return {**_row(i), "bench": "grounding", "task": "locpred", "expected": expected}
+
+    rows = [
+        (locpred(0, 1), Judged(True, True)),
+        (locpred(1, 1), Judged(True, True)),
+        (locpred(2, 2), Judged(False, True)),
+        (locpred(3, 3), Judged(True, True)),
+        (locpred(4, 4), Judged(False, True)),
+        ({**_row(5), "bench": "grounding", "task": "negpred"}, Judged(True, True)),
+    ]
+    tasks = summarize(rows)["benches"]["grounding"]["tasks"]
+    assert tasks["locpred"]["by_boxes"] == {"1": 1.0, "2": 0.0, "3+": 0.5}
+    assert "by_boxes" not in tasks["negpred"]  # an absent phrase expects no box
