@@ -24,7 +24,7 @@ from locvlm.coords.base import Codec
 from locvlm.data.cli import app as data_app
 from locvlm.data.cli import parse_size
 from locvlm.eval.cli import eval_command, export_command
-from locvlm.train.cli import train
+from locvlm.train.cli import selftrain, train
 from locvlm_client import Box
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ coords_app = typer.Typer(help="Encode and decode boxes in any model family's tex
 app.add_typer(coords_app, name="coords")
 app.add_typer(data_app, name="data")
 app.command()(train)
+app.command()(selftrain)
 app.command("eval")(eval_command)
 app.command("export")(export_command)
 app.command()(serve)

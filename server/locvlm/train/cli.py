@@ -70,3 +70,30 @@ def train(
     (Path(out) / "train_config.json").write_text(cfg.to_json() + "\n")
     folder = trainer.run()
     typer.echo(f"model saved to {folder}")
+
+
+def selftrain(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for rounds and report.")],
+    model: Annotated[str, typer.Option(help="Model folder, or 'default'.")] = "default",
+    scenes: Annotated[int, typer.Option(min=1, help="Unlabeled scenes per round.")] = 300,
+    rounds: Annotated[int, typer.Option(min=1, help="Label -> fine-tune rounds.")] = 2,
+    steps: Annotated[int, typer.Option(min=1, help="Fine-tuning steps per round.")] = 300,
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 2e-4,
+    eval_per_task: Annotated[
+        int, typer.Option(min=1, help="Held-out questions per task, each measurement.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of question sampling.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="torch.set_num_threads.")] = 2,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Self-train on the model's own pseudo-labels; rounds land in OUT/round-K."""
+    from locvlm.train.selftrain import SelfTrainConfig, SelfTrainer  # torch: only here
+
+    config = SelfTrainConfig(scenes=scenes, rounds=rounds, steps=steps, lr=lr,
+                             eval_per_task=eval_per_task, seed=seed, threads=threads)  # fmt: skip
+    try:
+        trainer = SelfTrainer.from_model(model, config, out, show_progress=progress)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    trainer.run()
+    typer.echo((Path(out) / "report.md").read_text())
