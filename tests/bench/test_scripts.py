@@ -120,3 +120,14 @@ def test_ready_times_starts_and_measures_memory(tmp_path: Path) -> None:
     assert report["under_load"]["answered"] > 0
     assert report["rss_mib_at_rest"]["parent"] > 0
     assert report["under_load"]["peak_rss_mib"]["engine"] > 0
+
+
+def test_video_tracks_and_asks_through_the_api(tmp_path: Path) -> None:
+    out = tmp_path / "video"
+    _run("video.py", "--clips", "2", "--frames", "8", "--out", str(out))
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["clips"] == 2
+    assert report["object_frames"] >= 16  # at least one object in each of 8 frames, twice
+    assert 0 <= report["tracking_id_consistent"] <= report["grounding_per_frame"] <= 1
+    assert 0 <= report["motion_accuracy"] <= 1
+    assert "ID-consistent" in out.with_suffix(".md").read_text()
