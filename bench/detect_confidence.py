@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from _report import save
 
 from locvlm.data.shapes import SceneObject, ShapesConfig, render_scene
 from locvlm.engines.config import EngineConfig
@@ -142,10 +143,7 @@ def main() -> None:
     report = asyncio.run(run(args.model, args.scenes, args.seed))
     command = shlex.join(["python", "bench/detect_confidence.py", *sys.argv[1:]])
     report |= {"scenes": args.scenes, "model": args.model, "command": command}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    save(args.out, report, markdown)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import shlex
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 import psutil
 from _load import Connection, free_port, ground_request, workload
+from _report import save
 
 TARGETS = {"transformers": 10.0, "vllm": 60.0}  # seconds to ready on an idle machine
 
@@ -193,10 +193,7 @@ def main() -> None:
         f"Load average at start and end: {[round(load, 2), round(os.getloadavg()[0], 2)]}. "
         + args.note
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    save(args.out, report, markdown)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ grounding is >= 0.95.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -33,6 +32,7 @@ from typing import Any
 
 import httpx
 from _load import free_port
+from _report import save
 from PIL import Image
 
 from locvlm.coords.relations import Relation, relation
@@ -166,10 +166,7 @@ def main() -> None:
     report = {"command": "python bench/video.py " + shlex.join(sys.argv[1:]),
               "machine": f"{platform.machine()} {os.cpu_count()} cores", "frames": args.frames,
               "seed": args.seed, **report}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    save(args.out, report, markdown)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import httpx
 import psutil
 import uvloop
 from _load import SIZE, free_port, ground_request, post, run_level, workload
+from _report import save
 
 from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint
@@ -301,10 +302,7 @@ def main() -> None:
     report["met"] = all(lv["met"] for lv in report["levels"].values())
     report["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     report["note"] = f"Load average at start and end: {report['load_average']}. " + args.note
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    save(args.out, report, markdown)
 
 
 if __name__ == "__main__":
