@@ -84,9 +84,10 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         for item in items:
             tasks[str(item[0]["task"])].append(item)
         entry["tasks"] = {
-            t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v), **_by_boxes(v)}
+            t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v), **_by_boxes(v),
+                **_flips(v)}
             for t, v in sorted(tasks.items())
-        }
+        }  # fmt: skip
         if bench == "pope":
             splits: dict[str, list[tuple[Row, Judged]]] = defaultdict(list)
             for item in items:
@@ -113,6 +114,13 @@ def _by_split(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]
     if not splits:
         return {}
     return {"by_split": {s: _accuracy(v)["accuracy"] for s, v in sorted(splits.items())}}
+
+
+def _flips(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
+    """The task's own flip consistency, where its rows come in flipped groups."""
+    if not any(item[0].get("group") for item in items):
+        return {}
+    return {"flip_consistency": flip_consistency(items)}
 
 
 def _by_boxes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from locvlm.coords import Codec
-from locvlm.tasks import TASKS, Judged, Task
+from locvlm.coords.relations import Relation
+from locvlm.tasks import TASKS, Judged, Task, spatial
 
-__all__ = ["BenchQuestion", "Judged", "bench_task", "question"]
+__all__ = ["SERVED", "BenchQuestion", "Judged", "bench_task", "question", "served_question"]
+
+SERVED = "spatial_yes_no_served"
+"""The task name of a yes/no row asked the way `/v1/spatial` asks it."""
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,23 @@ def question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuest
         return task.judge(text, expected, codec, size)
 
     return BenchQuestion(task.prompt(args, codec, size), judge)
+
+
+def served_question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuestion | None:
+    """A yes/no row asked as `/v1/spatial` asks it: the pair's side question, then compared.
+
+    None for any other row. The raw yes/no question is still asked by `question`; this is
+    what an API user gets for the same row.
+    """
+    task = bench_task("spatial_side", evidence)
+    if row["task"] != "spatial_yes_no" or task is None:
+        return None
+    size = (int(row["size"][0]), int(row["size"][1]))
+    args, asked = row["args"], Relation(row["args"]["relation"])
+    want = row["expected"]["answer"] == "yes"
+
+    def judge(text: str) -> Judged:
+        said = spatial.yes_from_side(task.read(text, codec, size).value, asked)
+        return Judged(said is want, said is not None, said)
+
+    return BenchQuestion(task.prompt(spatial.side_args(args), codec, size), judge)

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from locvlm.coords import Codec
 from locvlm.eval.metrics import summarize
-from locvlm.eval.questions import question
+from locvlm.eval.questions import SERVED, question, served_question
 from locvlm.tasks import Judged
 
 __all__ = ["Generate", "evaluate", "load_rows", "markdown", "open_image"]
@@ -83,6 +83,13 @@ def evaluate(
         KeyError: `answers` lacks a row that is asked.
     """
     asked = [(row, q) for row in rows if row.get("image") and (q := question(row, codec, evidence))]
+    skipped = len(rows) - len(asked)
+    asked += [  # yes/no rows again, as the API asks them (`served_question`); saved answers
+        # from before these rows existed have none, and are judged without them
+        (served, q) for row in rows
+        if row.get("image") and (q := served_question(row, codec, evidence))
+        and (served := _served_row(row)) and (answers is None or served["id"] in answers)
+    ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []
     records = []
     for chunk in _batches(asked, batch_size):
@@ -98,8 +105,15 @@ def evaluate(
         if advance:
             advance(len(chunk))
     report = summarize(judged)
-    report["skipped"] = len(rows) - len(asked)
+    report["skipped"] = skipped
     return report, records
+
+
+def _served_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A yes/no row's twin judged as the API answers it, in a flip group of its own."""
+    group = row.get("group")
+    return {**row, "id": f"{row['id']}/served", "task": SERVED,
+            "group": f"{group}/served" if group else None}  # fmt: skip
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -124,6 +138,8 @@ def markdown(report: dict[str, Any]) -> str:
         if "evidence_accuracy" in entry:
             extra.append(f"- {bench}: evidence boxes right {entry['evidence_accuracy']:.3f}")
         for task, t in entry["tasks"].items():
+            if "flip_consistency" in t:
+                extra.append(f"- {bench} {task}: flip consistency {t['flip_consistency']:.3f}")
             if "by_boxes" in t:
                 parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_boxes"].items())
                 extra.append(f"- {bench} {task} by boxes expected: {parts}")

@@ -53,7 +53,9 @@ def _value_text(q: ClassifiedQuestion, read: Any) -> str:
     if q.answer_type == "count":
         return "" if read is None else str(read)
     if q.answer_type == "yes_no":  # asked as the side question: does the side said match?
-        return "" if read.value is None else yes_or_no(read.value is q.relation)
+        assert q.relation is not None  # a yes/no question names its relation
+        said = spatial.yes_from_side(read.value, q.relation)
+        return "" if said is None else yes_or_no(said)
     value = read.value
     return "" if value is None else spatial.answer(value)
 

@@ -44,7 +44,9 @@ __all__ = [
     "category_prompt",
     "evidence_correct",
     "parse",
+    "side_args",
     "side_prompt",
+    "yes_from_side",
     "yes_no_prompt",
 ]
 
@@ -116,6 +118,22 @@ def side_prompt(
 def category_prompt(rel: Relation, reference: str, template: int = 0) -> str:
     """The question "What is {rel} the {reference}?" (the canonical wording by default)."""
     return CATEGORY_TEMPLATES[template].format(relation=rel.value, reference=reference)
+
+
+def side_args(args: Args) -> Args:
+    """The side question about a yes/no question's pair (`subject`, `relation`, `reference`).
+
+    What `/v1/spatial` asks for "Is A left of B?": "Which side of B is A?", then
+    `yes_from_side`. A model may name sides right and still not bind the relation word
+    of a yes/no question to them (the shipped checkpoints: docs/model-card.md).
+    """
+    rel = Relation(args["relation"])
+    return {"subject": args["subject"], "reference": args["reference"], "axis": rel.axis.value}
+
+
+def yes_from_side(side: Relation | None, asked: Relation) -> bool | None:
+    """The yes/no answer to "is it `asked`?" that a side answer gives (None: no side read)."""
+    return None if side is None else side is asked
 
 
 def answer(value: SpatialValue) -> str:

@@ -75,7 +75,8 @@ def test_always_yes_scores_as_pope_predicts(bench: Path) -> None:
     n = sum(1 for r in rows if r["bench"] == "pope" and r.get("split") == "random")
     assert pope["accuracy"] == pytest.approx(yes_share / n)
     assert report["benches"]["grounding"]["accuracy"] == 0.0  # "yes" is no box
-    assert len(records) == len(rows) - report["skipped"]
+    yes_no = sum(r["task"] == "spatial_yes_no" for r in rows)
+    assert len(records) == len(rows) - report["skipped"] + yes_no  # + each asked as served
     assert "| pope | exists |" in markdown(report)
 
 
@@ -113,3 +114,24 @@ def test_saved_answers_are_judged_again_without_generating(bench: Path) -> None:
     assert changed != report
     with pytest.raises(KeyError):
         evaluate(rows, never, codec, evidence=False, answers={})
+
+
+def test_yes_no_rows_are_also_judged_as_the_api_answers_them(bench: Path) -> None:
+    rows = [r for r in load_rows([bench]) if r["task"] == "spatial_yes_no"]
+    assert rows
+    codec = get_codec("ivb")
+    report, records = evaluate(rows, _always("left"), codec, evidence=False)
+    tasks = report["benches"]["leftright"]["tasks"]
+    # every row asked twice: as it is ("left" reads as no yes/no at all), and as the side
+    # question, whose "left" answers yes to "left of" and no to "right of"
+    assert tasks["spatial_yes_no"]["n"] == tasks["spatial_yes_no_served"]["n"] == len(rows)
+    assert tasks["spatial_yes_no"]["accuracy"] == 0.0
+    right = sum((r["expected"]["answer"] == "yes") == (r["args"]["relation"] == "left of")
+                for r in rows)  # fmt: skip
+    assert tasks["spatial_yes_no_served"]["accuracy"] == pytest.approx(right / len(rows))
+    assert "flip_consistency" in tasks["spatial_yes_no_served"]
+    served = [r for r in records if r["id"].endswith("/served")]
+    assert all("Which side" in r["prompt"] or " or " in r["prompt"] for r in served)
+    saved = {r["id"]: r["text"] for r in records if not r["id"].endswith("/served")}
+    older, _ = evaluate(rows, _always("left"), codec, evidence=False, answers=saved)
+    assert "spatial_yes_no_served" not in older["benches"]["leftright"]["tasks"]

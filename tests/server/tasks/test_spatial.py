@@ -210,3 +210,14 @@ def test_evidence_lists_the_objects_involved(scene_of):
 @given(text=MODEL_TEXT)
 def test_parse_never_raises(kind, text):
     spatial.parse(text, kind, IVB, SIZE)
+
+
+def test_a_yes_no_question_asked_as_its_side_question() -> None:
+    from locvlm.tasks.spatial import side_args, yes_from_side
+
+    args = {"subject": "red circle", "reference": "blue square", "relation": "above"}
+    assert side_args(args) == {"subject": "red circle", "reference": "blue square",
+                               "axis": "vertical"}  # fmt: skip
+    assert yes_from_side(Relation.ABOVE, Relation.ABOVE) is True
+    assert yes_from_side(Relation.BELOW, Relation.ABOVE) is False
+    assert yes_from_side(None, Relation.ABOVE) is None  # no side read: no answer
