@@ -7,12 +7,14 @@ checkpoint scores on the held-out benchmark (`bench/results/eval-default.md`) an
 above what a broken pipeline gives: boxes mapped to the wrong pixel space, a prompt the
 model was not trained on or a misread answer all fall to chance or zero.
 
-Measured on this tree with the checkpoint of session 7 (56 scenes of 1-4 objects):
-grounding 53/56, absent phrases rejected 54/56, region labels 51/56, detection precision
-109/111 and recall 109/117, left/right 20/20; chat (the official `openai` SDK) presence
-questions 39/40 (answering "yes" to all scores 20/40). Floors: 0.85, 0.85, 0.8, 0.9,
-0.8, 0.9 and 0.85, about 0.1 under each measured share: on 56 scenes one standard error
-of a share near 0.9 is 0.04, so a floor 2.5 errors down fails only on a real loss.
+Measured on this tree with the checkpoint of session 13 (runs/r11; 56 scenes of 1-4
+objects): grounding 53/56, absent phrases rejected 52/56, region labels 50/56, detection
+precision 108/110 and recall 108/117 (mean confidence of right detections 0.94), left/right
+20/20; chat (the official `openai` SDK) presence questions 40/40 (answering "yes" to all
+scores 20/40). The session-7 checkpoint scored 53, 54, 51, 109/111, 109/117, 20 and 39/40.
+Floors: 0.85, 0.85, 0.8, 0.9, 0.82, 0.9 and 0.9, about 0.08-0.1 under each measured
+share: on 56 scenes one standard error of a share near 0.9 is 0.04, so a floor 2-2.5
+errors down fails only on a real loss.
 """
 
 from collections.abc import Iterator
@@ -155,7 +157,7 @@ def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response])
     assert listed, "nothing detected in any scene"
     precision, recall = found / listed, found / truth
     assert precision >= 0.9, f"{found}/{listed} listed labels are in the scene"
-    assert recall >= 0.8, f"{found}/{truth} categories present are listed"
+    assert recall >= 0.82, f"{found}/{truth} categories present are listed"
 
 
 def test_detections_are_confident_where_right(answers: dict[str, httpx.Response]) -> None:
@@ -209,4 +211,4 @@ def test_chat_answers_presence_questions(default_server: live.LiveServer) -> Non
             present = list(pool.map(ask, asked, [c.target.category for c in asked]))
             absent = list(pool.map(ask, asked, [c.absent for c in asked]))
     right = sum(a.startswith("yes") for a in present) + sum(a.startswith("no") for a in absent)
-    assert right / (2 * len(asked)) >= 0.85, f"{right}/{2 * len(asked)}: {present} {absent}"
+    assert right / (2 * len(asked)) >= 0.9, f"{right}/{2 * len(asked)}: {present} {absent}"
