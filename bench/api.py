@@ -32,8 +32,6 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from typing import Any
 import httpx
 import uvloop
 from _load import Work, closed_loop, ground_request, run_level, workload
+from _server import Server
 
 from locvlm.api.images import ImageLimits, decode_image
 from locvlm.api.settings import Settings
@@ -144,25 +143,9 @@ class Api:
                "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower()}  # fmt: skip
         command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                    "--engine", "transformers", "--port", str(port)]  # fmt: skip
-        self.log = Path(tempfile.gettempdir()) / f"locvlm-bench-api-{port}.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.server = Server("api", command, env, port, timeout=300)
+        self.port, self.url = port, self.server.url
         self.requests = [ground_request(png, phrase) for png, phrase in work]
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"locvlm serve did not get ready; see {self.log}")
-            time.sleep(0.2)
-
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
 
     def engine_details(self) -> dict[str, float]:
         """The engine's counters (tokens, batches), from `/readyz`."""
@@ -178,8 +161,7 @@ class Api:
 
     def stop(self) -> None:
         """SIGTERM (drains), then wait."""
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
+        self.server.stop(timeout=60)
 
 
 # --- the run --------------------------------------------------------------------------

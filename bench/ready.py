@@ -20,74 +20,34 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
 from _load import Connection, free_port, ground_request, workload
 from _report import save
+from _server import Server
 
 TARGETS = {"transformers": 10.0, "vllm": 60.0}  # seconds to ready on an idle machine
 
 
-class Started:
-    """One `locvlm serve` process, timed from its start to `/readyz` 200."""
-
-    def __init__(self, engine: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(tempfile.gettempdir()) / f"locvlm-bench-ready-{self.port}.log"
-        command = [sys.executable, "-m", "locvlm", "serve", "--engine", engine,
-                   "--port", str(self.port)]  # fmt: skip
-        self.began = time.time()
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.listening_s, self.ready_s = self._wait()
-
-    def _wait(self, timeout: float = 600) -> tuple[float, float]:
-        """Seconds from the start to the first `/healthz` 200 (HTTP up) and `/readyz` 200."""
-        listening = None
-        while True:
-            path = "/readyz" if listening else "/healthz"
-            try:
-                if httpx.get(self.url + path, timeout=5).status_code == 200:
-                    now = round(time.time() - self.began, 2)
-                    if listening:
-                        return listening, now
-                    listening = now
-                    continue
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.time() - self.began > timeout:
-                raise RuntimeError(f"not ready ({self.log}):\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def rss_mib(self) -> dict[str, float]:
-        """Resident memory of the HTTP parent and of all its descendants (the engine), MiB."""
-        parent = psutil.Process(self.proc.pid)
-        mib = 1024 * 1024
-        children = 0
-        for child in parent.children(recursive=True):
-            try:
-                children += child.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return {"parent": round(parent.memory_info().rss / mib, 1),
-                "engine": round(children / mib, 1)}  # fmt: skip
-
-    def stop(self) -> None:
-        """SIGTERM and wait (the parent stops its engine)."""
-        self.proc.terminate()
-        self.proc.wait(timeout=90)
+def start(engine: str, env: dict[str, str]) -> tuple[Server, float, float]:
+    """`locvlm serve`; seconds until `/healthz` (HTTP up) and `/readyz` (engine) answer 200."""
+    port = free_port()
+    command = [sys.executable, "-m", "locvlm", "serve", "--engine", engine, "--port", str(port)]
+    server = Server("ready", command, env, port, ready_path=None)
+    return server, server.wait("/healthz", poll_s=0.05), server.wait("/readyz", poll_s=0.05)
 
 
-def under_load(server: Started, clients: int, seconds: float) -> dict[str, Any]:
+def _rss(server: Server) -> dict[str, float]:
+    """Resident memory of the HTTP parent and of its descendants (the engine), MiB."""
+    parent, engine = server.rss_mib()
+    return {"parent": parent, "engine": engine}
+
+
+def under_load(server: Server, clients: int, seconds: float) -> dict[str, Any]:
     """Peak RSS of parent and engine while `clients` closed-loop clients post `/v1/ground`."""
     bodies = [ground_request(png, phrase) for png, phrase in workload(64)]
     peak = {"parent": 0.0, "engine": 0.0}
@@ -95,7 +55,7 @@ def under_load(server: Started, clients: int, seconds: float) -> dict[str, Any]:
 
     def sample() -> None:
         while not done.is_set():
-            now = server.rss_mib()
+            now = _rss(server)
             for key in peak:
                 peak[key] = max(peak[key], now[key])
             time.sleep(0.1)
@@ -137,14 +97,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env.setdefault("LOCVLM_GPU_MEMORY_UTILIZATION", "0.15")
     starts: list[dict[str, Any]] = []
     for k in range(args.runs):
-        server = Started(args.engine, env)
-        starts.append({"ready_s": server.ready_s, "listening_s": server.listening_s})
-        print(f"run {k}: ready after {server.ready_s} s (listening at {server.listening_s} s)")
+        server, listening_s, ready_s = start(args.engine, env)
+        starts.append({"ready_s": ready_s, "listening_s": listening_s})
+        print(f"run {k}: ready after {ready_s} s (listening at {listening_s} s)")
         if k < args.runs - 1:
             server.stop()
     try:
         time.sleep(2)  # let start-up garbage settle
-        at_rest = server.rss_mib()
+        at_rest = _rss(server)
         loaded = under_load(server, args.clients, args.seconds)
     finally:
         server.stop()

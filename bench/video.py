@@ -22,17 +22,14 @@ import argparse
 import os
 import platform
 import shlex
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 from _load import free_port
 from _report import save
+from _server import Server
 from PIL import Image
 
 from locvlm.coords.relations import Relation, relation
@@ -112,25 +109,6 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def serve(port: int) -> subprocess.Popen[bytes]:
-    """`locvlm serve` with the shipped model on `port`, once ready."""
-    log = Path(tempfile.gettempdir()) / f"locvlm-bench-video-{port}.log"
-    env = {**os.environ, "LOCVLM_MAX_VIDEO_FRAMES": "64"}
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "locvlm", "serve", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError(f"locvlm serve did not get ready; see {log}")
-
-
 def markdown(report: dict[str, Any]) -> str:
     """The headline figures as a table."""
     met = {k: report[k] >= TARGET for k in ("tracking_id_consistent", "motion_accuracy")}
@@ -157,12 +135,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/video"))
     args = parser.parse_args()
     port = free_port()
-    server = serve(port)
+    env = {**os.environ, "LOCVLM_MAX_VIDEO_FRAMES": "64"}
+    server = Server("video", [sys.executable, "-m", "locvlm", "serve", "--port", str(port)],
+                    env, port, timeout=300)  # fmt: skip
     try:
-        report = run(args, f"http://127.0.0.1:{port}")
+        report = run(args, server.url)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.stop()
     report = {"command": "python bench/video.py " + shlex.join(sys.argv[1:]),
               "machine": f"{platform.machine()} {os.cpu_count()} cores", "frames": args.frames,
               "seed": args.seed, **report}  # fmt: skip

@@ -29,18 +29,14 @@ import platform
 import re
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
 import uvloop
 from _load import SIZE, free_port, ground_request, post, run_level, workload
 from _report import save
+from _server import Server
 
 from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint
@@ -66,52 +62,10 @@ def user_boxes(text: str, size: tuple[int, int], bins: int) -> list[list[float]]
     ]
 
 
-class Server:
-    """A server process (and its children), its readiness and its memory."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int,
-                 ready_path: str) -> None:  # fmt: skip
-        self.name, self.port = name, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = Path(tempfile.gettempdir()) / f"locvlm-bench-{name}-{port}.log"
-        started = time.monotonic()
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self._ready_path = ready_path
-        self.ready_s = round(self._wait_ready(started), 1)
-
-    def _wait_ready(self, started: float, timeout: float = 600) -> float:
-        while True:
-            try:
-                if httpx.get(self.url + self._ready_path, timeout=5).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() - started > timeout:
-                tail = self.log.read_text()[-3000:]
-                raise RuntimeError(f"{self.name} did not get ready ({self.log}):\n{tail}")
-            time.sleep(0.2)
-
-    def rss_mib(self) -> dict[str, float]:
-        """Resident memory of the server process and of all its descendants, MiB."""
-        root = psutil.Process(self.proc.pid)
-        children = root.children(recursive=True)
-        mib = 1024 * 1024
-        return {
-            "server": round(root.memory_info().rss / mib, 1),
-            "children": round(sum(p.memory_info().rss for p in children) / mib, 1),
-        }
-
-    def stop(self) -> None:
-        """SIGTERM, then wait for the server and its children."""
-        family = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(True)]
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        finally:
-            _, alive = psutil.wait_procs(family, timeout=15)
-            for process in alive:
-                process.kill()
+def _rss(server: Server) -> dict[str, float]:
+    """Resident memory of the server process and of its children (the engine core), MiB."""
+    own, children = server.rss_mib()
+    return {"server": own, "children": children}
 
 
 def _engine_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -202,8 +156,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     servers = {"locvlm": start_locvlm(args, env)}
     servers["vllm-serve"] = start_vllm(args, env)
     report: dict[str, Any] = {
-        "ready_s": {n: s.ready_s for n, s in servers.items()},
-        "rss_mib_at_rest": {n: s.rss_mib() for n, s in servers.items()},
+        "ready_s": {n: round(s.ready_s, 1) for n, s in servers.items()},
+        "rss_mib_at_rest": {n: _rss(s) for n, s in servers.items()},
     }
     rounds: dict[str, dict[int, list[dict[str, Any]]]] = {n: {} for n in servers}
     try:
@@ -217,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     result["answers"] = [readers[name](a) for a in result["answers"]]
                     rounds[name].setdefault(c, []).append(result)
                     print(f"round {r} c={c} {name}: {result['requests_per_s']} req/s", flush=True)
-        report["rss_mib_after_load"] = {n: s.rss_mib() for n, s in servers.items()}
+        report["rss_mib_after_load"] = {n: _rss(s) for n, s in servers.items()}
     finally:
         for server in servers.values():
             server.stop()
