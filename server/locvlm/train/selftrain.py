@@ -29,8 +29,8 @@ from PIL import Image
 from transformers import AutoProcessor
 
 from locvlm.model.loading import LoadedModel, load_model, resolve_model_dir
-from locvlm.tasks import TASKS, Scene
 from locvlm.train.config import StageConfig
+from locvlm.train.conversation import conversation
 from locvlm.train.loop import Log, StageRunner, native_bf16
 from locvlm.train.pseudo import Labelled, Labeller, label_precision
 from locvlm.train.scenes import SceneStream
@@ -100,18 +100,6 @@ class SelfTrainer:
         labelled = Labeller(self.model).label([image for image, _ in drawn])
         return labelled, label_precision(labelled, [scene for _, scene in drawn])
 
-    def _conversation(self, scene: Scene) -> list[tuple[str, str]]:
-        names, weights = list(self.tasks), list(self.tasks.values())
-        said: list[tuple[str, str]] = []
-        for _ in range(3 * self.config.turns):
-            if len(said) == self.config.turns:
-                break
-            name = self.rng.choices(names, weights)[0]
-            turn = TASKS[name].sample(scene, self.model.codec, self.rng, self.vocabulary)
-            if turn is not None and all(turn.prompt != q for q, _ in said):
-                said.append((turn.prompt, turn.answer))
-        return said
-
     def fine_tune(self, kept: Sequence[Labelled], round_: int) -> None:
         """`steps` steps on questions drawn from the kept scenes (projector and LM)."""
         m, c = self.model.model, self.config
@@ -128,7 +116,16 @@ class SelfTrainer:
             items: list[tuple[Image.Image, list[tuple[str, str]]]] = []
             while len(items) < c.batch_size:
                 x = self.rng.choice(kept)
-                if said := self._conversation(x.scene):
+                said = conversation(
+                    x.scene,
+                    list(self.tasks),
+                    list(self.tasks.values()),
+                    c.turns,
+                    self.model.codec,
+                    self.rng,
+                    lambda _: self.vocabulary,
+                )
+                if said:
                     items.append((x.image, said))
             batch = self.model.encoder.conversations(items)
             return m(**batch.as_kwargs()).loss, {}

@@ -29,8 +29,9 @@ from locvlm.model.config import get_preset
 from locvlm.model.inputs import Encoder, pixels
 from locvlm.model.sidecar import Sidecar
 from locvlm.model.tokenizer import build_tokenizer, task_corpus
-from locvlm.tasks import TASKS, Scene, detect
+from locvlm.tasks import Scene, detect
 from locvlm.train.config import TrainConfig
+from locvlm.train.conversation import conversation
 from locvlm.train.loop import Log, StageRunner, native_bf16
 from locvlm.train.scenes import SceneStream
 from locvlm.train.stage import Stage
@@ -167,20 +168,6 @@ class Trainer:
         grid = v.image_size // v.patch_size
         return stage0_loss(self.heads, feats, [s for _, s in scenes], grid, word_logits)
 
-    def _conversation(
-        self, scene: Scene, tasks: list[str], weights: list[float], turns: int
-    ) -> list[tuple[str, str]]:
-        """Up to `turns` distinct questions about one scene, tasks drawn by weight."""
-        out: list[tuple[str, str]] = []
-        for _ in range(3 * turns):
-            if len(out) == turns:
-                break
-            name = self.rng.choices(tasks, weights)[0]
-            turn = TASKS[name].sample(scene, self.codec, self.rng, self._asked(scene))
-            if turn is not None and all(turn.prompt != q for q, _ in out):
-                out.append((turn.prompt, turn.answer))
-        return out
-
     def _asked(self, scene: Scene) -> Sequence[str]:
         """The categories a turn may ask about as absent: sometimes only confusable ones."""
         p = self.config.hard_absent_prob
@@ -195,8 +182,9 @@ class Trainer:
         items: list[tuple[Image.Image, Scene, list[tuple[str, str]]]] = []
         while len(items) < count:
             image, scene = self.stream.next()
-            if conversation := self._conversation(scene, tasks, weights, turns):
-                items.append((image, scene, conversation))
+            said = conversation(scene, tasks, weights, turns, self.codec, self.rng, self._asked)
+            if said:
+                items.append((image, scene, said))
         return items
 
     def _turn_step(

@@ -12,6 +12,7 @@ from locvlm.model.loading import load_model
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import TASKS
 from locvlm.train.config import TrainConfig
+from locvlm.train.conversation import conversation
 from locvlm.train.trainer import Trainer
 
 
@@ -113,7 +114,7 @@ def test_conversations_pack_distinct_questions(tmp_path: Path, micro_config: Tra
     weights = list(micro_config.mix.values())
     for _ in range(20):
         _, scene = trainer.stream.next()
-        turns = trainer._conversation(scene, tasks, weights, 4)
+        turns = conversation(scene, tasks, weights, 4, trainer.codec, trainer.rng, trainer._asked)
         assert 1 <= len(turns) <= 4
         assert len({q for q, _ in turns}) == len(turns)
     loss, _ = trainer._turn_step(tasks, weights, 3, 4)
