@@ -1,7 +1,8 @@
 """API overhead: `/v1/ground` through the HTTP server vs the same prompts straight to the engine.
 
     python bench/api.py --model /tmp/ae --threads 1 [--requests 192] [--rounds 3] \
-        [--max-new-tokens 16] [--levels 1,8,32] [--note "..."] [--out bench/results/api]
+        [--max-new-tokens 16] [--levels 1,8,32] [--batching micro|continuous] \
+        [--note "..."] [--out bench/results/api]
 
 Both arms run the transformers engine with the same settings in a process of their own,
 started the same way (`python`, uvloop), in one run:
@@ -95,6 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         model=str(args.model), engine="transformers", threads=args.threads,
         max_new_tokens=args.max_new_tokens, max_in_flight=2 * max(args.levels),
+        batching=args.batching,
     )  # fmt: skip
 
 
@@ -105,7 +107,8 @@ class Direct:
         command = [sys.executable, __file__, "--worker", "--model", str(args.model),
                    "--threads", str(args.threads), "--requests", str(args.requests),
                    "--max-new-tokens", str(args.max_new_tokens),
-                   "--levels", ",".join(map(str, args.levels))]  # fmt: skip
+                   "--levels", ",".join(map(str, args.levels)),
+                   "--batching", args.batching]  # fmt: skip
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)  # fmt: skip
         assert json.loads(self._read())["ready"]
@@ -140,7 +143,8 @@ class Api:
         env = {**os.environ, "LOCVLM_THREADS": str(settings.threads),
                "LOCVLM_MAX_NEW_TOKENS": str(settings.max_new_tokens),
                "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight),
-               "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower()}  # fmt: skip
+               "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower(),
+               "LOCVLM_BATCHING": settings.batching}  # fmt: skip
         command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                    "--engine", "transformers", "--port", str(port)]  # fmt: skip
         self.server = Server("api", command, env, port, timeout=300)
@@ -207,7 +211,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# API overhead: /v1/ground vs the engine ({report['machine']}, "
         f"{report['requests']} requests x {report['rounds']} rounds, "
         f"{report['max_new_tokens']} new tokens, threads {report['threads']}, "
-        f"server engine {'in a child process' if report.get('engine_process') else 'in-process'})",
+        f"server engine {'in a child process' if report.get('engine_process') else 'in-process'}"
+        f", {report.get('batching', 'micro')} batching)",
         "",
         "| concurrency | direct req/s | api req/s | api/direct | whole run: direct / api req/s "
         "(ratio) | direct p50/p99 ms | api p50/p99 ms | rows/batch direct/api | same answers "
@@ -245,6 +250,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--engine-process", action=argparse.BooleanOptionalAction, default=True,
                         help="the server's engine in a child process")  # fmt: skip
+    parser.add_argument("--batching", choices=("micro", "continuous"), default="micro",
+                        help="how the transformers engine of both arms batches")  # fmt: skip
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -267,7 +274,7 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "model": str(args.model), "requests": args.requests, "rounds": args.rounds,
         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
-        "engine_process": args.engine_process,
+        "engine_process": args.engine_process, "batching": args.batching,
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "levels": levels, "met": all(lv["met"] for lv in levels.values()),
         "note": "Both arms share the machine with whatever else runs (load average at start "

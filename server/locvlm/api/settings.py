@@ -10,7 +10,7 @@ here twice: they come from the objects that use them (`EngineConfig`, `ImageLimi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         _ENGINE.batch_wait_ms,
         ge=0,
         description="How long a micro-batch waits for one more request (8x at most).",
+    )
+    batching: Literal["micro", "continuous"] = Field(
+        _ENGINE.batching,
+        description="How the transformers engine batches: micro (a batch runs to its end) "
+        "or continuous (requests join the running rows between decode steps; our LLaVA "
+        "checkpoints only, others micro-batch).",
     )
     engine_process: bool = Field(
         _ENGINE.child_process,
@@ -232,8 +238,9 @@ class Settings(BaseSettings):
             kind=self.engine, model=self.model, adapter=self.adapter, dtype=self.dtype,
             max_new_tokens=self.max_new_tokens, threads=self.threads,
             max_batch=self.max_batch, batch_wait_ms=self.batch_wait_ms,
-            child_process=self.engine_process, max_model_len=self.max_model_len,
-            max_num_seqs=self.max_num_seqs, tensor_parallel_size=self.tensor_parallel_size,
+            batching=self.batching, child_process=self.engine_process,
+            max_model_len=self.max_model_len, max_num_seqs=self.max_num_seqs,
+            tensor_parallel_size=self.tensor_parallel_size,
             gpu_memory_utilization=self.gpu_memory_utilization,
             enforce_eager=self.enforce_eager, remote_urls=tuple(self.remote_urls),
             remote_model=self.remote_model, remote_timeout_s=self.remote_timeout_s,

@@ -12,7 +12,7 @@ are the server's defaults: its settings class takes them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 __all__ = ["EngineConfig"]
 
@@ -34,6 +34,8 @@ class EngineConfig:
     threads: int = 2  # torch threads of the transformers engine
     max_batch: int = 16  # the largest micro-batch the transformers engine forms
     batch_wait_ms: float = 5.0  # a quiet wait for one more request; 8 of them at most
+    # micro: a batch runs to its end; continuous: requests join the running rows between steps
+    batching: Literal["micro", "continuous"] = "micro"
     child_process: bool = True  # own process, own GIL: ahead at every concurrency (bench/api.py)
     # --- vLLM ------------------------------------------------------------------------
     max_model_len: int = 512  # prompt and answer tokens vLLM reserves room for

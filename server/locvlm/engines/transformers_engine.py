@@ -23,6 +23,13 @@ so cancelled work frees the worker.
 Constraints compile to xgrammar grammars (cached by regular expression) and mask each
 constrained row's logits with its own matcher, so rows with different constraints, or
 none, share a batch.
+
+With `batching="continuous"` (our LLaVA checkpoints; other families keep micro-batches)
+the worker runs one decode loop instead (`_decode.RunningRows`): requests join the
+running rows between decode steps, prefilled together with whatever else arrived during
+the step, and each leaves as soon as it is complete. An idle engine still waits for
+company as above before it starts. The counters then read: `batches` prefills (joins),
+`batched` rows joined, `largest_batch` the most rows running at once.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import queue
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +52,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from locvlm.engines._decode import Row, RunningRows
 from locvlm.engines._grammar import ConstrainRows, Grammars
 from locvlm.engines.base import (
     Engine,
@@ -55,7 +64,7 @@ from locvlm.engines.base import (
 )
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
-from locvlm.model.loading import load_served
+from locvlm.model.loading import LoadedModel, load_served
 from locvlm.model.served import ServedModel
 
 __all__ = ["TransformersEngine"]
@@ -150,7 +159,15 @@ class TransformersEngine(Engine):
         self._grammars = Grammars(loaded.tokenizer, int(text.vocab_size), loaded.eos_token_ids)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._queued: set[_Pending] = set()
+        self._open: set[_Pending] = set()  # every request not yet answered
         self._batch: list[_Pending] = []
+        self._waiting: list[_Pending] = []  # the decode loop's, for want of room
+        self._continuous = config.batching == "continuous" and isinstance(loaded, LoadedModel)
+        if config.batching == "continuous" and not self._continuous:
+            _log.warning("transformers engine: continuous batching serves our LLaVA "
+                         "checkpoints only; micro-batching this one")  # fmt: skip
+        # Continuous batching: groups of requests on their way to the decode loop.
+        self._arrivals: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
         self._last_batch = (0, float("-inf"))  # its size, when it ended
         self._counts = dict.fromkeys(
             ("finished", "batches", "batched", "largest_batch", "skipped_cancelled",
@@ -210,7 +227,8 @@ class TransformersEngine(Engine):
         details = {k: float(v) for k, v in self._counts.items() if k != "finished"}
         # Rows answered early are done; a cancelled one runs until the batch ends.
         running = sum(p.future.cancelled() or not p.future.done() for p in self._batch)
-        return EngineStats(len(self._queued), running, self._counts["finished"], details)
+        queued = len(self._queued) + sum(not p.future.done() for p in self._waiting)
+        return EngineStats(queued, running, self._counts["finished"], details)
 
     # --- serving -------------------------------------------------------------------
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
@@ -256,15 +274,19 @@ class TransformersEngine(Engine):
         ]
         for p in pending:
             self._queued.add(p)
+            self._open.add(p)
             p.future.add_done_callback(functools.partial(self._forget, p))
             self._queue.put_nowait(p)
         return pending
 
     def _forget(self, pending: _Pending, _: object) -> None:
         self._queued.discard(pending)
+        self._open.discard(pending)
 
     async def _serve(self) -> None:
         try:
+            if self._continuous:
+                await self._feed_decode_loop()
             while True:
                 await self._serve_batch(await self._next_batch())
         except Exception as exc:  # the worker refused work (or a bug): nothing is served again
@@ -330,12 +352,40 @@ class TransformersEngine(Engine):
             deadline = latest if more else min(now + self._wait_s, latest)
         return batch
 
-    def _fail_all(self, error: EngineDeadError) -> None:
-        """Fail the running batch and everything queued with `error`."""
-        pending, self._batch = self._batch, []
+    async def _feed_decode_loop(self) -> None:
+        """Hand requests to the decode loop in groups, as they come; raises if it fails.
+
+        While rows run, whatever has arrived goes at once (the loop takes every group that
+        came during a step into one prefill); an idle loop gets a micro-batch's group.
+        """
+        loop_done = asyncio.wrap_future(self._worker.submit(self._decode_loop))
+        while not loop_done.done():
+            busy = self._batch or self._waiting or not self._arrivals.empty()
+            forming = asyncio.ensure_future(self._burst() if busy else self._next_batch())
+            await asyncio.wait((forming, loop_done), return_when=asyncio.FIRST_COMPLETED)
+            if not forming.done():
+                forming.cancel()  # any it took are still open: `_fail_all` answers them
+                break
+            group = forming.result()
+            for p in group:
+                self._queued.discard(p)
+            self._arrivals.put(group)
+        loop_done.result()  # its exception, if it failed
+        raise RuntimeError("the decode loop ended")
+
+    async def _burst(self) -> list[_Pending]:
+        """The next request and every other one queued now."""
+        group = [await self._queue.get()]
         while not self._queue.empty():
-            pending.append(self._queue.get_nowait())
-        for p in pending:
+            group.append(self._queue.get_nowait())
+        return group
+
+    def _fail_all(self, error: EngineDeadError) -> None:
+        """Fail every request not yet answered (running, queued or on its way) with `error`."""
+        self._batch, self._waiting = [], []
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        for p in list(self._open):
             if not p.future.done():
                 p.future.set_exception(error)
 
@@ -347,19 +397,29 @@ class TransformersEngine(Engine):
         """
         images: dict[int, Image.Image] = {}
         failed: dict[int, Exception] = {}
-        for i, p in enumerate(batch):
+        for i, prepared in enumerate(self._run_prepare(batch)):
+            if isinstance(prepared, Exception):
+                failed[i] = prepared
+            else:
+                images[i] = prepared
+        rows = list(images)
+        results = self._generate([batch[i] for i in rows], list(images.values())) if rows else []
+        done = dict(zip(rows, results, strict=True))
+        return [failed[i] if i in failed else done[i] for i in range(len(batch))]
+
+    def _run_prepare(self, batch: Sequence[_Pending]) -> list[Image.Image | Exception]:
+        """Each request's prepared image, or why it cannot be served (its own failure)."""
+        out: list[Image.Image | Exception] = []
+        for p in batch:
             try:
                 image = self.adapter.prepare(p.request.image)
                 if p.request.constraint is not None:  # compiled (and cached) here
                     self._grammars.compile(p.request.constraint.for_engine())
             except Exception as exc:  # an unreadable image, a pattern xgrammar refuses
-                failed[i] = exc
+                out.append(exc)
             else:
-                images[i] = image
-        rows = list(images)
-        results = self._generate([batch[i] for i in rows], list(images.values())) if rows else []
-        done = dict(zip(rows, results, strict=True))
-        return [failed[i] if i in failed else done[i] for i in range(len(batch))]
+                out.append(image)
+        return out
 
     def _generate(
         self, batch: Sequence[_Pending], images: Sequence[Image.Image]
@@ -404,6 +464,107 @@ class TransformersEngine(Engine):
             for i, p in enumerate(batch)
         ]
 
+    def _decode_loop(self) -> None:
+        """Continuous batching: run the rows, letting new ones join between steps.
+
+        Returns when the engine shuts down. A failed prefill fails its group, a failed
+        step the rows it ran; the loop goes on.
+        """
+        loaded = self.loaded
+        running = RunningRows(loaded.model, self._grammars.vocab_size, loaded.eos_token_ids)
+        waiting: list[_Pending] = []
+        with torch.inference_mode():
+            while not self._closed:
+                arrived = self._arrived(block=not running and not waiting)
+                if arrived is None:
+                    return
+                gone = sum(p.future.done() for p in waiting + arrived)  # callers gone away
+                self._counts["skipped_cancelled"] += gone
+                waiting = [p for p in waiting + arrived if not p.future.done()]
+                room = self._max_batch - len(running)
+                if waiting and room > 0:
+                    self._join(running, waiting[:room])
+                    waiting = waiting[room:]
+                self._show(running, waiting, gone > 0)  # before their first tokens
+                if running:
+                    self._step(running)
+                    self._show(running, waiting)
+
+    def _show(self, running: RunningRows, waiting: list[_Pending], changed: bool = False) -> None:
+        """Publish the rows running and waiting for `stats`; say so if they changed."""
+        rows = [r.handle for r in running.rows]
+        if changed or rows != self._batch or waiting != self._waiting:
+            self._batch, self._waiting = rows, waiting
+            self._loop.call_soon_threadsafe(self.changed.set)
+
+    def _arrived(self, block: bool) -> list[_Pending] | None:
+        """Every request handed over since the last step; None once the engine shuts down.
+
+        With `block`, waits for the first.
+        """
+        arrived: list[_Pending] = []
+        try:
+            while (group := self._arrivals.get(block=block and not arrived)) is not None:
+                arrived += group
+        except queue.Empty:
+            return arrived
+        return None
+
+    def _join(self, running: RunningRows, group: list[_Pending]) -> None:
+        """Prefill `group` together and add it to `running`; a failure fails only it."""
+        ready: list[_Pending] = []
+        images: list[Image.Image] = []
+        for p, result in zip(group, self._run_prepare(group), strict=True):
+            if isinstance(result, Exception):
+                self._loop.call_soon_threadsafe(self._settle, p, result)
+            else:
+                ready.append(p)
+                images.append(result)
+        if not ready:
+            return
+        rows = [
+            Row(p, p.request.max_new_tokens, logprobs=p.request.logprobs,
+                grammar=None if p.request.constraint is None
+                else self._grammars.compile(p.request.constraint.for_engine()))
+            for p in ready
+        ]  # fmt: skip
+        try:
+            running.join(rows, self.loaded.inputs(images, [p.request.question for p in ready]))
+        except Exception as exc:
+            _log.exception("transformers engine: a prefill of %d failed", len(ready))
+            for p in ready:
+                self._loop.call_soon_threadsafe(self._settle, p, exc)
+            return
+        self._counts["batches"] += 1
+        self._counts["batched"] += len(ready)
+        self._counts["largest_batch"] = max(self._counts["largest_batch"], len(running))
+
+    def _step(self, running: RunningRows) -> None:
+        """One token for every row; answer the complete ones and drop the gone ones."""
+        try:
+            running.choose()
+            keep = []
+            for i, row in enumerate(running.rows):
+                p: _Pending = row.handle
+                if p.future.done():  # its caller went away
+                    self._counts["stopped_cancelled"] += 1
+                elif running.finished(row):
+                    result = self._result(p, row.tokens, row.scores)
+                    self._loop.call_soon_threadsafe(self._settle, p, result)
+                else:
+                    keep.append(i)
+                    if p.texts is not None:
+                        text = self.loaded.decode(row.tokens)
+                        self._loop.call_soon_threadsafe(p.texts.put_nowait, text)
+            running.keep(keep)
+            if running:
+                running.advance()
+        except Exception as exc:
+            _log.exception("transformers engine: a decode step of %d rows failed", len(running))
+            for row in running.rows:
+                self._loop.call_soon_threadsafe(self._settle, row.handle, exc)
+            running.keep([])
+
     def _result(
         self, pending: _Pending, row: list[int], logprobs: Sequence[float] = ()
     ) -> GenerationResult:
@@ -437,6 +598,7 @@ class TransformersEngine(Engine):
         self._closed = True
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        self._arrivals.put(None)  # the decode loop's end, if it runs
         self._fail_all(EngineDeadError("transformers engine is shut down"))
         await asyncio.to_thread(self._worker.shutdown, wait=True)
         _log.info("transformers engine: shut down")
