@@ -6,6 +6,7 @@ each request's bytes are built beforehand and sent over a keep-alive connection.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import io
@@ -21,6 +22,31 @@ from locvlm.data.shapes import ShapesConfig, render_scene
 
 Work = list[tuple[bytes, str]]  # (PNG, phrase) per request
 SIZE = (128, 128)  # every workload image: the model's input size, so no arm resizes
+
+
+def load_arguments(parser: argparse.ArgumentParser, levels: str = "1,8,32") -> None:
+    """The closed-loop options of every serving bench: requests, rounds, tokens, levels."""
+    parser.add_argument("--requests", type=int, default=192, help="per level, per arm")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--levels", type=_levels, default=levels,
+                        help="concurrency levels, comma-separated")  # fmt: skip
+
+
+def check_load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse too few requests: the steady rate leaves out a level's first and last."""
+    if args.requests <= 2 * max(args.levels):
+        parser.error(f"--requests must exceed {2 * max(args.levels)} (twice the top level)")
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+    if min(levels) < 1:
+        raise argparse.ArgumentTypeError("a concurrency level is at least 1")
+    return levels
 
 
 def workload(n: int) -> Work:

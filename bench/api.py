@@ -39,7 +39,15 @@ from typing import Any
 
 import httpx
 import uvloop
-from _load import Work, closed_loop, ground_request, run_level, workload
+from _load import (
+    Work,
+    check_load,
+    closed_loop,
+    ground_request,
+    load_arguments,
+    run_level,
+    workload,
+)
 from _server import Server
 
 from locvlm.api.images import ImageLimits, decode_image
@@ -242,11 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default", help="checkpoint folder (an export)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each engine")
-    parser.add_argument("--requests", type=int, default=192, help="per level, per arm")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
-                        help="concurrency levels, comma-separated")  # fmt: skip
+    load_arguments(parser, ",".join(map(str, LEVELS)))
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--engine-process", action=argparse.BooleanOptionalAction, default=True,
                         help="the server's engine in a child process")  # fmt: skip
@@ -256,9 +260,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.levels = [int(c) for c in args.levels.split(",")]
-    if args.requests <= 2 * max(args.levels):  # the steady rate leaves out a level's first, last
-        parser.error(f"--requests must exceed {2 * max(args.levels)} (twice the top level)")
+    check_load(parser, args)
     try:
         args.model = resolve_model_dir(args.model)
     except FileNotFoundError as exc:

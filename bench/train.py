@@ -48,7 +48,7 @@ def main() -> None:
         rates = {}
         for stage in (trainer.stages[0], trainer.stages[-1]):  # vision, then projector + LM
             rates[stage.name] = _steps_per_s(
-                stage.step, trainer.trainable(stage), args.steps, trainer.bf16
+                stage.step, stage.train_only(trainer.model), args.steps, trainer.bf16
             )
         s0, s2 = rates["stage0"], rates["stage2"]
         start = time.perf_counter()

@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from _load import SIZE, free_port, ground_request, post, run_level, workload
+from _load import (
+    SIZE,
+    check_load,
+    free_port,
+    ground_request,
+    load_arguments,
+    post,
+    run_level,
+    workload,
+)
 from _report import save
 from _server import Server
 
@@ -230,18 +239,13 @@ def main() -> None:
     """Parse arguments, run, write JSON and markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default", help="an exported checkpoint folder")
-    parser.add_argument("--requests", type=int, default=192, help="per level, per arm")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--levels", default="1,8,32", help="concurrency levels, comma-separated")
-    parser.add_argument("--max-new-tokens", type=int, default=16)
+    load_arguments(parser)
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.15,
                         help="each server's KV cache, as a share of host RAM on a CPU")  # fmt: skip
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/vs-vllm-serve"))
     args = parser.parse_args()
-    args.levels = [int(c) for c in args.levels.split(",")]
-    if args.requests <= 2 * max(args.levels):
-        parser.error(f"--requests must exceed {2 * max(args.levels)} (twice the top level)")
+    check_load(parser, args)
     try:
         args.model = resolve_model_dir(args.model)
     except FileNotFoundError as exc:

@@ -34,6 +34,7 @@ from locvlm.train.conversation import conversation
 from locvlm.train.loop import Log, StageRunner, native_bf16
 from locvlm.train.pseudo import Labelled, Labeller, label_precision
 from locvlm.train.scenes import SceneStream
+from locvlm.train.stage import Stage
 from locvlm.train.trainer import VALIDATION_SEED
 from locvlm.train.validate import validate, validation_set
 
@@ -103,12 +104,6 @@ class SelfTrainer:
     def fine_tune(self, kept: Sequence[Labelled], round_: int) -> None:
         """`steps` steps on questions drawn from the kept scenes (projector and LM)."""
         m, c = self.model.model, self.config
-        for p in m.parameters():
-            p.requires_grad = False
-        parts = [m.model.multi_modal_projector, m.model.language_model, m.lm_head]
-        params = [p for part in parts for p in part.parameters()]
-        for p in params:
-            p.requires_grad = True
         stage = StageConfig(steps=c.steps, lr=c.lr, batch_size=c.batch_size,
                             warmup=min(20, c.steps // 5))  # fmt: skip
 
@@ -130,8 +125,11 @@ class SelfTrainer:
             batch = self.model.encoder.conversations(items)
             return m(**batch.as_kwargs()).loss, {}
 
+        tuned = Stage(f"selftrain-{round_}", stage, lambda: [m.model.multi_modal_projector,
+                      m.model.language_model, m.lm_head], step)  # fmt: skip
+        params = tuned.train_only(m)
         m.train()
-        runner = StageRunner(f"selftrain-{round_}", stage, params, self.log, self.show_progress,
+        runner = StageRunner(tuned.name, stage, params, self.log, self.show_progress,
                              bf16=native_bf16())  # fmt: skip
         runner.run(step)
         m.eval()

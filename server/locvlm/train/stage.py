@@ -37,3 +37,12 @@ class Stage:
     def parameters(self) -> list[nn.Parameter]:
         """The parameters it trains."""
         return [p for part in self.parts() for p in part.parameters()]
+
+    def train_only(self, model: nn.Module) -> list[nn.Parameter]:
+        """Freeze everything of `model` but this stage's parts; returns what it trains."""
+        for p in model.parameters():
+            p.requires_grad = False
+        params = self.parameters()
+        for p in params:
+            p.requires_grad = True
+        return params

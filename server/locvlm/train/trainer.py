@@ -203,20 +203,11 @@ class Trainer:
         )
         return self.model(**batch.as_kwargs()).loss, {}
 
-    def trainable(self, stage: Stage) -> list[torch.nn.Parameter]:
-        """Freeze everything but `stage`'s parts; returns the parameters it trains."""
-        for p in self.model.parameters():
-            p.requires_grad = False
-        params = stage.parameters()
-        for p in params:
-            p.requires_grad = True
-        return params
-
     def _run_stage(self, index: int) -> None:
         stage = self.stages[index]
         if stage.config.steps <= 0:
             return
-        params = self.trainable(stage)
+        params = stage.train_only(self.model)
         deadline = None
         if stage.budgeted and self.config.time_budget_s:
             deadline = self.started + self.config.time_budget_s
