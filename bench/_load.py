@@ -19,13 +19,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from locvlm.data.shapes import ShapesConfig, render_scene
+from locvlm.model.sidecar import resolve_model_dir
 
 Work = list[tuple[bytes, str]]  # (PNG, phrase) per request
 SIZE = (128, 128)  # every workload image: the model's input size, so no arm resizes
 
 
 def load_arguments(parser: argparse.ArgumentParser, levels: str = "1,8,32") -> None:
-    """The closed-loop options of every serving bench: requests, rounds, tokens, levels."""
+    """The options of every serving bench: the model; requests, rounds, tokens, levels."""
+    parser.add_argument("--model", default="default", help="an exported checkpoint folder")
     parser.add_argument("--requests", type=int, default=192, help="per level, per arm")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=16)
@@ -33,10 +35,20 @@ def load_arguments(parser: argparse.ArgumentParser, levels: str = "1,8,32") -> N
                         help="concurrency levels, comma-separated")  # fmt: skip
 
 
-def check_load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse too few requests: the steady rate leaves out a level's first and last."""
+def parse_load_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse; `args.model` becomes the checkpoint's folder.
+
+    Refuses too few requests (the steady rate leaves out a level's first and last) and a
+    model folder that is not there.
+    """
+    args = parser.parse_args()
     if args.requests <= 2 * max(args.levels):
         parser.error(f"--requests must exceed {2 * max(args.levels)} (twice the top level)")
+    try:
+        args.model = resolve_model_dir(args.model)
+    except FileNotFoundError as exc:
+        parser.error(f"{exc}; pass --model DIR (an exported checkpoint)")
+    return args
 
 
 def _levels(text: str) -> list[int]:

@@ -41,10 +41,10 @@ import httpx
 import uvloop
 from _load import (
     Work,
-    check_load,
     closed_loop,
     ground_request,
     load_arguments,
+    parse_load_arguments,
     run_level,
     workload,
 )
@@ -55,7 +55,6 @@ from locvlm.api.settings import Settings
 from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint, GenerationRequest
 from locvlm.engines.factory import engine_class
-from locvlm.model.loading import resolve_model_dir
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import locpred
 
@@ -248,7 +247,6 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     """Parse arguments; run the worker, or the benchmark and write JSON and markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="checkpoint folder (an export)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each engine")
     load_arguments(parser, ",".join(map(str, LEVELS)))
     parser.add_argument("--port", type=int, default=8731)
@@ -259,12 +257,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    check_load(parser, args)
-    try:
-        args.model = resolve_model_dir(args.model)
-    except FileNotFoundError as exc:
-        parser.error(f"{exc}; pass --model DIR (an exported checkpoint)")
+    args = parse_load_arguments(parser)
     if args.worker:
         uvloop.run(worker(args))
         return

@@ -36,10 +36,10 @@ from typing import Any
 import uvloop
 from _load import (
     SIZE,
-    check_load,
     free_port,
     ground_request,
     load_arguments,
+    parse_load_arguments,
     post,
     run_level,
     workload,
@@ -50,7 +50,6 @@ from _server import Server
 from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint
 from locvlm.engines.config import EngineConfig
-from locvlm.model.loading import resolve_model_dir
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import locpred
 
@@ -238,18 +237,12 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     """Parse arguments, run, write JSON and markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="an exported checkpoint folder")
     load_arguments(parser)
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.15,
                         help="each server's KV cache, as a share of host RAM on a CPU")  # fmt: skip
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/vs-vllm-serve"))
-    args = parser.parse_args()
-    check_load(parser, args)
-    try:
-        args.model = resolve_model_dir(args.model)
-    except FileNotFoundError as exc:
-        parser.error(f"{exc}; pass --model DIR (an exported checkpoint)")
+    args = parse_load_arguments(parser)
     load = os.getloadavg()[0]
     report = {
         "command": "python bench/vs_vllm_serve.py " + shlex.join(sys.argv[1:]),
