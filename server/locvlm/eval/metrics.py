@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -85,7 +85,7 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             tasks[str(item[0]["task"])].append(item)
         entry["tasks"] = {
             t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v), **_by_boxes(v),
-                **_flips(v)}
+                **_flips(v), **_mistakes(v)}
             for t, v in sorted(tasks.items())
         }  # fmt: skip
         if bench == "pope":
@@ -136,6 +136,12 @@ def _by_boxes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]
     if not counts:
         return {}
     return {"by_boxes": {k: _accuracy(v)["accuracy"] for k, v in sorted(counts.items())}}
+
+
+def _mistakes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, int]]:
+    """How many answers went wrong in each way, for tasks that tell kinds apart."""
+    kinds = Counter(j.mistake for _, j in items if j.mistake is not None)
+    return {"mistakes": dict(kinds.most_common())} if kinds else {}
 
 
 def _by_aspect(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:

@@ -143,6 +143,9 @@ def markdown(report: dict[str, Any]) -> str:
             if "by_boxes" in t:
                 parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_boxes"].items())
                 extra.append(f"- {bench} {task} by boxes expected: {parts}")
+            if "mistakes" in t:
+                parts = ", ".join(f"{k} {n}" for k, n in t["mistakes"].items())
+                extra.append(f"- {bench} {task} wrong answers by kind: {parts}")
         for split, m in entry.get("pope", {}).items():
             extra.append(f"- POPE {split}: acc {m['accuracy']:.3f}, F1 {m['f1']:.3f}, "
                          f"yes-ratio {m['yes_ratio']:.3f}")  # fmt: skip

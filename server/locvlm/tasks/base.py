@@ -143,6 +143,7 @@ class Judged:
     parsed: bool
     said: Any = None
     evidence: bool | None = None  # spatial: the stated boxes match the objects
+    mistake: str | None = None  # what is wrong, where the task tells kinds of error apart
 
 
 class Task(ABC, Generic[R]):

@@ -154,7 +154,10 @@ class RegionTask(Task[Description | None]):
         """The category must match; in context, the relation must be one of `valid`.
 
         `expected["valid"]` lists the `[relation, other]` pairs that hold; without it
-        (or plainly) the description must carry no relation.
+        (or plainly) the description must carry no relation. A wrong answer's `mistake`
+        is the first of: `category`, `relation where none holds`, `no relation`,
+        `partner` (the other object is none the region relates to: absent, or itself),
+        `relation` (a partner it relates to, by another relation).
         """
         valid = {(rel, other) for rel, other in expected.get("valid", [])}
         got = parse(text)
@@ -163,4 +166,13 @@ class RegionTask(Task[Description | None]):
         rel = None if got.relation is None else got.relation.value
         in_context = (rel, got.other) in valid if valid else rel is None
         ok = got.category == expected["category"] and in_context
-        return Judged(ok, True, [got.category, rel, got.other])
+        mistake = None
+        if got.category != expected["category"]:
+            mistake = "category"
+        elif not in_context and not valid:
+            mistake = "relation where none holds"
+        elif not in_context:
+            partners = {other for _, other in valid}
+            mistake = "no relation" if rel is None else (
+                "relation" if got.other in partners else "partner")  # fmt: skip
+        return Judged(ok, True, [got.category, rel, got.other], mistake=mistake)

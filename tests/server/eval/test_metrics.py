@@ -115,3 +115,19 @@ def test_grounding_is_broken_down_by_the_boxes_expected() -> None:
     tasks = summarize(rows)["benches"]["grounding"]["tasks"]
     assert tasks["locpred"]["by_boxes"] == {"1": 1.0, "2": 0.0, "3+": 0.5}
     assert "by_boxes" not in tasks["negpred"]  # an absent phrase expects no box
+
+
+def test_wrong_answers_are_counted_by_kind_where_the_task_tells_them_apart() -> None:
+    def described(i: int) -> dict:
+        return {**_row(i), "bench": "region", "task": "region"}
+
+    rows = [
+        (described(0), Judged(True, True)),
+        (described(1), Judged(False, True, mistake="partner")),
+        (described(2), Judged(False, True, mistake="partner")),
+        (described(3), Judged(False, True, mistake="category")),
+        ({**_row(4), "bench": "region", "task": "revloc"}, Judged(False, True)),
+    ]
+    tasks = summarize(rows)["benches"]["region"]["tasks"]
+    assert tasks["region"]["mistakes"] == {"partner": 2, "category": 1}
+    assert "mistakes" not in tasks["revloc"]  # its judge tells no kinds apart

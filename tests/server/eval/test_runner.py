@@ -135,3 +135,10 @@ def test_yes_no_rows_are_also_judged_as_the_api_answers_them(bench: Path) -> Non
     saved = {r["id"]: r["text"] for r in records if not r["id"].endswith("/served")}
     older, _ = evaluate(rows, _always("left"), codec, evidence=False, answers=saved)
     assert "spatial_yes_no_served" not in older["benches"]["leftright"]["tasks"]
+
+
+def test_the_table_says_how_answers_went_wrong() -> None:
+    task = {"n": 3, "accuracy": 1 / 3, "parse_failures": 0.0, "by_aspect": {},
+            "mistakes": {"partner": 2, "category": 1}}  # fmt: skip
+    report = {"benches": {"region": {"tasks": {"region": task}}}}
+    assert "- region region wrong answers by kind: partner 2, category 1" in markdown(report)

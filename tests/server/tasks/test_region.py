@@ -105,3 +105,23 @@ def test_plain_task_never_relates(scenes, vocabulary):
 @given(text=MODEL_TEXT)
 def test_parse_never_raises(text):
     region.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "valid", "mistake"),
+    [
+        ("the red circle left of the blue square", [["left of", BS]], None),  # right
+        ("the blue circle left of the blue square", [["left of", BS]], "category"),
+        ("the red circle left of the blue square", [], "relation where none holds"),
+        ("the red circle", [["left of", BS]], "no relation"),
+        ("the red circle left of the green diamond", [["left of", BS]], "partner"),  # absent
+        ("the red circle left of the red circle", [["left of", BS]], "partner"),  # itself
+        ("the red circle above the blue square", [["left of", BS]], "relation"),
+        ("the red circle", [], None),  # nothing to relate to: the category alone is right
+    ],
+)
+def test_a_wrong_description_says_what_is_wrong(text, valid, mistake):
+    expected = {"category": RC, "valid": valid}
+    judged = RegionTask().judge(text, expected, IVB, (100, 100))
+    assert judged.correct is (mistake is None)
+    assert judged.mistake == mistake
