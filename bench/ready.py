@@ -10,16 +10,25 @@ the resident memory of the HTTP parent and of the engine's processes at rest, an
 their peak while `--clients` closed-loop clients post `/v1/ground` for `--seconds`.
 Targets (issue 20): ready <= 10 s for the transformers default, <= 60 s for vLLM on CPU,
 on an idle machine.
+
+For the transformers engine it also times where start-up goes (`--phases N`: N fresh
+processes, each doing in order what the server's two processes do): the imports of the
+command line and the app (the HTTP parent), the imports the engine adds (torch,
+transformers, xgrammar: the child), loading the model, and the first and second answers
+(the first pays for compiling its grammar; `/readyz` does not wait for it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -39,6 +48,48 @@ def start(engine: str, env: dict[str, str]) -> tuple[Server, float, float]:
     command = [sys.executable, "-m", "locvlm", "serve", "--engine", engine, "--port", str(port)]
     server = Server("ready", command, env, port, ready_path=None)
     return server, server.wait("/healthz", poll_s=0.05), server.wait("/readyz", poll_s=0.05)
+
+
+def phases(runs: int) -> dict[str, float]:
+    """Median seconds of each start-up phase over `runs` fresh processes (`_phases_worker`)."""
+    measured = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, __file__, "--phases-worker"], check=True,
+                              capture_output=True, text=True)  # fmt: skip
+        measured.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {k: round(statistics.median(m[k] for m in measured), 3) for k in measured[0]}
+
+
+def _phases_worker() -> None:
+    """The server's start-up in one process, phase by phase; one JSON line of seconds."""
+    from PIL import Image
+
+    times = [time.perf_counter()]
+    import locvlm.api.app  # imported for its cost
+    import locvlm.cli  # noqa: F401
+
+    times.append(time.perf_counter())
+    from locvlm.engines.base import Constraint, GenerationRequest
+    from locvlm.engines.config import EngineConfig
+    from locvlm.engines.transformers_engine import TransformersEngine
+
+    times.append(time.perf_counter())
+
+    async def serve() -> None:
+        engine = await TransformersEngine.create(EngineConfig(kind="transformers"))
+        times.append(time.perf_counter())
+        question = engine.adapter.ground("red circle", (128, 128))
+        request = GenerationRequest(Image.new("RGB", (128, 128), "white"), question.text,
+                                    16, Constraint(regex=question.regex))  # fmt: skip
+        for _ in range(2):
+            await engine.generate([request])
+            times.append(time.perf_counter())
+        await engine.shutdown()
+
+    asyncio.run(serve())
+    names = ("import_server", "import_engine", "load_model", "first_answer", "second_answer")
+    spans = itertools.pairwise(times)
+    print(json.dumps({name: b - a for name, (a, b) in zip(names, spans, strict=True)}))
 
 
 def _rss(server: Server) -> dict[str, float]:
@@ -110,6 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
     ready = [s["ready_s"] for s in starts]
     return {
+        "phases_s": phases(args.phases) if args.engine == "transformers" and args.phases else {},
         "starts": starts, "ready_s_median": round(statistics.median(ready), 2),
         "target_s": TARGETS[args.engine], "met": statistics.median(ready) <= TARGETS[args.engine],
         "rss_mib_at_rest": at_rest, "under_load": loaded,
@@ -131,8 +183,16 @@ def markdown(report: dict[str, Any]) -> str:
         f"| <= {report['target_s']} s ({'met' if report['met'] else 'NOT met'}) "
         f"| {rest['parent']} / {rest['engine']} | {peak['parent']} / {peak['engine']} |",
         "", f"{load['answered']} requests answered in {load['seconds']} s of load. "
-        + report["note"], "",
+        + report["note"], "", *_phase_lines(report.get("phases_s") or {}),
     ])  # fmt: skip
+
+
+def _phase_lines(phases_s: dict[str, float]) -> list[str]:
+    if not phases_s:
+        return []
+    return ["Where start-up goes (seconds, median of fresh processes, in order):", "",
+            "| " + " | ".join(phases_s) + " |", "|" + "---|" * len(phases_s),
+            "| " + " | ".join(str(v) for v in phases_s.values()) + " |", ""]  # fmt: skip
 
 
 def main() -> None:
@@ -142,9 +202,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cold starts")
     parser.add_argument("--clients", type=int, default=32, help="concurrency of the load")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the load runs")
+    parser.add_argument(
+        "--phases",
+        type=int,
+        default=3,
+        help="processes timing each start-up phase (transformers; 0: none)",
+    )
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/ready"))
+    parser.add_argument("--phases-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phases_worker:
+        _phases_worker()
+        return
     load = os.getloadavg()[0]
     report = {"command": "python bench/ready.py " + shlex.join(sys.argv[1:]),
               "machine": f"{platform.machine()} {os.cpu_count()} cores", "engine": args.engine,

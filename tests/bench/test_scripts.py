@@ -114,9 +114,15 @@ def test_scale_plots_each_arm_and_names_its_knee(tmp_path: Path) -> None:
 
 def test_ready_times_starts_and_measures_memory(tmp_path: Path) -> None:
     out = tmp_path / "ready"
-    _run("ready.py", "--runs", "1", "--clients", "2", "--seconds", "1", "--out", str(out))
+    _run("ready.py", "--runs", "1", "--clients", "2", "--seconds", "1", "--phases", "1",
+         "--out", str(out))  # fmt: skip
     report = json.loads(out.with_suffix(".json").read_text())
     assert 0 < report["starts"][0]["listening_s"] <= report["ready_s_median"]
+    phases = report["phases_s"]
+    assert list(phases) == ["import_server", "import_engine", "load_model", "first_answer",
+                            "second_answer"]  # fmt: skip
+    assert all(seconds > 0 for seconds in phases.values())
+    assert "Where start-up goes" in out.with_suffix(".md").read_text()
     assert report["under_load"]["answered"] > 0
     assert report["rss_mib_at_rest"]["parent"] > 0
     assert report["under_load"]["peak_rss_mib"]["engine"] > 0
