@@ -4,11 +4,15 @@
     locvlm-client describe scene.png --box 10,20,40,50
     locvlm-client ask scene.png "Is the red circle left of the blue square?"
     locvlm-client detect scene.png --json
+    locvlm-client track clip.mp4 "red circle" "blue square"
+    locvlm-client ask-video frames/ "Which way does the red circle move?"
 
-IMAGE is a file path, an http(s) URL (the server fetches it) or `-` for stdin.
+IMAGE is a file path, an http(s) URL (the server fetches it) or `-` for stdin. CLIP is
+a video file (animated GIF or WebP, MP4), its URL, `-` for stdin, or a folder of frame
+images (taken in name order).
 Exit codes, for scripts:
     0  done (for `ground`: every phrase was found; for `health`: ready)
-    1  `ground`: some phrase is not in the image
+    1  `ground`, `track`: some phrase is not in the image (in no frame of the clip)
     2  usage error: bad arguments, unreadable image file, bad --box
     3  the server rejected the request (4xx other than 429: bad image, auth, limits)
     4  the server could not answer (unreachable, timeout, 429 or 5xx after retries;
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import BaseModel
@@ -33,6 +38,7 @@ from locvlm_client._types import (
     GroundResponse,
     SpatialResponse,
 )
+from locvlm_client._video import Track, VideoAskResponse, VideoTrackResponse
 
 __all__ = ["main"]
 
@@ -82,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     detect = task("detect", "every object")
     detect.add_argument("--category", action="append", help="only these (repeatable)")
+    track = sub.add_parser("track", help="each phrase through a clip, as tracks")
+    track.add_argument("clip", help="video file, http(s) URL, - for stdin, or a frames folder")
+    track.add_argument("phrases", nargs="+", metavar="PHRASE")
+    ask_video = sub.add_parser("ask-video", help="a motion question about a clip")
+    ask_video.add_argument("clip", help="video file, http(s) URL, - for stdin, or a frames folder")
+    ask_video.add_argument("question")
+    for p in (track, ask_video):
+        p.add_argument("--json", action="store_true", help="print the API's JSON answer")
     for name, help_ in (("models", "the served model"), ("health", "is the server ready")):
         sub.add_parser(name, help=help_).add_argument("--json", action="store_true")
     return parser
@@ -95,6 +109,26 @@ def _image(arg: str) -> bytes | str:
     if arg == "-":
         return sys.stdin.buffer.read()
     return arg
+
+
+def _clip(arg: str) -> bytes | str | list[Path]:
+    """A folder is the clip's frames, in name order; anything else one video file."""
+    folder = Path(arg)
+    if arg != "-" and folder.is_dir():
+        frames = sorted(p for p in folder.iterdir() if p.is_file())
+        if not frames:
+            raise ValueError(f"no frame images in {folder}")
+        return frames
+    return _image(arg)
+
+
+def _track(track: Track) -> str:
+    found = [(i, box) for i, box in enumerate(track.boxes) if box is not None]
+    if not found:
+        return f"{track.label} #{track.id}: not found"
+    (first, start), (last, end) = found[0], found[-1]
+    return (f"{track.label} #{track.id}: frames {first}-{last} ({len(found)} found), "
+            f"{list(start.to_xyxy())} -> {list(end.to_xyxy())}")  # fmt: skip
 
 
 def _text(answer: BaseModel) -> str:
@@ -111,6 +145,10 @@ def _text(answer: BaseModel) -> str:
         return answer.answer + (f"\n  evidence: {evidence}" if evidence else "")
     if isinstance(answer, DetectResponse):
         return "\n".join(f"{d.label}: {list(d.box.to_xyxy())}" for d in answer.detections)
+    if isinstance(answer, VideoTrackResponse):
+        return "\n".join(_track(t) for t in answer.tracks) or "no tracks"
+    if isinstance(answer, VideoAskResponse):
+        return "\n".join([answer.answer, *(f"  evidence: {_track(t)}" for t in answer.tracks)])
     return answer.model_dump_json(indent=2)
 
 
@@ -121,6 +159,12 @@ def _run(client: Client, args: argparse.Namespace) -> tuple[BaseModel, int]:
     if command == "health":
         ready = client.health()
         return ready, OK if ready.ready else UNAVAILABLE
+    if command == "track":
+        tracked = client.track(_clip(args.clip), args.phrases)
+        found = {t.label for t in tracked.tracks if t.frames}
+        return tracked, OK if all(p in found for p in args.phrases) else NOT_FOUND
+    if command == "ask-video":
+        return client.ask_video(_clip(args.clip), args.question), OK
     image = _image(args.image)
     answer: Any
     code = OK

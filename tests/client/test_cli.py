@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from locvlm.data.clips import render_clip
+from locvlm.data.shapes import ShapesConfig
 from locvlm_client.cli import NOT_FOUND, OK, REJECTED, UNAVAILABLE, USAGE, main
+from tests.server.api.clips import animated
 from tests.server.api.live import API_KEY, LiveServer, free_port, scene, shared_server
 
 IMAGE, OBJECTS = scene((160, 96))
@@ -94,3 +97,32 @@ def test_auth_and_unreachable_servers(server: LiveServer, image_file: Path, caps
     nowhere = ["--base-url", f"http://127.0.0.1:{free_port()}", "--max-retries", "0", "health"]
     assert main(nowhere) == UNAVAILABLE
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_video_commands_take_a_file_or_a_folder_of_frames(
+    server: LiveServer, tmp_path: Path, capsys
+) -> None:
+    frames, objects = render_clip((5, 1), 8, ShapesConfig(size=(160, 96)))
+    phrase = objects[0][0].category
+    gif = tmp_path / "clip.gif"
+    gif.write_bytes(animated(frames, "GIF"))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        frame.save(folder / f"{i:02}.png")
+
+    code = main(_cli(server, "track", str(gif), phrase, "--json"))
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["frames"] == 8
+    found = any(t["label"] == phrase and any(answer_box for answer_box in t["boxes"])
+                for t in answer["tracks"])  # fmt: skip
+    assert code == (OK if found else NOT_FOUND)
+    main(_cli(server, "track", str(folder), phrase))  # the same clip as frames: text lines
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["no tracks"] or all(line.startswith(f"{phrase} #") for line in lines), lines
+    assert main(_cli(server, "ask-video", str(folder), f"Which way does the {phrase} move?")) == OK
+    assert capsys.readouterr().out.strip()  # the answer, then its evidence tracks
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(_cli(server, "track", str(empty), phrase)) == USAGE
+    assert "no frame images" in capsys.readouterr().err
