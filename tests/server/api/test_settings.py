@@ -17,7 +17,8 @@ from locvlm.engines.factory import ENGINES, engine_names
 ENGINE_SETTINGS = {
     "engine": "remote", "model": "runs/x/model", "adapter": "qwen2_5_vl", "dtype": "bfloat16",
     "max_new_tokens": 7,
-    "threads": 3, "max_batch": 5, "batch_wait_ms": 1.5, "engine_process": False,
+    "threads": 3, "max_batch": 5, "batch_wait_ms": 1.5, "batching": "continuous",
+    "engine_process": False,
     "max_model_len": 1024, "max_num_seqs": 4, "tensor_parallel_size": 2,
     "gpu_memory_utilization": 0.5, "enforce_eager": False,
     "remote_urls": ["http://a:8000", "http://b:8000"], "remote_model": "tiny",
