@@ -103,6 +103,7 @@ class RunningRows:
         constrained = [
             i for i, r in enumerate(rows) if r.matcher is not None and not r.matcher.is_terminated()
         ]
+        masked = set(constrained)
         if constrained:
             bitmask = xgr.allocate_token_bitmask(len(rows), self._vocab)
             for i in constrained:
@@ -112,7 +113,7 @@ class RunningRows:
             row.tokens.append(token)
             if raw is not None and row.logprobs:
                 row.scores.append(float(raw[i, token]))
-            if i in constrained and not row.matcher.accept_token(token):  # type: ignore[union-attr]
+            if i in masked and not row.matcher.accept_token(token):  # type: ignore[union-attr]
                 row.matcher = None  # cannot happen within its mask; unconstrained from here
 
     def finished(self, row: Row) -> bool:

@@ -26,8 +26,9 @@ none, share a batch.
 
 With `batching="continuous"` (our LLaVA checkpoints; other families keep micro-batches)
 the worker runs one decode loop instead (`_decode.RunningRows`): requests join the
-running rows between decode steps, prefilled together with whatever else arrived during
-the step, and each leaves as soon as it is complete. An idle engine still waits for
+running rows between decode steps, prefilled together once as many wait as run (or none
+runs: a prefill costs a CPU nearly as much for one row as for eight), and each leaves as
+soon as it is complete. An idle engine still waits for
 company as above before it starts. The counters then read: `batches` prefills (joins),
 `batched` rows joined, `largest_batch` the most rows running at once.
 """
@@ -482,7 +483,10 @@ class TransformersEngine(Engine):
                 self._counts["skipped_cancelled"] += gone
                 waiting = [p for p in waiting + arrived if not p.future.done()]
                 room = self._max_batch - len(running)
-                if waiting and room > 0:
+                # A join is a prefill, which on a CPU costs a batch of one about what it
+                # costs eight: the waiting join once they are as many as the running rows
+                # (or none runs), not one by one (bench/api.py --batching continuous).
+                if waiting and room > 0 and len(waiting) >= min(len(running), room):
                     self._join(running, waiting[:room])
                     waiting = waiting[room:]
                 self._show(running, waiting, gone > 0)  # before their first tokens

@@ -536,6 +536,33 @@ async def test_a_request_joins_the_running_rows(tiny_config: EngineConfig, loade
 
 
 @pytest.mark.anyio
+async def test_fewer_waiting_than_running_wait_for_company(
+    tiny_config: EngineConfig, loaded: LoadedModel
+):
+    """A join is a prefill: one request does not join two running rows on its own (it is
+    answered after them), while two waiting requests join at once (answered before)."""
+    image, categories = _scene(3)
+    long_ = GenerationRequest(image, locpred.prompt(categories[0]), 60, ENDLESS)
+    other, others = _scene(5)
+    short = GenerationRequest(other, counting.prompt(others[0]), 6)
+    config = replace(tiny_config, batching="continuous")
+    async with TransformersEngine.open(config) as engine:
+        running = asyncio.create_task(engine.generate([long_, long_]))
+        await until(lambda: engine.stats().running == 2)
+        [alone] = await engine.generate([short])
+        assert running.done()  # it waited for the two long rows to end
+        assert engine.stats().details["batches"] == 2  # and then ran on its own
+        running = asyncio.create_task(engine.generate([long_, long_]))
+        await until(lambda: engine.stats().running == 2)
+        pair = await engine.generate([short, short])
+        assert not running.done()  # the two joined the running rows
+        await running
+        stats = engine.stats()
+    assert [a.text for a in pair] == [alone.text] * 2
+    assert (stats.details["batches"], stats.details["largest_batch"]) == (4, 4)
+
+
+@pytest.mark.anyio
 async def test_a_failed_decode_loop_flips_readiness(tiny_config: EngineConfig):
     image, categories = _scene(5)
     request = GenerationRequest(image, locpred.prompt(categories[0]), 4)
