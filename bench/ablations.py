@@ -17,14 +17,17 @@ thread each: on two cores that is ~1.3x the throughput of one run on two threads
 two runs of a pair see the same machine load, so their time axes stay comparable.
 Spatial answers are plain (no evidence boxes) in every run, so that the baseline's answer
 format is the same as the others'. Results: `OUT/<run>/report.json`, the table in
-`OUT/ablations.md` (with each run's training and evaluation minutes; training time comes
-from the run's log, so it survives a resume), plots `OUT/*.png`.
+`OUT/ablations.md` (each cell with its standard error, each run's training and evaluation
+minutes; training time comes from the run's log, so it survives a resume), then the
+paper's claims, each judged in standard errors of the difference (`_claims.py`), plots
+`OUT/*.png`. Run again on a finished OUT, it only rewrites the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -117,32 +120,42 @@ def train_and_eval(
     return report
 
 
-def headline(report: dict[str, Any]) -> dict[str, float]:
-    """The ablation table's columns from an eval report."""
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The ablation table's columns from an eval report, with their sample sizes.
+
+    Under "n": questions; pairs for flip consistency; a split's questions for POPE F1.
+    """
     b = report["benches"]
-    pope = b.get("pope", {}).get("pope", {})
-    return {
-        "grounding_acc50": b.get("grounding", {})
-        .get("tasks", {})
-        .get("locpred", {})
-        .get("accuracy", 0.0),
-        "revloc": b.get("region", {}).get("tasks", {}).get("revloc", {}).get("accuracy", 0.0),
-        "leftright": b.get("leftright", {}).get("accuracy", 0.0),
-        "leftright_flip_consistent": b.get("leftright", {}).get("flip_consistency", 0.0),
-        "abovebelow": b.get("abovebelow", {}).get("accuracy", 0.0),
-        "pope_f1_random": pope.get("random", {}).get("f1", 0.0),
-        "pope_f1_popular": pope.get("popular", {}).get("f1", 0.0),
-        "pope_f1_adversarial": pope.get("adversarial", {}).get("f1", 0.0),
-    }
+    pope = b.get("pope", {})
+    locpred = b.get("grounding", {}).get("tasks", {}).get("locpred", {})
+    revloc = b.get("region", {}).get("tasks", {}).get("revloc", {})
+    lr, ab = b.get("leftright", {}), b.get("abovebelow", {})
+    split = pope.get("pope", {})
+    values = {
+        "grounding_acc50": (locpred.get("accuracy", 0.0), locpred.get("n", 0)),
+        "revloc": (revloc.get("accuracy", 0.0), revloc.get("n", 0)),
+        "leftright": (lr.get("accuracy", 0.0), lr.get("n", 0)),
+        "leftright_flip_consistent": (lr.get("flip_consistency", 0.0), lr.get("n", 0) // 2),
+        "abovebelow": (ab.get("accuracy", 0.0), ab.get("n", 0)),
+        "abovebelow_flip_consistent": (ab.get("flip_consistency", 0.0), ab.get("n", 0) // 2),
+        **{f"pope_f1_{name}": (split.get(name, {}).get("f1", 0.0), pope.get("n", 0) // 3)
+           for name in ("random", "popular", "adversarial")},
+    }  # fmt: skip
+    return {**{k: v for k, (v, _) in values.items()}, "n": {k: n for k, (_, n) in values.items()}}
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
-    """A markdown table of the headline numbers."""
-    cols = list(next(iter(results.values())))
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """A markdown table of the headline numbers, each with its standard error."""
+    cols = [c for c, v in next(iter(results.values())).items() if isinstance(v, float)]
+
+    def cell(r: dict[str, Any], c: str) -> str:
+        n = r.get("n", {}).get(c)
+        if not n:
+            return f"{r[c]:.3f}"
+        return f"{r[c]:.3f} +/- {math.sqrt(r[c] * (1 - r[c]) / n):.3f}"
+
     lines = ["| run | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    lines += [
-        f"| {n} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for n, r in results.items()
-    ]
+    lines += [f"| {n} | " + " | ".join(cell(r, c) for c in cols) + " |" for n, r in results.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +169,7 @@ def plot(out: Path, names: list[str]) -> None:
 
 def main() -> None:
     """Run the ablations and write the table and plots."""
+    from _claims import claims_section  # beside this script
     from plots import train_minutes  # bench/plots.py, beside this script
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -190,9 +204,10 @@ def main() -> None:
                 "eval_min": report.get("eval_s", float("nan")) / 60,
             }
             (args.out / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "ablations.md").write_text(table(results))
+    markdown = table(results) + "\n" + claims_section(results)
+    (args.out / "ablations.md").write_text(markdown)
     plot(args.out, list(results))
-    print(table(results))
+    print(markdown)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""The paper's claims, judged on the ablation tables in standard errors.
+
+    from _claims import claims_section
+    markdown = claims_section(results)   # results: run name -> headline values and "n"
+
+Each claim compares two runs on some headline metrics. A difference is given in standard
+errors of the difference, `(a - b) / sqrt(se_a^2 + se_b^2)`, with each run's standard
+error `sqrt(p (1 - p) / n)` over its `n` questions (F1 treated as an accuracy over the
+split's questions; flip consistency over pairs). Both runs answer the same questions, so
+this treats them as independent samples: conservative when the runs' errors correlate.
+A claim held on a metric when the difference is at least `HELD_Z` standard errors in its
+favour, and was reversed when it is as large against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CLAIMS", "RELATIONS_LEARNT", "Claim", "claims_section", "difference"]
+
+HELD_Z = 2.0
+RELATIONS_LEARNT = 0.85  # issue 16: the all-objectives run must reach this on both axes
+SPATIAL = ("leftright", "abovebelow", "leftright_flip_consistent")
+POPE = ("pope_f1_random", "pope_f1_popular", "pope_f1_adversarial")
+CODEC = ("grounding_acc50", "revloc", "leftright", "abovebelow")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """`better` should beat `worse` on each of `metrics` (run names as in ablations.py)."""
+
+    text: str
+    better: str
+    worse: str
+    metrics: tuple[str, ...]
+
+
+CLAIMS = (
+    Claim("Localization objectives improve spatial reasoning (all three vs baseline)",
+          "all", "objectives-baseline", SPATIAL),
+    Claim("LocPred alone improves spatial reasoning (+LocPred vs baseline)",
+          "objectives-+locpred", "objectives-baseline", SPATIAL),
+    Claim("NegPred reduces hallucination (+LocPred+NegPred vs +LocPred)",
+          "objectives-+locpred+negpred", "objectives-+locpred", POPE),
+    Claim("The localization objectives reduce hallucination (all three vs baseline)",
+          "all", "objectives-baseline", POPE),
+    Claim("Integer binning beats normalized floats (ivb vs nfp)", "codec-ivb", "codec-nfp", CODEC),
+    Claim("Integer binning beats grid anchors (ivb vs diga)", "codec-ivb", "codec-diga", CODEC),
+)  # fmt: skip
+
+
+def _run(results: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    """A run's results; "all" is `objectives-all`, or `codec-ivb` (same codec and mix)."""
+    if name == "all":
+        return results.get("objectives-all") or results.get("codec-ivb")
+    return results.get(name)
+
+
+def _se(p: float, n: int) -> float:
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n > 0 else math.inf
+
+
+def difference(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> tuple[float, float]:
+    """`a - b` on `metric` and that difference in standard errors."""
+    pa, pb = float(a[metric]), float(b[metric])
+    se = math.hypot(_se(pa, int(a["n"][metric])), _se(pb, int(b["n"][metric])))
+    d = pa - pb
+    return d, (d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d)))
+
+
+def _verdict(zs: list[float]) -> str:
+    held = sum(z >= HELD_Z for z in zs)
+    reversed_ = sum(z <= -HELD_Z for z in zs)
+    if reversed_ and not held:
+        return "reversed"
+    if held == len(zs):
+        return "held"
+    if held:
+        return "partly held" + (" (and reversed on some)" if reversed_ else "")
+    return "did not hold (within noise)"
+
+
+def claims_section(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown: whether the budget can speak on relations, then each claim's verdict."""
+    lines = ["## The paper's claims", ""]
+    everything = _run(results, "all")
+    if everything is not None:
+        lr, ab = float(everything["leftright"]), float(everything["abovebelow"])
+        speaks = min(lr, ab) >= RELATIONS_LEARNT
+        lines += [
+            f"The all-objectives run answers left/right {lr:.3f} and above/below {ab:.3f}: "
+            + ("relations are learnt at this budget, so the spatial claims can be tested."
+               if speaks else f"below {RELATIONS_LEARNT} on at least one axis, so this budget "
+               "is too small to test the spatial claims."),
+            "",
+        ]  # fmt: skip
+    for claim in CLAIMS:
+        a, b = _run(results, claim.better), _run(results, claim.worse)
+        if a is None or b is None:
+            continue
+        found = [(m, *difference(a, b, m)) for m in claim.metrics]
+        parts = ", ".join(f"{m} {d:+.3f} ({z:+.1f} SE)" for m, d, z in found)
+        lines.append(f"- **{claim.text}: {_verdict([z for _, _, z in found])}.** {parts}")
+    return "\n".join(lines) + "\n"
