@@ -22,10 +22,10 @@ from typing import Any
 __all__ = ["CLAIMS", "RELATIONS_LEARNT", "Claim", "claims_section", "difference"]
 
 HELD_Z = 2.0
-RELATIONS_LEARNT = 0.85  # issue 16: the all-objectives run must reach this on both axes
-SPATIAL = ("leftright", "abovebelow", "leftright_flip_consistent")
+RELATIONS_LEARNT = 0.85  # issue 16: the all-objectives run's side answers, on both axes
+SPATIAL = ("leftright_side", "abovebelow_side", "leftright_flip_consistent")
 POPE = ("pope_f1_random", "pope_f1_popular", "pope_f1_adversarial")
-CODEC = ("grounding_acc50", "revloc", "leftright", "abovebelow")
+CODEC = ("grounding_acc50", "revloc", "leftright_side", "abovebelow_side")
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,11 @@ def claims_section(results: Mapping[str, Mapping[str, Any]]) -> str:
     lines = ["## The paper's claims", ""]
     everything = _run(results, "all")
     if everything is not None:
-        lr, ab = float(everything["leftright"]), float(everything["abovebelow"])
+        lr, ab = float(everything["leftright_side"]), float(everything["abovebelow_side"])
         speaks = min(lr, ab) >= RELATIONS_LEARNT
         lines += [
-            f"The all-objectives run answers left/right {lr:.3f} and above/below {ab:.3f}: "
+            f"The all-objectives run names the side {lr:.3f} of the time left/right and "
+            f"{ab:.3f} above/below: "
             + ("relations are learnt at this budget, so the spatial claims can be tested."
                if speaks else f"below {RELATIONS_LEARNT} on at least one axis, so this budget "
                "is too small to test the spatial claims."),

@@ -131,12 +131,16 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
     revloc = b.get("region", {}).get("tasks", {}).get("revloc", {})
     lr, ab = b.get("leftright", {}), b.get("abovebelow", {})
     split = pope.get("pope", {})
+    lr_side = lr.get("tasks", {}).get("spatial_side", {})  # "which side": relations alone
+    ab_side = ab.get("tasks", {}).get("spatial_side", {})
     values = {
         "grounding_acc50": (locpred.get("accuracy", 0.0), locpred.get("n", 0)),
         "revloc": (revloc.get("accuracy", 0.0), revloc.get("n", 0)),
         "leftright": (lr.get("accuracy", 0.0), lr.get("n", 0)),
+        "leftright_side": (lr_side.get("accuracy", 0.0), lr_side.get("n", 0)),
         "leftright_flip_consistent": (lr.get("flip_consistency", 0.0), lr.get("n", 0) // 2),
         "abovebelow": (ab.get("accuracy", 0.0), ab.get("n", 0)),
+        "abovebelow_side": (ab_side.get("accuracy", 0.0), ab_side.get("n", 0)),
         "abovebelow_flip_consistent": (ab.get("flip_consistency", 0.0), ab.get("n", 0) // 2),
         **{f"pope_f1_{name}": (split.get(name, {}).get("f1", 0.0), pope.get("n", 0) // 3)
            for name in ("random", "popular", "adversarial")},

@@ -23,7 +23,7 @@ def _run(value: float, n: int = 400, **metrics: float) -> dict[str, Any]:
 
 def test_a_difference_is_counted_in_standard_errors() -> None:
     a, b = _run(0.6, n=100), _run(0.5, n=100)
-    d, z = difference(a, b, "leftright")
+    d, z = difference(a, b, "leftright_side")
     assert d == pytest.approx(0.1)
     assert z == pytest.approx(0.1 / math.hypot(math.sqrt(0.24 / 100), math.sqrt(0.25 / 100)))
 
@@ -39,14 +39,14 @@ def test_each_claim_is_judged_from_its_two_runs() -> None:
     }
     text = claims_section(results)
     assert "relations are learnt at this budget" in text
-    assert "(all three vs baseline): held.** leftright +0.400" in text
+    assert "(all three vs baseline): held.** leftright_side +0.400" in text
     assert "LocPred alone improves spatial reasoning (+LocPred vs baseline): did not hold" in text
     assert "(ivb vs nfp): partly held.** grounding_acc50 +0.300" in text
     assert "(ivb vs diga): reversed." in text
 
 
 def test_a_budget_without_relations_says_the_spatial_claims_cannot_be_tested() -> None:
-    results = {"codec-ivb": _run(0.9, leftright=0.52), "objectives-baseline": _run(0.5)}
+    results = {"codec-ivb": _run(0.9, leftright_side=0.52), "objectives-baseline": _run(0.5)}
     text = claims_section(results)
     assert "too small to test the spatial claims" in text
     assert "ivb vs" not in text  # the codec runs are missing: their claims are left out
