@@ -90,7 +90,8 @@ def start_locvlm(args: argparse.Namespace, env: dict[str, str]) -> Server:
     flags = _engine_flags(args)
     env = {**env, **{f"LOCVLM_{k.upper()}": v for k, v in flags.items()},
            "LOCVLM_MAX_NEW_TOKENS": str(args.max_new_tokens),
-           "LOCVLM_MAX_IN_FLIGHT": str(2 * max(args.levels))}  # fmt: skip
+           "LOCVLM_MAX_IN_FLIGHT": str(2 * max(args.levels)),
+           "LOCVLM_GROUNDING": "direct"}  # arm B's question: LocPred's  # fmt: skip
     port = free_port()
     command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                "--engine", "vllm", "--port", str(port)]  # fmt: skip

@@ -67,6 +67,12 @@ class ModelCard(BaseModel):
         default_factory=lambda: ["ground", "detect", "describe", "spatial"],
         description="The structured endpoints it serves; the others answer 400.",
     )
+    grounding: Literal["direct", "listing"] = Field(
+        "direct",
+        description="How /v1/ground asks it: direct (one question per phrase), or listing "
+        "(one listing of every object per image, each phrase's boxes taken from it; each "
+        "result's `raw` is that listing).",
+    )
 
 
 class ModelList(BaseModel):

@@ -112,6 +112,11 @@ class Adapter(ABC):
     def __init__(self, sidecar: Sidecar) -> None:
         self.sidecar = sidecar
 
+    @property
+    def grounds_by_listing(self) -> bool:
+        """Whether `ground` asks one listing of every object for all phrases (not here)."""
+        return False
+
     @classmethod
     def stock_codec(cls, folder: Path) -> dict[str, Any]:
         """The codec config of a stock checkpoint in `folder`.

@@ -19,7 +19,7 @@ from PIL import Image
 from locvlm.adapters.base import Adapter, Described, Found, Question
 from locvlm.model.image import square
 from locvlm.model.prompt_format import prompt
-from locvlm.tasks import TASKS, region
+from locvlm.tasks import TASKS, detect, region
 from locvlm_client import Box, SizeLike
 
 __all__ = ["LocVLMAdapter"]
@@ -42,15 +42,32 @@ class LocVLMAdapter(Adapter):
         """Squashed to the model's square input (`model.image.square`)."""
         return square(image, self.sidecar.image_size)
 
+    @property
+    def grounds_by_listing(self) -> bool:
+        """Ground from a listing of every object (`Sidecar.grounding`; needs a vocabulary)."""
+        return self.sidecar.grounding == "listing" and bool(self.vocabulary)
+
     def ground(self, phrase: str, size: SizeLike) -> Question:
-        """LocPred's question; boxes, or NegPred's "There is no ..."."""
+        """LocPred's question: boxes, or NegPred's "There is no ...".
+
+        A checkpoint that grounds from its listing is asked the detect task's "List every
+        object." instead: the same question for every phrase, asked once an image.
+        """
+        if self.grounds_by_listing:
+            return self.detect([], size)
         task, args = TASKS["locpred"], {"phrase": phrase}
         return Question(
             task.prompt(args, self.codec, size), task.constraint(args, self.codec, self.vocabulary)
         )
 
     def read_ground(self, text: str, phrase: str, size: SizeLike) -> list[Box] | None:
-        """LocPred's reader: boxes, [] for the absent answer, None for neither."""
+        """LocPred's reader: boxes, [] for the absent answer, None for neither.
+
+        From a listing: the boxes it labels `phrase`, [] when none, None when it is no listing.
+        """
+        if self.grounds_by_listing:
+            listed = TASKS["detect"].read(text, self.codec, size)
+            return None if listed is None else list(detect.instances(listed, phrase))
         found = TASKS["locpred"].read(text, self.codec, size)
         return None if found is None else list(found.boxes)
 

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         "or continuous (requests join the running rows between decode steps; our LLaVA "
         "checkpoints only, others micro-batch).",
     )
+    grounding: Literal["direct", "listing"] | None = Field(
+        None,
+        description="How /v1/ground asks the model: direct (LocPred's question per phrase) or "
+        "listing (one listing of every object per image; our checkpoints trained on the "
+        "detect task, which ground better from it); default: the checkpoint's locvlm.json.",
+    )
     engine_process: bool = Field(
         _ENGINE.child_process,
         description="Run the transformers engine in a child process, so that the server's "

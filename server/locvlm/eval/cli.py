@@ -52,6 +52,7 @@ def eval_command(
                 batch_size,
                 advance,
                 saved,
+                loaded.sidecar.grounding,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None

@@ -14,12 +14,14 @@ from typing import Any
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Relation
-from locvlm.tasks import TASKS, Judged, Task, spatial
+from locvlm.tasks import TASKS, Judged, Task, detect, spatial
+from locvlm.tasks.base import as_box
+from locvlm.tasks.scoring import boxes_match
 
 __all__ = ["SERVED", "BenchQuestion", "Judged", "bench_task", "question", "served_question"]
 
-SERVED = "spatial_yes_no_served"
-"""The task name of a yes/no row asked the way `/v1/spatial` asks it."""
+SERVED = "_served"
+"""The suffix of a row's task name when it is asked the way the API asks it."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,23 @@ def question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuest
     return BenchQuestion(task.prompt(args, codec, size), judge)
 
 
-def served_question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuestion | None:
-    """A yes/no row asked as `/v1/spatial` asks it: the pair's side question, then compared.
+def served_question(
+    row: Mapping[str, Any], codec: Codec, evidence: bool, grounding: str = "direct"
+) -> BenchQuestion | None:
+    """A row asked the way the API asks it, where that differs from the task's question.
 
-    None for any other row. The raw yes/no question is still asked by `question`; this is
-    what an API user gets for the same row.
+    A yes/no row as `/v1/spatial` asks it: the pair's side question, then compared. A
+    grounding row (present or absent phrase) of a checkpoint that grounds from its listing
+    (`Sidecar.grounding`) as `/v1/ground` asks it: "List every object.", then the
+    phrase's boxes taken from the listing. None for any other row. The task's own question
+    is still asked by `question`; this is what an API user gets for the same row.
     """
+    size = (int(row["size"][0]), int(row["size"][1]))
+    if row["task"] in ("locpred", "negpred") and grounding == "listing":
+        return _from_listing(row, codec, size)
     task = bench_task("spatial_side", evidence)
     if row["task"] != "spatial_yes_no" or task is None:
         return None
-    size = (int(row["size"][0]), int(row["size"][1]))
     args, asked = row["args"], Relation(row["args"]["relation"])
     want = row["expected"]["answer"] == "yes"
 
@@ -72,3 +81,18 @@ def served_question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> Ben
         return Judged(said is want, said is not None, said)
 
     return BenchQuestion(task.prompt(spatial.side_args(args), codec, size), judge)
+
+
+def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -> BenchQuestion:
+    """A grounding row answered from the listing of every object (right: the same boxes)."""
+    listing, phrase = TASKS["detect"], str(row["args"]["phrase"])
+    want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
+
+    def judge(text: str) -> Judged:
+        listed = listing.read(text, codec, size)
+        if listed is None:
+            return Judged(False, False)
+        got = list(detect.instances(listed, phrase))
+        return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
+
+    return BenchQuestion(listing.prompt({}, codec, size), judge)

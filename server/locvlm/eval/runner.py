@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from locvlm.coords import Codec
 from locvlm.eval.metrics import summarize
-from locvlm.eval.questions import SERVED, question, served_question
+from locvlm.eval.questions import SERVED, BenchQuestion, question, served_question
 from locvlm.tasks import Judged
 
 __all__ = ["Generate", "evaluate", "load_rows", "markdown", "open_image"]
@@ -73,28 +73,32 @@ def evaluate(
     batch_size: int = 32,
     advance: Callable[[int], None] | None = None,
     answers: Mapping[str, str] | None = None,
+    grounding: str = "direct",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
     With `answers` (row id -> text, a previous run's records) nothing is generated: the
-    saved texts are judged again, as after a change to a judge.
+    saved texts are judged again, as after a change to a judge. `grounding` is the
+    checkpoint's (`Sidecar.grounding`): how the API asks its grounding rows. The same
+    question about the same image is generated once (greedy: the same answer).
 
     Raises:
         KeyError: `answers` lacks a row that is asked.
     """
     asked = [(row, q) for row in rows if row.get("image") and (q := question(row, codec, evidence))]
     skipped = len(rows) - len(asked)
-    asked += [  # yes/no rows again, as the API asks them (`served_question`); saved answers
+    asked += [  # rows again, as the API asks them (`served_question`); saved answers
         # from before these rows existed have none, and are judged without them
         (served, q) for row in rows
-        if row.get("image") and (q := served_question(row, codec, evidence))
+        if row.get("image") and (q := served_question(row, codec, evidence, grounding))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []
     records = []
+    said: dict[tuple[Any, ...], str] = {}  # (image, flips, prompt) -> the answer
     for chunk in _batches(asked, batch_size):
         if answers is None:
-            texts = generate([open_image(r) for r, _ in chunk], [q.prompt for _, q in chunk])
+            texts = _answer(chunk, generate, said)
         else:
             texts = [answers[r["id"]] for r, _ in chunk]
         for (row, q), text in zip(chunk, texts, strict=True):
@@ -109,10 +113,24 @@ def evaluate(
     return report, records
 
 
+def _answer(
+    chunk: Sequence[tuple[dict[str, Any], BenchQuestion]],
+    generate: Generate,
+    said: dict[tuple[Any, ...], str],
+) -> list[str]:
+    """Each question's answer; only those not in `said` are generated (and added to it)."""
+    keys = [(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), q.prompt) for r, q in chunk]
+    new = {k: r for k, (r, _) in zip(keys, chunk, strict=True) if k not in said}
+    if new:
+        texts = generate([open_image(r) for r in new.values()], [k[3] for k in new])
+        said.update(zip(new, texts, strict=True))
+    return [said[k] for k in keys]
+
+
 def _served_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A yes/no row's twin judged as the API answers it, in a flip group of its own."""
+    """A row's twin judged as the API answers it, in a flip group of its own."""
     group = row.get("group")
-    return {**row, "id": f"{row['id']}/served", "task": SERVED,
+    return {**row, "id": f"{row['id']}/served", "task": f"{row['task']}{SERVED}",
             "group": f"{group}/served" if group else None}  # fmt: skip
 
 

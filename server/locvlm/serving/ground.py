@@ -25,15 +25,19 @@ async def ground(
     """Ground each phrase; boxes clipped to the image, reading order, every instance.
 
     A phrase outside the model's vocabulary is not asked: it comes back not found, with
-    a warning (the model would point at whatever object it knows best).
+    a warning (the model would point at whatever object it knows best). Phrases whose
+    questions are the same (a checkpoint that grounds from its listing of every object)
+    share one answer.
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
     known = {p: adapter.known(p) for p in phrases}
     asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
-    questions = [adapter.ground(known[p] or p, size) for p in asked]
-    answers = await ctx.ask(image, [q.text for q in questions], [q.regex for q in questions])
-    texts = {p: out.text for p, out in zip(asked, answers, strict=True)}
+    questions = {p: adapter.ground(known[p] or p, size) for p in asked}
+    unique = list(dict.fromkeys(questions.values()))  # a listing is asked once for all
+    answers = await ctx.ask(image, [q.text for q in unique], [q.regex for q in unique])
+    said = dict(zip(unique, (out.text for out in answers), strict=True))
+    texts = {p: said[q] for p, q in questions.items()}
     results = []
     for phrase in phrases:
         if phrase not in texts:

@@ -17,13 +17,14 @@ from locvlm.coords import Codec
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
 from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, reading_key
 from locvlm.tasks.scoring import IOU_THRESHOLD
-from locvlm_client import SizeLike
+from locvlm_client import Box, SizeLike
 
 __all__ = [
     "ALL_TEMPLATES",
     "SOME_TEMPLATES",
     "DetectTask",
     "answer",
+    "instances",
     "listing",
     "matched",
     "parse",
@@ -99,6 +100,11 @@ def parse(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...] | None:
     if normalize(text) == NOTHING:
         return ()
     return parse_listing(text, codec, size) or None
+
+
+def instances(objects: Sequence[Obj], phrase: str) -> tuple[Box, ...]:
+    """The boxes a listing gives `phrase` (a category as the listing writes it)."""
+    return tuple(obj.box for obj in objects if obj.category == normalize(phrase))
 
 
 def matched(got: Sequence[Obj], want: Sequence[Obj]) -> int:

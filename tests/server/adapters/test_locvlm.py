@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from locvlm.adapters import get_adapter
+from locvlm.model.config import ModelPreset
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks import TASKS
+from locvlm.train.config import TrainConfig
 from locvlm_client import Box
 from tests.server.adapters.stock import near
 
@@ -59,3 +64,30 @@ def test_a_phrase_is_known_by_its_category_in_any_case_article_or_number():
     assert adapter.known("the cat") is None
     open_vocabulary = get_adapter(Sidecar(codec={"name": "nfp"}, preset="tiny", image_size=64))
     assert open_vocabulary.known("the cat") == "the cat"
+
+
+def test_a_checkpoint_that_grounds_from_its_listing_reads_each_phrase_from_it():
+    adapter = get_adapter(SIDECAR.replace(grounding="listing"))
+    question = adapter.ground("red circle", (128, 64))
+    assert question == adapter.ground("blue square", (128, 64)) == adapter.detect([], (128, 64))
+    assert question.text == "List every object."
+    box = adapter.codec.encode([Box(x1=0, y1=0, x2=64, y2=32)], (128, 64))
+    listing = f"blue square {box}; red circle {box}; red circle {box}"
+    assert re.fullmatch(question.regex or "", listing)
+    assert len(adapter.read_ground(listing, "red circle", (128, 64)) or []) == 2
+    assert adapter.read_ground("nothing", "red circle", (128, 64)) == []
+    assert adapter.read_ground(f"blue square {box}", "red circle", (128, 64)) == []
+    assert adapter.read_ground("hmm", "red circle", (128, 64)) is None
+
+
+def test_how_a_checkpoint_grounds_is_in_its_sidecar(tmp_path: Path):
+    assert SIDECAR.grounding == "direct"  # sidecars written before the field
+    with pytest.raises(ValueError, match="grounding must be one of"):
+        SIDECAR.replace(grounding="guess")
+    config = TrainConfig()
+    trained = Sidecar.for_training(ModelPreset(name="tiny"), {"name": "ivb"}, config)
+    assert trained.grounding == "listing"  # the recipe trains the detect task
+    no_listing = replace(config, mix={k: v for k, v in config.mix.items() if k != "detect"})
+    assert Sidecar.for_training(ModelPreset(name="tiny"), {}, no_listing).grounding == "direct"
+    trained.write(tmp_path)
+    assert Sidecar.read(tmp_path) == trained

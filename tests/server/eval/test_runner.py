@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from locvlm.cli import app
 from locvlm.coords import get_codec
 from locvlm.eval.runner import evaluate, load_rows, markdown, open_image
+from locvlm.tasks.base import as_box
 
 runner = CliRunner()
 
@@ -142,3 +143,37 @@ def test_the_table_says_how_answers_went_wrong() -> None:
             "mistakes": {"partner": 2, "category": 1}}  # fmt: skip
     report = {"benches": {"region": {"tasks": {"region": task}}}}
     assert "- region region wrong answers by kind: partner 2, category 1" in markdown(report)
+
+
+def test_grounding_rows_are_also_judged_from_the_listing_asked_once_an_image(bench: Path) -> None:
+    """A checkpoint that grounds from its listing (`Sidecar.grounding`): each grounding row
+    is judged again from "List every object.", which is generated once for each image."""
+    rows = [r for r in load_rows([bench]) if r["task"] == "locpred"]
+    absent = [{**r, "id": f"{r['id']}/absent", "task": "negpred", "args": {"phrase": "black cat"},
+               "expected": {"boxes": []}} for r in rows]  # fmt: skip
+    rows += absent
+    codec = get_codec("ivb")
+    truth: dict[tuple[int, int], str] = {}  # image size -> its true listing (sizes differ)
+    for row in rows:
+        if row["task"] == "locpred":
+            boxes = truth.setdefault(tuple(row["size"]), [])
+            boxes += [f"{row['args']['phrase']} {codec.encode([as_box(b)], row['size'])}"
+                      for b in row["expected"]["boxes"]]  # fmt: skip
+    assert len(truth) == len({r["image"] for r in rows})
+    asked: list[str] = []
+
+    def lister(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        asked.extend(prompts)
+        return ["; ".join(truth[im.size]) if p == "List every object." else "hmm"
+                for im, p in zip(images, prompts, strict=True)]  # fmt: skip
+
+    report, _ = evaluate(rows, lister, codec, evidence=False, grounding="listing")
+    tasks = report["benches"]["grounding"]["tasks"]
+    assert tasks["locpred"]["accuracy"] == 0.0  # "hmm" is no answer
+    assert tasks["locpred_served"]["accuracy"] == 1.0  # the true listing grounds every phrase
+    assert tasks["negpred_served"]["accuracy"] == 1.0  # and names no absent one
+    assert tasks["negpred_served"]["n"] == len(absent)
+    assert tasks["locpred_served"]["n"] == tasks["locpred"]["n"]
+    assert asked.count("List every object.") == len(truth)  # once an image
+    direct, _ = evaluate(rows, lister, codec, evidence=False)
+    assert "locpred_served" not in direct["benches"]["grounding"]["tasks"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from PIL import Image
 
+from locvlm.coords import get_codec
+from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
 from tests.server.serving.recording import SIDECAR, RecordingEngine
@@ -20,3 +24,28 @@ async def test_an_unknown_phrase_is_not_found_with_a_warning_and_not_asked():
     assert "not a category this model knows" in (cat.warning or "")
     assert (circle.found, circle.warning) == (True, None)
     assert engine.asked == ["Where is the red circle?"]  # normalized to the category
+
+
+class _Lister(RecordingEngine):
+    """Answers every question with a listing: two red circles and a blue square."""
+
+    LISTING = "red circle [0, 0, 8, 8]; blue square [16, 0, 24, 8]; red circle [0, 16, 8, 24]"
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.asked += [r.question for r in requests]
+        return [GenerationResult(self.LISTING, 5, 30) for _ in requests]
+
+
+@pytest.mark.anyio
+async def test_a_checkpoint_that_grounds_from_its_listing_is_asked_once_an_image():
+    engine = _Lister(SIDECAR.replace(grounding="listing"))
+    answer = await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                          ["red circles", "blue square", "the cat"])  # fmt: skip
+    circles, square, cat = answer.results
+    assert engine.asked == ["List every object."]  # one listing for both known phrases
+    boxes = get_codec("ivb", bins=32).decode  # cell centres of a 64 px image, 2 px a bin
+    assert circles.boxes == [*boxes("[0, 0, 8, 8]", (64, 64)), *boxes("[0, 16, 8, 24]", (64, 64))]
+    assert square.boxes == boxes("[16, 0, 24, 8]", (64, 64))
+    assert circles.boxes[1].to_xyxy() == (1.0, 33.0, 17.0, 49.0)
+    assert circles.raw == square.raw == _Lister.LISTING
+    assert (cat.found, "not a category" in (cat.warning or "")) == (False, True)

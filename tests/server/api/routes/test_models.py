@@ -1,8 +1,9 @@
 """`GET /v1/models` on the live server."""
 
 import httpx
+import pytest
 
-from tests.server.api.live import LiveServer
+from tests.server.api.live import LiveServer, b64, encoded, launch_for, scene
 
 
 def test_lists_the_served_model(client: httpx.Client, server: LiveServer) -> None:
@@ -18,6 +19,23 @@ def test_lists_the_served_model(client: httpx.Client, server: LiveServer) -> Non
     assert "red circle" in card["vocabulary"]
     assert card["image_size"] > 0
     assert card["created"] > 0
+    assert card["grounding"] == "listing"  # the recipe trains the detect task
+
+
+def test_the_grounding_setting_overrides_the_checkpoints(request: pytest.FixtureRequest) -> None:
+    server = launch_for(request, "direct", LOCVLM_GROUNDING="direct")
+    try:
+        server.wait_ready()
+        image, objects = scene((96, 64))
+        with server.client() as client:
+            [card] = client.get("/v1/models").json()["data"]
+            body = {"image": b64(encoded(image)), "phrases": [objects[0].category]}
+            [result] = client.post("/v1/ground", json=body).json()["results"]
+    finally:
+        server.stop()
+    assert card["grounding"] == "direct"
+    # LocPred's answer (boxes, or "There is no ..."), where a listing starts with a category
+    assert result["raw"].startswith(("[", "There is no"))
 
 
 def test_needs_the_key(server: LiveServer) -> None:
