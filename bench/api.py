@@ -152,7 +152,7 @@ class Api:
                "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight),
                "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower(),
                "LOCVLM_BATCHING": settings.batching,
-               "LOCVLM_GROUNDING": "direct"}  # the direct arm's question  # fmt: skip
+               "LOCVLM_LISTING": "false"}  # the direct arm's question  # fmt: skip
         command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                    "--engine", "transformers", "--port", str(port)]  # fmt: skip
         self.server = Server("api", command, env, port, timeout=300)

@@ -91,7 +91,7 @@ def start_locvlm(args: argparse.Namespace, env: dict[str, str]) -> Server:
     env = {**env, **{f"LOCVLM_{k.upper()}": v for k, v in flags.items()},
            "LOCVLM_MAX_NEW_TOKENS": str(args.max_new_tokens),
            "LOCVLM_MAX_IN_FLIGHT": str(2 * max(args.levels)),
-           "LOCVLM_GROUNDING": "direct"}  # arm B's question: LocPred's  # fmt: skip
+           "LOCVLM_LISTING": "false"}  # arm B's question: LocPred's  # fmt: skip
     port = free_port()
     command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                "--engine", "vllm", "--port", str(port)]  # fmt: skip

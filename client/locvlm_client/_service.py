@@ -67,11 +67,11 @@ class ModelCard(BaseModel):
         default_factory=lambda: ["ground", "detect", "describe", "spatial"],
         description="The structured endpoints it serves; the others answer 400.",
     )
-    grounding: Literal["direct", "listing"] = Field(
-        "direct",
-        description="How /v1/ground asks it: direct (one question per phrase), or listing "
-        "(one listing of every object per image, each phrase's boxes taken from it; each "
-        "result's `raw` is that listing).",
+    listing: bool = Field(
+        False,
+        description="Whether the server reads the scene from the model's listing of every "
+        "object, asked once an image: /v1/ground takes each phrase's boxes from it (each "
+        "result's `raw` is that listing), /v1/describe each region's relation.",
     )
 
 

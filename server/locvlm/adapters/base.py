@@ -113,8 +113,12 @@ class Adapter(ABC):
         self.sidecar = sidecar
 
     @property
-    def grounds_by_listing(self) -> bool:
-        """Whether `ground` asks one listing of every object for all phrases (not here)."""
+    def reads_listing(self) -> bool:
+        """Whether the scene is read from one listing of every object (not here).
+
+        Then `ground` asks the same listing question for every phrase, and a description
+        in context takes its relation from the listing (`serving.describe`).
+        """
         return False
 
     @classmethod

@@ -43,9 +43,9 @@ class LocVLMAdapter(Adapter):
         return square(image, self.sidecar.image_size)
 
     @property
-    def grounds_by_listing(self) -> bool:
-        """Ground from a listing of every object (`Sidecar.grounding`; needs a vocabulary)."""
-        return self.sidecar.grounding == "listing" and bool(self.vocabulary)
+    def reads_listing(self) -> bool:
+        """The checkpoint's listing is read (`Sidecar.listing`; needs a vocabulary)."""
+        return self.sidecar.listing and bool(self.vocabulary)
 
     def ground(self, phrase: str, size: SizeLike) -> Question:
         """LocPred's question: boxes, or NegPred's "There is no ...".
@@ -53,7 +53,7 @@ class LocVLMAdapter(Adapter):
         A checkpoint that grounds from its listing is asked the detect task's "List every
         object." instead: the same question for every phrase, asked once an image.
         """
-        if self.grounds_by_listing:
+        if self.reads_listing:
             return self.detect([], size)
         task, args = TASKS["locpred"], {"phrase": phrase}
         return Question(
@@ -65,7 +65,7 @@ class LocVLMAdapter(Adapter):
 
         From a listing: the boxes it labels `phrase`, [] when none, None when it is no listing.
         """
-        if self.grounds_by_listing:
+        if self.reads_listing:
             listed = TASKS["detect"].read(text, self.codec, size)
             return None if listed is None else list(detect.instances(listed, phrase))
         found = TASKS["locpred"].read(text, self.codec, size)

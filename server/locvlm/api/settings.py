@@ -66,11 +66,13 @@ class Settings(BaseSettings):
         "or continuous (requests join the running rows between decode steps; our LLaVA "
         "checkpoints only, others micro-batch).",
     )
-    grounding: Literal["direct", "listing"] | None = Field(
+    listing: bool | None = Field(
         None,
-        description="How /v1/ground asks the model: direct (LocPred's question per phrase) or "
-        "listing (one listing of every object per image; our checkpoints trained on the "
-        "detect task, which ground better from it); default: the checkpoint's locvlm.json.",
+        description="Read the scene from the model's listing of every object, asked once an "
+        "image: /v1/ground takes each phrase's boxes from it, /v1/describe each region's "
+        "relation (our checkpoints trained on the detect task get both right more often "
+        "that way); false: one question per phrase or region. Default: the checkpoint's "
+        "locvlm.json.",
     )
     engine_process: bool = Field(
         _ENGINE.child_process,

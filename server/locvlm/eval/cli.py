@@ -52,7 +52,7 @@ def eval_command(
                 batch_size,
                 advance,
                 saved,
-                loaded.sidecar.grounding,
+                loaded.sidecar.listing,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None
@@ -66,8 +66,10 @@ def eval_command(
         out.with_suffix(".answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
-def _saved_answers(path: Path) -> dict[str, str]:
-    """Row id -> answer text, from an `.answers.jsonl` that `locvlm eval --out` wrote.
+def _saved_answers(path: Path) -> dict[str, list[str]]:
+    """Row id -> answer texts, from an `.answers.jsonl` that `locvlm eval --out` wrote.
+
+    Each row's own text first, then the texts of the questions it also needed.
 
     Raises:
         ValueError: a line is not such a record.
@@ -76,7 +78,7 @@ def _saved_answers(path: Path) -> dict[str, str]:
     for number, line in enumerate(path.read_text().splitlines(), 1):
         try:
             record = json.loads(line)
-            saved[str(record["id"])] = str(record["text"])
+            saved[str(record["id"])] = [str(record["text"]), *map(str, record.get("also", []))]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise ValueError(f"{path}:{number}: not an answer record (id, text)") from None
     return saved

@@ -14,7 +14,7 @@ from typing import Any
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Relation
-from locvlm.tasks import TASKS, Judged, Task, detect, spatial
+from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
 
@@ -26,10 +26,15 @@ SERVED = "_served"
 
 @dataclass(frozen=True)
 class BenchQuestion:
-    """What to ask a model about one benchmark row, and how to judge its answer."""
+    """What to ask a model about one benchmark row, and how to judge its answer.
+
+    `also`: more questions about the same image whose answers the judge needs too
+    (`judge(text, *their_texts)`), as the API asks a listing beside region questions.
+    """
 
     prompt: str
-    judge: Callable[[str], Judged]
+    judge: Callable[..., Judged]
+    also: tuple[str, ...] = ()
 
 
 def bench_task(name: str, evidence: bool) -> Task[Any] | None:
@@ -57,19 +62,23 @@ def question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuest
 
 
 def served_question(
-    row: Mapping[str, Any], codec: Codec, evidence: bool, grounding: str = "direct"
+    row: Mapping[str, Any], codec: Codec, evidence: bool, listing: bool = False
 ) -> BenchQuestion | None:
     """A row asked the way the API asks it, where that differs from the task's question.
 
-    A yes/no row as `/v1/spatial` asks it: the pair's side question, then compared. A
-    grounding row (present or absent phrase) of a checkpoint that grounds from its listing
-    (`Sidecar.grounding`) as `/v1/ground` asks it: "List every object.", then the
-    phrase's boxes taken from the listing. None for any other row. The task's own question
-    is still asked by `question`; this is what an API user gets for the same row.
+    A yes/no row as `/v1/spatial` asks it: the pair's side question, then compared. For
+    a checkpoint read from its listing (`Sidecar.listing`): a grounding row (present or
+    absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
+    boxes taken from the listing; a region row in context as `/v1/describe` asks it, the
+    region question and the listing, the relation taken from the listing. None for any
+    other row. The task's own question is still asked by `question`; this is what an API
+    user gets for the same row.
     """
     size = (int(row["size"][0]), int(row["size"][1]))
-    if row["task"] in ("locpred", "negpred") and grounding == "listing":
+    if row["task"] in ("locpred", "negpred") and listing:
         return _from_listing(row, codec, size)
+    if row["task"] == "region" and listing:
+        return _related_by_listing(row, codec, size)
     task = bench_task("spatial_side", evidence)
     if row["task"] != "spatial_yes_no" or task is None:
         return None
@@ -96,3 +105,23 @@ def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -
         return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
 
     return BenchQuestion(listing.prompt({}, codec, size), judge)
+
+
+def _related_by_listing(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
+) -> BenchQuestion:
+    """A region row: the model's category, the relation `region.relate` takes from the listing.
+
+    When either answer cannot be read, the model's own description is judged.
+    """
+    task, listing = TASKS["region"], TASKS["detect"]
+    args, expected = row["args"], row.get("expected", {})
+
+    def judge(text: str, listing_text: str) -> Judged:
+        said, listed = region.parse(text), listing.read(listing_text, codec, size)
+        if said is not None and listed is not None:
+            related = region.relate(as_box(args["box"]), listed) or (None, None)
+            text = region.answer(said.category, *related)
+        return task.judge(text, expected, codec, size)
+
+    return BenchQuestion(task.prompt(args, codec, size), judge, (listing.prompt({}, codec, size),))

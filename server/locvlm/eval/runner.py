@@ -72,14 +72,15 @@ def evaluate(
     evidence: bool,
     batch_size: int = 32,
     advance: Callable[[int], None] | None = None,
-    answers: Mapping[str, str] | None = None,
-    grounding: str = "direct",
+    answers: Mapping[str, str | Sequence[str]] | None = None,
+    listing: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
-    With `answers` (row id -> text, a previous run's records) nothing is generated: the
-    saved texts are judged again, as after a change to a judge. `grounding` is the
-    checkpoint's (`Sidecar.grounding`): how the API asks its grounding rows. The same
+    With `answers` (row id -> text, or its texts for a question with `also` ones: a
+    previous run's records) nothing is generated: the saved texts are judged again, as
+    after a change to a judge. `listing` is the
+    checkpoint's (`Sidecar.listing`): whether the API reads the scene from its listing. The same
     question about the same image is generated once (greedy: the same answer).
 
     Raises:
@@ -90,7 +91,7 @@ def evaluate(
     asked += [  # rows again, as the API asks them (`served_question`); saved answers
         # from before these rows existed have none, and are judged without them
         (served, q) for row in rows
-        if row.get("image") and (q := served_question(row, codec, evidence, grounding))
+        if row.get("image") and (q := served_question(row, codec, evidence, listing))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []
@@ -100,12 +101,13 @@ def evaluate(
         if answers is None:
             texts = _answer(chunk, generate, said)
         else:
-            texts = [answers[r["id"]] for r, _ in chunk]
-        for (row, q), text in zip(chunk, texts, strict=True):
-            result = q.judge(text)
+            texts = [_saved(answers[r["id"]]) for r, _ in chunk]
+        for (row, q), (text, *also) in zip(chunk, texts, strict=True):
+            result = q.judge(text, *also)
             judged.append((row, result))
             records.append({"id": row["id"], "prompt": q.prompt, "text": text,
-                            "correct": result.correct, "parsed": result.parsed})  # fmt: skip
+                            "correct": result.correct, "parsed": result.parsed,
+                            **({"also": also} if also else {})})  # fmt: skip
         if advance:
             advance(len(chunk))
     report = summarize(judged)
@@ -117,14 +119,23 @@ def _answer(
     chunk: Sequence[tuple[dict[str, Any], BenchQuestion]],
     generate: Generate,
     said: dict[tuple[Any, ...], str],
-) -> list[str]:
-    """Each question's answer; only those not in `said` are generated (and added to it)."""
-    keys = [(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), q.prompt) for r, q in chunk]
-    new = {k: r for k, (r, _) in zip(keys, chunk, strict=True) if k not in said}
+) -> list[list[str]]:
+    """Each question's answers, its own then its `also` ones'.
+
+    Only those not in `said` are generated (and added to it).
+    """
+    keys = [[(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), p)
+             for p in (q.prompt, *q.also)] for r, q in chunk]  # fmt: skip
+    new = {k: r for ks, (r, _) in zip(keys, chunk, strict=True) for k in ks if k not in said}
     if new:
         texts = generate([open_image(r) for r in new.values()], [k[3] for k in new])
         said.update(zip(new, texts, strict=True))
-    return [said[k] for k in keys]
+    return [[said[k] for k in ks] for ks in keys]
+
+
+def _saved(answer: str | Sequence[str]) -> list[str]:
+    """A saved answer as texts: its own, then its `also` questions'."""
+    return [answer] if isinstance(answer, str) else list(answer)
 
 
 def _served_row(row: dict[str, Any]) -> dict[str, Any]:

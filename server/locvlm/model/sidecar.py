@@ -1,8 +1,8 @@
 """`locvlm.json`: what the server must know about a checkpoint besides its weights.
 
 The model family (its adapter), the codec and its parameters (how coordinates are
-written), the input resolution, the prompt order, the task-template version, how the
-API grounds phrases with it, and the training recipe and data. Plain JSON:
+written), the input resolution, the prompt order, the task-template version, whether the
+API reads the scene from its listing of every object, and the training recipe and data. Plain JSON:
 finding a checkpoint and reading its sidecar needs no torch, so the HTTP process (whose
 engine runs in a child) reads it without loading a model library.
 """
@@ -19,7 +19,6 @@ from locvlm.model.config import ModelPreset
 
 __all__ = [
     "DEFAULT_MODEL",
-    "GROUNDINGS",
     "SIDECAR",
     "TEMPLATES_VERSION",
     "Sidecar",
@@ -28,9 +27,6 @@ __all__ = [
 
 SIDECAR = "locvlm.json"
 """File name of the sidecar: codec, input resolution, task-template version, data."""
-
-GROUNDINGS = ("direct", "listing")
-"""How `/v1/ground` may ask a checkpoint (`Sidecar.grounding`)."""
 
 TEMPLATES_VERSION = 1
 """Bumped whenever a task's wording changes, so old checkpoints are recognised."""
@@ -66,16 +62,13 @@ class Sidecar:
     vocabulary: list[str] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
     adapter: str = "locvlm"  # the model family (`locvlm.adapters`); ours by default
-    grounding: str = "direct"
-    """How `/v1/ground` asks an image: `direct`, LocPred's question per phrase; `listing`,
-    one listing of every object (the detect task), each phrase's boxes taken from it.
-    Checkpoints trained on the detect task are written with `listing`: the shipped one
-    grounds better from its listing than from its answer to the phrase
-    (`docs/results.md`, "Grounding from the listing")."""
-
-    def __post_init__(self) -> None:
-        if self.grounding not in GROUNDINGS:
-            raise ValueError(f"grounding must be one of {GROUNDINGS}, not {self.grounding!r}")
+    listing: bool = False
+    """Whether the API reads the scene from the checkpoint's listing of every object (the
+    detect task, asked once an image): `/v1/ground` takes each phrase's boxes from it,
+    `/v1/describe` each region's relation to another listed object. Checkpoints trained
+    on the detect task are written with it on: the shipped one grounds and relates
+    better from its listing than from its answers to each phrase or region
+    (`docs/results.md`, "Reading the scene from the listing")."""
 
     def replace(self, **changes: Any) -> Sidecar:
         """A copy with `changes` (dataclass fields by name)."""
@@ -93,7 +86,7 @@ class Sidecar:
             image_first=preset.image_first,
             spatial_evidence=bool(config.spatial_evidence),
             vocabulary=list(CATEGORIES),
-            grounding="listing" if config.mix.get("detect", 0) > 0 else "direct",
+            listing=config.mix.get("detect", 0) > 0,
             training={
                 "data": "shapes world v1, generated on the fly",
                 **json.loads(config.to_json()),

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 from PIL import Image
 
+from locvlm.adapters import Described
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
+from locvlm.tasks import region
+from locvlm.tasks.base import Obj
 from locvlm_client import Box, CoordSpace, DescribeResponse, ImageSize, RegionResult
 
 __all__ = ["describe"]
@@ -20,18 +23,33 @@ async def describe(
     context: bool = True,
     coords: CoordSpace = "pixel",
 ) -> DescribeResponse:
-    """Describe every region (in `coords` of `image`, clipped to it)."""
+    """Describe every region (in `coords` of `image`, clipped to it).
+
+    In context, for a checkpoint read from its listing of every object (`Sidecar.listing`),
+    the listing is asked once with the regions: each region's category is the model's own
+    answer, its relation the clearest one to another listed object (`region.relate`). A
+    listing that cannot be read leaves the model's own descriptions.
+    """
     size, adapter = image.size, ctx.adapter
     adapter.require("describe")
     if coords == "normalized":
         regions = [Box.from_normalized(r.to_xyxy(), size) for r in regions]
     regions = [r.clip(size) for r in regions]
     asked = [adapter.describe(r, size, context) for r in regions]
+    if context and adapter.reads_listing:  # the relations come from the listing
+        asked.append(adapter.detect([], size))
     answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
+    listed = None
+    if len(answers) > len(regions):
+        found = adapter.read_detect(answers.pop().text, size)
+        listed = None if found is None else [Obj(f.label or "", f.box) for f in found]
     results = []
     for box, out in zip(regions, answers, strict=True):
         said = adapter.read_describe(out.text, size)
         ctx.report("describe", said.parsed)
+        if listed is not None and said.label is not None:
+            said = Described(said.label, region.answer(said.label, *(
+                region.relate(box, listed) or (None, None))))  # fmt: skip
         results.append(
             RegionResult(
                 region=in_space(box, size, coords),

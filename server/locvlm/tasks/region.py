@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from locvlm.coords import Codec
-from locvlm.coords.relations import Relation
+from locvlm.coords.relations import Axis, Relation
 from locvlm.tasks._text import normalize, one_of
 from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, defined_relations
+from locvlm.tasks.scoring import IOU_THRESHOLD
 from locvlm_client import Box, SizeLike
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "context",
     "parse",
     "prompt",
+    "relate",
 ]
 
 CONTEXT_TEMPLATES = (
@@ -110,6 +113,36 @@ def context(scene: Scene, target: Obj, rng: random.Random) -> tuple[Relation, Ob
         return None
     other = rng.choice(pool)
     return rng.choice(defined_relations(target, other)), other
+
+
+def relate(box: Box, listed: Sequence[Obj]) -> tuple[Relation, str] | None:
+    """The clearest defined relation of the region `box` to one of the `listed` objects.
+
+    The listed object that is the region itself (the one overlapping it most, at IoU
+    above 0.5) is left out. Objects whose category is listed once come first, so that
+    the description is unambiguous; then the relation with the widest gap between the two
+    boxes (the one a small error in either box changes last). None when no listed object
+    has a defined relation to `box`: the region is described by its category alone.
+    """
+    own = max(listed, key=lambda obj: obj.box.iou(box), default=None)
+    others = [obj for obj in listed if obj is not own or own.box.iou(box) <= IOU_THRESHOLD]
+    counts = Counter(obj.category for obj in listed)
+    found = [
+        (counts[obj.category] > 1, -_gap(box, obj.box, rel), rel, obj.category)
+        for obj in others
+        for rel in defined_relations(Obj(category="", box=box), obj)
+    ]
+    if not found:
+        return None
+    _, _, rel, other = min(found, key=lambda f: (f[0], f[1]))
+    return rel, other
+
+
+def _gap(a: Box, b: Box, rel: Relation) -> float:
+    """The empty space between `a` and `b` along `rel`'s axis."""
+    if rel.axis is Axis.HORIZONTAL:
+        return max(b.x1 - a.x2, a.x1 - b.x2)
+    return max(b.y1 - a.y2, a.y1 - b.y2)
 
 
 class RegionTask(Task[Description | None]):

@@ -6,7 +6,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from locvlm.adapters import get_adapter
@@ -67,7 +66,7 @@ def test_a_phrase_is_known_by_its_category_in_any_case_article_or_number():
 
 
 def test_a_checkpoint_that_grounds_from_its_listing_reads_each_phrase_from_it():
-    adapter = get_adapter(SIDECAR.replace(grounding="listing"))
+    adapter = get_adapter(SIDECAR.replace(listing=True))
     question = adapter.ground("red circle", (128, 64))
     assert question == adapter.ground("blue square", (128, 64)) == adapter.detect([], (128, 64))
     assert question.text == "List every object."
@@ -81,13 +80,11 @@ def test_a_checkpoint_that_grounds_from_its_listing_reads_each_phrase_from_it():
 
 
 def test_how_a_checkpoint_grounds_is_in_its_sidecar(tmp_path: Path):
-    assert SIDECAR.grounding == "direct"  # sidecars written before the field
-    with pytest.raises(ValueError, match="grounding must be one of"):
-        SIDECAR.replace(grounding="guess")
+    assert SIDECAR.listing is False  # sidecars written before the field
     config = TrainConfig()
     trained = Sidecar.for_training(ModelPreset(name="tiny"), {"name": "ivb"}, config)
-    assert trained.grounding == "listing"  # the recipe trains the detect task
+    assert trained.listing  # the recipe trains the detect task
     no_listing = replace(config, mix={k: v for k, v in config.mix.items() if k != "detect"})
-    assert Sidecar.for_training(ModelPreset(name="tiny"), {}, no_listing).grounding == "direct"
+    assert Sidecar.for_training(ModelPreset(name="tiny"), {}, no_listing).listing is False
     trained.write(tmp_path)
     assert Sidecar.read(tmp_path) == trained

@@ -146,7 +146,7 @@ def test_the_table_says_how_answers_went_wrong() -> None:
 
 
 def test_grounding_rows_are_also_judged_from_the_listing_asked_once_an_image(bench: Path) -> None:
-    """A checkpoint that grounds from its listing (`Sidecar.grounding`): each grounding row
+    """A checkpoint that grounds from its listing (`Sidecar.listing`): each grounding row
     is judged again from "List every object.", which is generated once for each image."""
     rows = [r for r in load_rows([bench]) if r["task"] == "locpred"]
     absent = [{**r, "id": f"{r['id']}/absent", "task": "negpred", "args": {"phrase": "black cat"},
@@ -167,7 +167,7 @@ def test_grounding_rows_are_also_judged_from_the_listing_asked_once_an_image(ben
         return ["; ".join(truth[im.size]) if p == "List every object." else "hmm"
                 for im, p in zip(images, prompts, strict=True)]  # fmt: skip
 
-    report, _ = evaluate(rows, lister, codec, evidence=False, grounding="listing")
+    report, _ = evaluate(rows, lister, codec, evidence=False, listing=True)
     tasks = report["benches"]["grounding"]["tasks"]
     assert tasks["locpred"]["accuracy"] == 0.0  # "hmm" is no answer
     assert tasks["locpred_served"]["accuracy"] == 1.0  # the true listing grounds every phrase
@@ -177,3 +177,35 @@ def test_grounding_rows_are_also_judged_from_the_listing_asked_once_an_image(ben
     assert asked.count("List every object.") == len(truth)  # once an image
     direct, _ = evaluate(rows, lister, codec, evidence=False)
     assert "locpred_served" not in direct["benches"]["grounding"]["tasks"]
+
+
+def test_region_rows_are_also_judged_with_the_relation_from_the_listing(tmp_path: Path) -> None:
+    """In context, as `/v1/describe` answers for a checkpoint read from its listing: the
+    model's category, the relation from the listing; saved answers keep both texts."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    expected = {"category": "red circle", "valid": [["left of", "blue square"]]}
+    row = {"id": "region/0/0", "bench": "region", "task": "region", "image": str(image),
+           "size": [64, 64], "args": {"box": [4, 20, 20, 36]}, "expected": expected}  # fmt: skip
+    codec = get_codec("ivb", bins=32)
+
+    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        return ["red circle [2, 10, 10, 18]; blue square [20, 10, 28, 18]"
+                if p == "List every object." else "the red circle above the red circle"
+                for p in prompts]  # fmt: skip
+
+    report, records = evaluate([row], model, codec, evidence=False, listing=True)
+    tasks = report["benches"]["region"]["tasks"]
+    assert (tasks["region"]["accuracy"], tasks["region_served"]["accuracy"]) == (0.0, 1.0)
+    served = records[1]
+    assert served["also"] == ["red circle [2, 10, 10, 18]; blue square [20, 10, 28, 18]"]
+    saved = tmp_path / "run.answers.jsonl"
+    saved.write_text("".join(json.dumps(r) + "\n" for r in records))
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps(row) + "\n")
+    again = runner.invoke(app, [  # the shipped checkpoint is read from its listing
+        "eval", "--model", "default", "--bench", str(bench), "--answers", str(saved),
+        "--out", str(tmp_path / "again.json")])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    rejudged = json.loads((tmp_path / "again.json").read_text())["benches"]["region"]["tasks"]
+    assert rejudged["region_served"]["accuracy"] == 1.0

@@ -38,7 +38,7 @@ class _Lister(RecordingEngine):
 
 @pytest.mark.anyio
 async def test_a_checkpoint_that_grounds_from_its_listing_is_asked_once_an_image():
-    engine = _Lister(SIDECAR.replace(grounding="listing"))
+    engine = _Lister(SIDECAR.replace(listing=True))
     answer = await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
                           ["red circles", "blue square", "the cat"])  # fmt: skip
     circles, square, cat = answer.results

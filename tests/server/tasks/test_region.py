@@ -6,6 +6,7 @@ from hypothesis import given
 from locvlm.coords import get_codec
 from locvlm.coords.relations import Relation
 from locvlm.tasks import region
+from locvlm.tasks.base import Obj
 from locvlm.tasks.region import Description, RegionTask
 from locvlm_client import Box
 
@@ -125,3 +126,30 @@ def test_a_wrong_description_says_what_is_wrong(text, valid, mistake):
     judged = RegionTask().judge(text, expected, IVB, (100, 100))
     assert judged.correct is (mistake is None)
     assert judged.mistake == mistake
+
+
+def _obj(category: str, xyxy: tuple[float, float, float, float]) -> Obj:
+    return Obj(category=category, box=Box.from_xyxy(xyxy))
+
+
+def test_relate_leaves_out_the_region_itself_and_prefers_a_clear_unique_partner():
+    region_box = Box.from_xyxy((40, 40, 60, 60))
+    listed = [
+        _obj(RC, (41, 41, 59, 59)),  # the region itself, as listed: left out
+        _obj("green circle", (0, 0, 10, 10)),  # twice in the scene: ambiguous
+        _obj("green circle", (90, 90, 99, 99)),
+        _obj(BS, (62, 45, 70, 55)),  # the region is left of it by 2 px only
+        _obj("yellow diamond", (45, 80, 55, 95)),  # and above this by 20 px: the clearest
+    ]
+    assert region.relate(region_box, listed) == (Relation.ABOVE, "yellow diamond")
+    assert region.relate(region_box, listed[:4]) == (Relation.LEFT_OF, BS)
+    only_twice = region.relate(region_box, listed[:3])  # only an ambiguous partner is left
+    assert only_twice is not None
+    assert only_twice[1] == "green circle"
+
+
+def test_relate_finds_nothing_when_every_other_object_overlaps_the_region():
+    region_box = Box.from_xyxy((40, 40, 60, 60))
+    assert region.relate(region_box, [_obj(RC, (40, 40, 60, 60))]) is None
+    assert region.relate(region_box, [_obj(BS, (50, 50, 80, 80))]) is None  # overlaps both axes
+    assert region.relate(region_box, []) is None

@@ -31,6 +31,6 @@ async def list_models(serving: ServingDep, lifecycle: LifecycleDep) -> ModelList
         codec=dict(sidecar.codec), vocabulary=list(sidecar.vocabulary),
         adapter=adapter.name, family=adapter.title,
         tasks=[t for t in SERVING_TASKS if t in adapter.tasks],
-        grounding="listing" if adapter.grounds_by_listing else "direct",
+        listing=adapter.reads_listing,
     )  # fmt: skip
     return ModelList(data=[card])
