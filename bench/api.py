@@ -50,36 +50,41 @@ from _load import (
 )
 from _server import Server
 
+from locvlm.adapters import get_adapter
 from locvlm.api.images import ImageLimits, decode_image
 from locvlm.api.settings import Settings
-from locvlm.coords import get_codec
 from locvlm.engines.base import Constraint, GenerationRequest
 from locvlm.engines.factory import engine_class
 from locvlm.model.sidecar import Sidecar
-from locvlm.tasks import locpred
 
 LEVELS = (1, 8, 32)  # the default concurrency levels (--levels)
 TARGET = 0.95  # api requests/s over direct, at every level
 
 
 # --- direct: the engine in a worker process, driven over stdin/stdout -----------------
-def engine_requests(model: Path, work: Work, max_new_tokens: int) -> list[GenerationRequest]:
-    """What `/v1/ground` asks the engine for each (PNG, phrase): prompt, constraint, image."""
-    codec = get_codec(**Sidecar.read(model).codec)
-    return [
-        GenerationRequest(
-            image=decode_image(png, ImageLimits()), question=locpred.prompt(phrase),
-            max_new_tokens=max_new_tokens,
-            constraint=Constraint(regex=locpred.answer_regex(phrase, codec)),
-        )
-        for png, phrase in work
-    ]  # fmt: skip
+def engine_requests(
+    model: Path, work: Work, max_new_tokens: int, listing: bool = False
+) -> list[GenerationRequest]:
+    """What `/v1/ground` asks the engine for each (PNG, phrase): prompt, constraint, image.
+
+    LocPred's question, or with `listing` the listing of every object (`Sidecar.listing`).
+    """
+    adapter = get_adapter(Sidecar.read(model).replace(listing=listing))
+    out = []
+    for png, phrase in work:
+        image = decode_image(png, ImageLimits())
+        asked = adapter.ground(phrase, image.size)
+        out.append(GenerationRequest(image=image, question=asked.text,
+                                     max_new_tokens=max_new_tokens,
+                                     constraint=Constraint(regex=asked.regex)))  # fmt: skip
+    return out
 
 
 async def worker(args: argparse.Namespace) -> None:
     """Build the engine, then run each concurrency level read from stdin; JSON lines out."""
     settings = _settings(args)
-    reqs = engine_requests(Path(settings.model), workload(args.requests), args.max_new_tokens)
+    reqs = engine_requests(Path(settings.model), workload(args.requests), args.max_new_tokens,
+                           args.listing)  # fmt: skip
     async with engine_class("transformers").open(settings.engine_config()) as engine:
 
         async def send(i: int) -> str:
@@ -115,7 +120,8 @@ class Direct:
                    "--threads", str(args.threads), "--requests", str(args.requests),
                    "--max-new-tokens", str(args.max_new_tokens),
                    "--levels", ",".join(map(str, args.levels)),
-                   "--batching", args.batching]  # fmt: skip
+                   "--batching", args.batching,
+                   "--listing" if args.listing else "--no-listing"]  # fmt: skip
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)  # fmt: skip
         assert json.loads(self._read())["ready"]
@@ -152,7 +158,7 @@ class Api:
                "LOCVLM_MAX_IN_FLIGHT": str(settings.max_in_flight),
                "LOCVLM_ENGINE_PROCESS": str(args.engine_process).lower(),
                "LOCVLM_BATCHING": settings.batching,
-               "LOCVLM_LISTING": "false"}  # the direct arm's question  # fmt: skip
+               "LOCVLM_LISTING": str(args.listing).lower()}  # fmt: skip
         command = [sys.executable, "-m", "locvlm", "serve", "--model", str(args.model),
                    "--engine", "transformers", "--port", str(port)]  # fmt: skip
         self.server = Server("api", command, env, port, timeout=300)
@@ -220,7 +226,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['requests']} requests x {report['rounds']} rounds, "
         f"{report['max_new_tokens']} new tokens, threads {report['threads']}, "
         f"server engine {'in a child process' if report.get('engine_process') else 'in-process'}"
-        f", {report.get('batching', 'micro')} batching)",
+        f", {report.get('batching', 'micro')} batching"
+        f"{', grounding from the listing' if report.get('listing') else ''})",
         "",
         "| concurrency | direct req/s | api req/s | api/direct | whole run: direct / api req/s "
         "(ratio) | direct p50/p99 ms | api p50/p99 ms | rows/batch direct/api | same answers "
@@ -255,6 +262,9 @@ def main() -> None:
                         help="the server's engine in a child process")  # fmt: skip
     parser.add_argument("--batching", choices=("micro", "continuous"), default="micro",
                         help="how the transformers engine of both arms batches")  # fmt: skip
+    parser.add_argument("--listing", action=argparse.BooleanOptionalAction, default=False,
+                        help="ground from the listing of every object (Sidecar.listing); "
+                        "default: LocPred's question, as every earlier run")  # fmt: skip
     parser.add_argument("--note", default="", help="what else ran on the machine, and so on")
     parser.add_argument("--out", type=Path, default=Path("bench/results/api"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -271,6 +281,7 @@ def main() -> None:
         "model": str(args.model), "requests": args.requests, "rounds": args.rounds,
         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
         "engine_process": args.engine_process, "batching": args.batching,
+        "listing": args.listing,
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "levels": levels, "met": all(lv["met"] for lv in levels.values()),
         "note": "Both arms share the machine with whatever else runs (load average at start "
