@@ -14,7 +14,8 @@ Kinds: `leftright` and `abovebelow` (`bench_spatial`), `pope` (`exists`, per ima
 many absent categories as present ones, `split` random/popular/adversarial),
 `grounding` (`locpred`: every box of a phrase; with `negatives`, `negpred` rows of
 absent phrases with no boxes), `region` (`revloc`: box -> category; `region`: box ->
-category and every `valid` relation to an object whose category appears once),
+category and every `valid` relation to one of its `region.partners`: objects whose
+category appears once when one relates to it, else any other),
 `counting` (absent categories, count 0, now and then), `detection` (`detect`: every
 object with its box, scored by precision and recall) and `motion` (`bench_motion`).
 Categories that a crowd region shows are never asked as absent, grounded or counted.
@@ -32,6 +33,7 @@ from locvlm.data.bench_motion import MOTION
 from locvlm.data.bench_spatial import SPATIAL_KINDS
 from locvlm.data.coco import CocoDataset
 from locvlm.data.negatives import STRATEGIES
+from locvlm.tasks import region
 from locvlm.tasks._text import yes_or_no
 from locvlm.tasks.base import defined_relations
 
@@ -67,8 +69,8 @@ def _region(source: BenchSource, image: BenchImage, rng: random.Random) -> Itera
         yield row(image.media, "revloc", args, {"category": target.category})
         valid = [
             [rel.value, other.category]
-            for other in image.singles
-            if other is not target
+            for other in region.partners(image.scene, target)
+            if other.category not in image.crowd
             for rel in defined_relations(target, other)
         ]
         expected = {"category": target.category, "valid": valid}

@@ -31,6 +31,7 @@ __all__ = [
     "answer",
     "context",
     "parse",
+    "partners",
     "prompt",
     "relate",
 ]
@@ -100,15 +101,23 @@ def parse(text: str) -> Description | None:
     )
 
 
-def context(scene: Scene, target: Obj, rng: random.Random) -> tuple[Relation, Obj] | None:
-    """A random defined relation of `target` to another object, and that object.
+def partners(scene: Scene, target: Obj) -> list[Obj]:
+    """The objects a description of `target` may relate it to.
 
-    Objects whose category appears once are preferred; None when no other object has a
-    defined relation to `target`.
+    Those with a defined relation to it whose category appears once in the scene, when
+    there is one (an unambiguous description); else every other object with a defined
+    relation; none when no object has one.
     """
     others = [obj for obj in scene.objects if obj is not target and defined_relations(target, obj)]
-    unique = [obj for obj in others if obj in scene.singles]
-    pool = unique or others
+    return [obj for obj in others if obj in scene.singles] or others
+
+
+def context(scene: Scene, target: Obj, rng: random.Random) -> tuple[Relation, Obj] | None:
+    """A random defined relation of `target` to one of its `partners`, and that partner.
+
+    None when it has none.
+    """
+    pool = partners(scene, target)
     if not pool:
         return None
     other = rng.choice(pool)

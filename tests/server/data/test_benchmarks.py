@@ -254,3 +254,20 @@ def test_the_fixture_is_real_coco(coco_tiny):
     assert len(reference.getAnnIds()) == len(coco_tiny.annotations) == 14
     assert len(reference.getAnnIds(iscrowd=True)) == 1
     assert sorted(reference.getCatIds()) == [1, 18, 44, 47, 62, 73]
+
+
+def test_a_region_without_a_unique_partner_may_relate_to_a_repeated_one(tmp_path):
+    """As the task describes it (`region.partners`): objects whose category appears once
+    when one relates to the region, else any other; only none at all means no relation."""
+    cats = [{"id": 1, "name": "dog"}, {"id": 2, "name": "cup"}]
+    boxes = [(1, [10, 10, 20, 20]), (2, [60, 10, 20, 20]), (2, [60, 60, 20, 20])]
+    (tmp_path / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "two-cups.png", "width": 100, "height": 100}],
+        "categories": cats,
+        "annotations": [{"id": i, "image_id": 1, "category_id": c, "bbox": b, "area": 400,
+                         "iscrowd": 0} for i, (c, b) in enumerate(boxes, 1)],
+    }))  # fmt: skip
+    rows = _rows(load_coco(tmp_path / "annotations.json"), "region", max_per_image=5)
+    dog = next(r for r in rows if r["task"] == "region" and r["expected"]["category"] == "dog")
+    assert sorted(map(tuple, dog["expected"]["valid"])) == [
+        ("above", "cup"), ("left of", "cup"), ("left of", "cup")]  # fmt: skip

@@ -79,6 +79,17 @@ def test_context_falls_back_to_repeated_categories(scene_of):
     assert found[1].category == "blue square"
 
 
+def test_partners_are_the_unique_ones_if_any_relates_else_every_other(scene_of):
+    scene = scene_of(
+        ("red circle", (40, 40, 60, 60)),
+        ("blue square", (0, 0, 20, 20)),
+        ("blue square", (80, 80, 100, 100)),
+        ("green diamond", (45, 45, 55, 55)),  # unique, but overlaps the circle on both axes
+    )
+    assert [o.box.x1 for o in region.partners(scene, scene.objects[0])] == [0, 80]
+    assert region.partners(scene, scene.objects[3]) == list(scene.objects[1:3])
+
+
 @pytest.mark.parametrize(
     "items",
     [
