@@ -36,9 +36,20 @@ def server(request: pytest.FixtureRequest) -> LiveServer:
     return shared_server(request)
 
 
+# The tests that count engine rows ask one question per phrase (not one listing of every
+# object for all of an image's phrases, as the recipe's checkpoints are served by default).
+@pytest.fixture(scope="module")
+def rows_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    server = launch_for(request, "rows", LOCVLM_LISTING="false")
+    server.wait_ready()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def slow_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    server = launch_for(request, "slow", LOCVLM_REQUEST_TIMEOUT_S="1", LOCVLM_BATCH_WAIT_MS="2500")
+    server = launch_for(request, "slow", LOCVLM_REQUEST_TIMEOUT_S="1",
+                        LOCVLM_BATCH_WAIT_MS="2500", LOCVLM_LISTING="false")  # fmt: skip
     server.wait_ready()
     yield server
     server.stop()
@@ -167,14 +178,14 @@ async def _until(client: httpx.AsyncClient, condition: Any, what: str) -> None:
             await anyio.sleep(0.01)
 
 
-def test_a_client_that_disconnects_cancels_its_engine_work(server: LiveServer) -> None:
+def test_a_client_that_disconnects_cancels_its_engine_work(rows_server: LiveServer) -> None:
     """A keeps the engine busy; B's six rows wait behind it; B's client goes away."""
     phrases = ["red circle", "blue square", "green triangle", "yellow diamond",
                "purple circle", "orange square"]  # fmt: skip
     body = {"image": b64(PNG), "phrases": phrases}
 
     async def scenario() -> tuple[dict[str, float], dict[str, float], httpx.Response]:
-        async with server.async_client() as client, anyio.create_task_group() as tg:
+        async with rows_server.async_client() as client, anyio.create_task_group() as tg:
             before = await _stats(client)
             answered: list[httpx.Response] = []
             b_scope = anyio.CancelScope()
@@ -205,8 +216,8 @@ def test_a_client_that_disconnects_cancels_its_engine_work(server: LiveServer) -
     assert a_response.status_code == 200, a_response.text
     assert after["finished"] - before["finished"] == 6  # A's rows only
     assert after["cancelled"] - before["cancelled"] == 6  # B's: skipped, or stopped mid-way
-    server.wait_log("client disconnected, request cancelled")
-    assert server.readiness()[1]["in_flight"] == 0
+    rows_server.wait_log("client disconnected, request cancelled")
+    assert rows_server.readiness()[1]["in_flight"] == 0
 
 
 # --- 504 -------------------------------------------------------------------------------
