@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CLAIMS", "RELATIONS_LEARNT", "Claim", "claims_section", "difference"]
+__all__ = ["CLAIMS", "RELATIONS_LEARNT", "Claim", "claims_section", "difference", "standard_error"]
 
 HELD_Z = 2.0
 RELATIONS_LEARNT = 0.85  # issue 16: the all-objectives run's side answers, on both axes
@@ -59,14 +59,16 @@ def _run(results: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, An
     return results.get(name)
 
 
-def _se(p: float, n: int) -> float:
+def standard_error(p: float, n: int) -> float:
+    """Of a share `p` of `n` answers (inf with none)."""
     return math.sqrt(max(p * (1 - p), 0.0) / n) if n > 0 else math.inf
 
 
 def difference(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> tuple[float, float]:
     """`a - b` on `metric` and that difference in standard errors."""
     pa, pb = float(a[metric]), float(b[metric])
-    se = math.hypot(_se(pa, int(a["n"][metric])), _se(pb, int(b["n"][metric])))
+    na, nb = int(a["n"][metric]), int(b["n"][metric])
+    se = math.hypot(standard_error(pa, na), standard_error(pb, nb))
     d = pa - pb
     return d, (d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d)))
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -35,6 +34,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from _claims import claims_section, standard_error  # beside this script
 
 BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
 SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
@@ -156,7 +157,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         n = r.get("n", {}).get(c)
         if not n:
             return f"{r[c]:.3f}"
-        return f"{r[c]:.3f} +/- {math.sqrt(r[c] * (1 - r[c]) / n):.3f}"
+        return f"{r[c]:.3f} +/- {standard_error(r[c], n):.3f}"
 
     lines = ["| run | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     lines += [f"| {n} | " + " | ".join(cell(r, c) for c in cols) + " |" for n, r in results.items()]
@@ -173,7 +174,6 @@ def plot(out: Path, names: list[str]) -> None:
 
 def main() -> None:
     """Run the ablations and write the table and plots."""
-    from _claims import claims_section  # beside this script
     from plots import train_minutes  # bench/plots.py, beside this script
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

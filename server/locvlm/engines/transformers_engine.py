@@ -28,9 +28,9 @@ With `batching="continuous"` (our LLaVA checkpoints; other families keep micro-b
 the worker runs one decode loop instead (`_decode.RunningRows`): requests join the
 running rows between decode steps, prefilled together once as many wait as run (or none
 runs: a prefill costs a CPU nearly as much for one row as for eight), and each leaves as
-soon as it is complete. An idle engine still waits for
-company as above before it starts. The counters then read: `batches` prefills (joins),
-`batched` rows joined, `largest_batch` the most rows running at once.
+soon as it is complete. An idle engine still waits for company as above before it starts.
+The counters then read: `batches` prefills (joins), `batched` rows joined,
+`largest_batch` the most rows running at once.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -
 def _related_by_listing(
     row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
 ) -> BenchQuestion:
-    """A region row: the model's category, the relation `region.relate` takes from the listing.
+    """A region row: the model's category, the relation from the listing (`region.in_scene`).
 
     When either answer cannot be read, the model's own description is judged.
     """
@@ -120,8 +120,7 @@ def _related_by_listing(
     def judge(text: str, listing_text: str) -> Judged:
         said, listed = region.parse(text), listing.read(listing_text, codec, size)
         if said is not None and listed is not None:
-            related = region.relate(as_box(args["box"]), listed) or (None, None)
-            text = region.answer(said.category, *related)
+            text = region.in_scene(said.category, as_box(args["box"]), listed)
         return task.judge(text, expected, codec, size)
 
     return BenchQuestion(task.prompt(args, codec, size), judge, (listing.prompt({}, codec, size),))

@@ -79,9 +79,9 @@ def evaluate(
 
     With `answers` (row id -> text, or its texts for a question with `also` ones: a
     previous run's records) nothing is generated: the saved texts are judged again, as
-    after a change to a judge. `listing` is the
-    checkpoint's (`Sidecar.listing`): whether the API reads the scene from its listing. The same
-    question about the same image is generated once (greedy: the same answer).
+    after a change to a judge. `listing` is the checkpoint's (`Sidecar.listing`): whether
+    the API reads the scene from its listing. The same question about the same image is
+    generated once (greedy: the same answer).
 
     Raises:
         KeyError: `answers` lacks a row that is asked.

@@ -2,9 +2,9 @@
 
 The model family (its adapter), the codec and its parameters (how coordinates are
 written), the input resolution, the prompt order, the task-template version, whether the
-API reads the scene from its listing of every object, and the training recipe and data. Plain JSON:
-finding a checkpoint and reading its sidecar needs no torch, so the HTTP process (whose
-engine runs in a child) reads it without loading a model library.
+API reads the scene from its listing of every object, and the training recipe and data.
+Plain JSON: finding a checkpoint and reading its sidecar needs no torch, so the HTTP
+process (whose engine runs in a child) reads it without loading a model library.
 """
 
 from __future__ import annotations
@@ -17,13 +17,7 @@ from typing import Any
 
 from locvlm.model.config import ModelPreset
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "SIDECAR",
-    "TEMPLATES_VERSION",
-    "Sidecar",
-    "resolve_model_dir",
-]
+__all__ = ["DEFAULT_MODEL", "SIDECAR", "TEMPLATES_VERSION", "Sidecar", "resolve_model_dir"]
 
 SIDECAR = "locvlm.json"
 """File name of the sidecar: codec, input resolution, task-template version, data."""

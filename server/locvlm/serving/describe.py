@@ -27,7 +27,7 @@ async def describe(
 
     In context, for a checkpoint read from its listing of every object (`Sidecar.listing`),
     the listing is asked once with the regions: each region's category is the model's own
-    answer, its relation the clearest one to another listed object (`region.relate`). A
+    answer, its relation the clearest one to another listed object (`region.in_scene`). A
     listing that cannot be read leaves the model's own descriptions.
     """
     size, adapter = image.size, ctx.adapter
@@ -48,8 +48,7 @@ async def describe(
         said = adapter.read_describe(out.text, size)
         ctx.report("describe", said.parsed)
         if listed is not None and said.label is not None:
-            said = Described(said.label, region.answer(said.label, *(
-                region.relate(box, listed) or (None, None))))  # fmt: skip
+            said = Described(said.label, region.in_scene(said.label, box, listed))
         results.append(
             RegionResult(
                 region=in_space(box, size, coords),

@@ -30,6 +30,7 @@ __all__ = [
     "RegionTask",
     "answer",
     "context",
+    "in_scene",
     "parse",
     "partners",
     "prompt",
@@ -145,6 +146,14 @@ def relate(box: Box, listed: Sequence[Obj]) -> tuple[Relation, str] | None:
         return None
     _, _, rel, other = min(found, key=lambda f: (f[0], f[1]))
     return rel, other
+
+
+def in_scene(category: str, box: Box, listed: Sequence[Obj]) -> str:
+    """The description of a `category` region at `box`, related to the `listed` objects.
+
+    `answer` with `relate`'s relation, or the category alone when it finds none.
+    """
+    return answer(category, *(relate(box, listed) or (None, None)))
 
 
 def _gap(a: Box, b: Box, rel: Relation) -> float:

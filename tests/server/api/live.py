@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,17 @@ def launch_for(request: pytest.FixtureRequest, name: str, **env: str) -> LiveSer
     """`launch` the tiny-shapes export, logging to a fresh temporary folder `name`."""
     model = request.getfixturevalue("tiny_shapes_export")
     return launch(model, request.getfixturevalue("tmp_path_factory").mktemp(name), **env)
+
+
+@contextmanager
+def serving(request: pytest.FixtureRequest, name: str, **env: str) -> Iterator[LiveServer]:
+    """A server of its own (`launch_for`), ready; stopped on leaving, however one leaves."""
+    server = launch_for(request, name, **env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 _MAIN = pytest.StashKey[LiveServer]()

@@ -21,8 +21,8 @@ from tests.server.api.live import (
     b64,
     encoded,
     error_of,
-    launch_for,
     scene,
+    serving,
     shared_server,
 )
 
@@ -40,19 +40,15 @@ def server(request: pytest.FixtureRequest) -> LiveServer:
 # object for all of an image's phrases, as the recipe's checkpoints are served by default).
 @pytest.fixture(scope="module")
 def rows_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    server = launch_for(request, "rows", LOCVLM_LISTING="false")
-    server.wait_ready()
-    yield server
-    server.stop()
+    with serving(request, "rows", LOCVLM_LISTING="false") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def slow_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    server = launch_for(request, "slow", LOCVLM_REQUEST_TIMEOUT_S="1",
-                        LOCVLM_BATCH_WAIT_MS="2500", LOCVLM_LISTING="false")  # fmt: skip
-    server.wait_ready()
-    yield server
-    server.stop()
+    with serving(request, "slow", LOCVLM_REQUEST_TIMEOUT_S="1", LOCVLM_BATCH_WAIT_MS="2500",
+                 LOCVLM_LISTING="false") as server:  # fmt: skip
+        yield server
 
 
 def _wait(condition: Any, what: str, timeout: float = 60) -> None:

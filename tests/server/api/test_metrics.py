@@ -25,7 +25,7 @@ from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
 from locvlm.tasks import detect, locpred
 from locvlm_client import Box
-from tests.server.api.live import HeldBody, LiveServer, b64, encoded, launch_for, scene
+from tests.server.api.live import HeldBody, LiveServer, b64, encoded, scene, serving
 from tests.server.engines.scripted import ScriptedEngine
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -37,11 +37,9 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    server = launch_for(request, "metrics", LOCVLM_MAX_IN_FLIGHT="1",
-                        LOCVLM_MAX_REQUEST_BYTES=str(64 * 1024))  # fmt: skip
-    server.wait_ready()
-    yield server
-    server.stop()
+    with serving(request, "metrics", LOCVLM_MAX_IN_FLIGHT="1",
+                 LOCVLM_MAX_REQUEST_BYTES=str(64 * 1024)) as server:  # fmt: skip
+        yield server
 
 
 def _parse(text: str) -> Samples:

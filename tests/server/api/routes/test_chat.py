@@ -16,7 +16,7 @@ import pytest
 from locvlm.coords import get_codec
 from locvlm_client import Box
 from tests.server.api.conftest import Server
-from tests.server.api.live import API_KEY, LiveServer, encoded, launch_for, scene
+from tests.server.api.live import API_KEY, LiveServer, encoded, scene, serving
 
 IMAGE, OBJECTS = scene((160, 96))
 DATA_URL = "data:image/png;base64," + base64.b64encode(encoded(IMAGE)).decode()
@@ -270,10 +270,8 @@ def test_a_wrong_key_is_refused(server: LiveServer, model: str) -> None:
 # --- http(s) image URLs: a server that may reach the loopback image server ---------------
 @pytest.fixture(scope="module")
 def url_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    server = launch_for(request, "chat_urls", LOCVLM_ALLOW_PRIVATE_URLS="true")
-    server.wait_ready()
-    yield server
-    server.stop()
+    with serving(request, "chat_urls", LOCVLM_ALLOW_PRIVATE_URLS="true") as server:
+        yield server
 
 
 def test_an_http_image_url_is_fetched(url_server: LiveServer, image_server: Server) -> None:

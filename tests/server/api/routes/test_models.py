@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.server.api.live import LiveServer, b64, encoded, launch_for, scene
+from tests.server.api.live import LiveServer, b64, encoded, scene, serving
 
 
 def test_lists_the_served_model(client: httpx.Client, server: LiveServer) -> None:
@@ -23,16 +23,11 @@ def test_lists_the_served_model(client: httpx.Client, server: LiveServer) -> Non
 
 
 def test_the_listing_setting_overrides_the_checkpoints(request: pytest.FixtureRequest) -> None:
-    server = launch_for(request, "direct", LOCVLM_LISTING="false")
-    try:
-        server.wait_ready()
-        image, objects = scene((96, 64))
-        with server.client() as client:
-            [card] = client.get("/v1/models").json()["data"]
-            body = {"image": b64(encoded(image)), "phrases": [objects[0].category]}
-            [result] = client.post("/v1/ground", json=body).json()["results"]
-    finally:
-        server.stop()
+    image, objects = scene((96, 64))
+    with serving(request, "direct", LOCVLM_LISTING="false") as server, server.client() as client:
+        [card] = client.get("/v1/models").json()["data"]
+        body = {"image": b64(encoded(image)), "phrases": [objects[0].category]}
+        [result] = client.post("/v1/ground", json=body).json()["results"]
     assert card["listing"] is False
     # LocPred's answer (boxes, or "There is no ..."), where a listing starts with a category
     assert result["raw"].startswith(("[", "There is no"))
