@@ -3,10 +3,12 @@
 locvlm train --preset tiny-shapes --out runs/tiny
 locvlm train --preset tiny-shapes --steps 200 --out runs/quick --codec ivb
 locvlm train --preset tiny-shapes --out runs/x --set stage2.lr=5e-4 --config overrides.yaml
+locvlm train --out runs/race --set seeds=2 --set pick_at=6000   # train/race.py
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,14 +64,35 @@ def train(
             cfg = replace(cfg, codec={"name": codec})
         if steps:
             cfg = _scaled(cfg, steps)
+        if cfg.seeds > 1:
+            return _race(cfg, out, progress)
         trainer = Trainer(cfg, out, show_progress=progress)
+        resumed = trainer.load_state()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if trainer.load_state():
+    if resumed:
         typer.echo(f"resuming {out} at stage {trainer.resume.stage}, step {trainer.resume.step}")
     (Path(out) / "train_config.json").write_text(cfg.to_json() + "\n")
     folder = trainer.run()
-    typer.echo(f"model saved to {folder}")
+    if folder is None:
+        typer.echo(f"paused at stage-2 step {cfg.pause_at}; run again without pause_at to go on")
+    else:
+        typer.echo(f"model saved to {folder}")
+
+
+def _race(cfg: TrainConfig, out: Path, progress: bool) -> None:
+    """`seeds` > 1: the seeds raced to `pick_at`, the best finished (`train.race`)."""
+    from locvlm.train.race import race
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(cfg.to_json() + "\n")
+    try:
+        folder = race(cfg, out, show_progress=progress)
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    winner = json.loads((out / "race.json").read_text())["winner"]
+    typer.echo(f"seed {winner} won the race; model saved to {folder}")
 
 
 def selftrain(

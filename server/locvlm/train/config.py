@@ -18,6 +18,12 @@ class StageConfig:
     lr: float
     batch_size: int = 32
     warmup: int = 50  # linear warm-up steps, then cosine decay to 10%
+    decay: float = 1.0  # the last share of the steps over which the decay runs; below 1
+    # the peak is held until then (warm-up, stable, decay)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"decay is a share of the steps in (0, 1], not {self.decay}")
 
 
 def default_mix(evidence: bool = True) -> dict[str, float]:
@@ -82,7 +88,11 @@ class TrainConfig:
     eval_per_task: int = 30
     checkpoint_every: int = 500
     time_budget_s: float | None = None  # stage 2 ends when the run's clock reaches it, its
-    # learning rate decaying by the clock too; the one setting a resumed run may change
+    # learning rate decaying by the clock too (a resumed run may change it)
+    seeds: int = 1  # > 1: seeds `seed`, `seed` + 1, ... raced, the best kept (train/race.py)
+    pick_at: int = 6000  # the stage-2 step at which a race keeps its best seed
+    pause_at: int | None = None  # stage 2 stops at this step with its state saved and no
+    # model (a race's entrants); a resumed run may change it, and `threads`
 
     def to_json(self) -> str:
         """The config as JSON (for the checkpoint and the model card)."""

@@ -40,15 +40,18 @@ def native_bf16() -> bool:
 
 
 def lr_at(step: int, cfg: StageConfig, time_progress: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak.
+    """Linear warm-up, the peak held, then cosine decay to 10% of it over the last `decay`.
 
-    With a time budget, `time_progress` (the share of it spent) can run the decay ahead
-    of the step count, so a run cut by its budget still ends at the low learning rate.
+    `cfg.decay` is the share of the steps after warm-up that the decay takes (1: all of
+    them, no hold). With a time budget, `time_progress` (the share of it spent) can run
+    the schedule ahead of the step count, so a run cut by its budget still ends at the
+    low learning rate.
     """
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = max((step - cfg.warmup) / max(1, cfg.steps - cfg.warmup), time_progress)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    decayed = min(max((progress - (1.0 - cfg.decay)) / cfg.decay, 0.0), 1.0)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * decayed)))
 
 
 @dataclass
@@ -75,8 +78,12 @@ class StageRunner:
         step_fn: StepFn,
         start: int = 0,
         every: Callable[[int], None] | None = None,
+        until: int | None = None,
     ) -> int:
-        """Optimise from step `start`; `every(step)` after each step; returns steps done."""
+        """Optimise from step `start` to `until` (or the end); returns the steps done.
+
+        `every(step)` runs after each step, given the steps done.
+        """
         assert self.optimizer is not None
         columns = (
             TextColumn(f"[bold]{self.name}"), BarColumn(),
@@ -87,7 +94,8 @@ class StageRunner:
             task = bar.add_task(self.name, total=self.cfg.steps, completed=start, info="")
             tick, seen, step = time.time(), 0, start
             began = time.time()
-            for step in range(start, self.cfg.steps):
+            end = self.cfg.steps if until is None else min(until, self.cfg.steps)
+            for step in range(start, end):
                 now = time.time()
                 if self.deadline and now > self.deadline:
                     self.log.write(stage=self.name, event="time budget reached", step=step)
@@ -112,4 +120,4 @@ class StageRunner:
                 bar.update(task, completed=step + 1)
                 if every:
                     every(step + 1)
-        return self.cfg.steps
+        return end

@@ -41,12 +41,26 @@ from locvlm.train.validate import validate, validation_set
 __all__ = ["Trainer"]
 
 VALIDATION_SEED = 999_983  # never a training seed: held-out scenes
+MAY_CHANGE = ("time_budget_s", "pause_at", "threads")  # settings a resumed run may change
 
 
 @dataclass
 class _Resume:
     stage: int = 0
     step: int = 0
+
+
+def _added_at_default(saved: dict[str, Any], now: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Fill into `saved` the settings added since it was written, at any depth.
+
+    Only where `now` has them at their default: what the saved run had, before they existed.
+    """
+    for key, value in now.items():
+        if key not in saved:
+            if value == defaults.get(key):
+                saved[key] = value
+        elif isinstance(value, dict) and isinstance(saved[key], dict):
+            _added_at_default(saved[key], value, defaults.get(key) or {})
 
 
 class Trainer:
@@ -136,7 +150,8 @@ class Trainer:
 
     def _after_lm_step(self, step: int) -> None:
         self._set_objects(step)
-        if step % self.config.eval_every == 0 or step == self.config.stage2.steps:
+        ends = (self.config.stage2.steps, self.config.pause_at)
+        if step % self.config.eval_every == 0 or step in ends:
             self.validate(step)
 
     def _after_text_step(self, step: int) -> None:
@@ -203,10 +218,11 @@ class Trainer:
         )
         return self.model(**batch.as_kwargs()).loss, {}
 
-    def _run_stage(self, index: int) -> None:
+    def _run_stage(self, index: int) -> bool:
+        """Run (or resume) stage `index`; False when it paused (`pause_at`) before its end."""
         stage = self.stages[index]
         if stage.config.steps <= 0:
-            return
+            return True
         params = stage.train_only(self.model)
         deadline = None
         if stage.budgeted and self.config.time_budget_s:
@@ -219,9 +235,16 @@ class Trainer:
             runner.optimizer.load_state_dict(self.optimizer_state)
         self.runner = runner
         stage.on_start(start)
-        runner.run(stage.step, start, every=lambda s: self._after_step(index, s))
+        until = self.config.pause_at if stage.budgeted else None
+        done = runner.run(stage.step, start, every=lambda s: self._after_step(index, s),
+                          until=until)  # fmt: skip
+        if until is not None and done == until < stage.config.steps:
+            self.save_state(index, done)
+            self.log.write(stage=stage.name, event="paused", step=done)
+            return False
         self.log.write(stage=stage.name, event="done",
                        elapsed_s=round(time.time() - self.started, 1))  # fmt: skip
+        return True
 
     def _objects_at(self, step: int) -> int:
         """Most objects per scene at stage-2 `step`: 1 at first, 5 after the curriculum."""
@@ -249,13 +272,18 @@ class Trainer:
         self.log.write(stage=name, step=step, **{k: round(v, 3) for k, v in scores.items()})
         return scores
 
-    def run(self) -> Path:
-        """Run (or resume) every stage and save the model; returns the model folder."""
+    def run(self) -> Path | None:
+        """Run (or resume) every stage and save the model; returns the model folder.
+
+        With `pause_at`, stage 2 stops at that step with the state saved, and there is no
+        model yet (None): resuming without `pause_at` goes on from there.
+        """
         self.model.train()
         self.log.write(stage="run", event="start", bf16=self.bf16, threads=self.config.threads,
                        resume_stage=self.resume.stage, resume_step=self.resume.step)  # fmt: skip
         for index in range(self.resume.stage, len(self.stages)):
-            self._run_stage(index)
+            if not self._run_stage(index):
+                return None
             if (end := self.stages[index].on_end) is not None:
                 end()
             self.save_state(index + 1, 0)
@@ -317,24 +345,26 @@ class Trainer:
         tmp.replace(self.out / "state.pt")
 
     def _check_resumable(self, saved_json: str) -> None:
-        """The saved run's configuration must be this one, but for its time budget.
+        """The saved run's configuration must be this one, but for `MAY_CHANGE`.
 
-        A new `time_budget_s` is accepted (and logged): it only ends stage 2 sooner, the
-        learning rate decaying by the clock, so that a run that will not finish in the
-        time it has left still ends annealed. A setting added to the recipe after the run
-        started is accepted at its default, which is what the run had.
+        A new `time_budget_s` only ends stage 2 sooner, the learning rate decaying by the
+        clock, so that a run that will not finish in the time it has left still ends
+        annealed; `pause_at` and `threads` change where it stops and how fast it goes (a
+        race's winner goes on alone on all threads). Each change is logged. A setting
+        added to the recipe after the run started is accepted at its default, which is
+        what the run had.
         """
         saved, now = json.loads(saved_json), json.loads(self.config.to_json())
         defaults = json.loads(TrainConfig().to_json())
-        for key in set(now) - set(saved):  # a setting added since: the run had its default
-            if now[key] == defaults.get(key):
-                saved[key] = now[key]
-        budget = "time_budget_s"
-        if {**saved, budget: None} != {**now, budget: None}:
+        _added_at_default(saved, now, defaults)
+        free = dict.fromkeys(MAY_CHANGE)
+        if {**saved, **free} != {**now, **free}:
             raise ValueError(f"{self.out} was started with another configuration; "
                              "resume with the same settings or use a new --out")  # fmt: skip
-        if saved.get(budget) != now[budget]:
-            self.log.write(event="time budget changed", was=saved.get(budget), now=now[budget])
+        for key in MAY_CHANGE:
+            if saved.get(key) != now[key]:
+                self.log.write(event="setting changed", setting=key, was=saved.get(key),
+                               now=now[key])  # fmt: skip
 
     def load_state(self) -> bool:
         """Resume from `state.pt` if present; returns whether it was.

@@ -96,9 +96,33 @@ def test_resume_accepts_a_new_time_budget_and_logs_it(
     budgeted = replace(micro_config, time_budget_s=600.0)
     assert Trainer(budgeted, tmp_path, show_progress=False).load_state()
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert {"event": "time budget changed", "was": None, "now": 600.0}.items() <= records[
-        -1
-    ].items()
+    assert {"event": "setting changed", "setting": "time_budget_s", "was": None,
+            "now": 600.0}.items() <= records[-1].items()  # fmt: skip
+
+
+def test_a_paused_run_saves_no_model_and_resumes_to_the_same_weights(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    whole = Trainer(micro_config, tmp_path / "whole", show_progress=False)
+    whole.run()
+    paused = Trainer(replace(micro_config, pause_at=2), tmp_path / "p", show_progress=False)
+    assert paused.run() is None
+    assert not (tmp_path / "p" / "model").exists()
+    state = torch.load(tmp_path / "p" / "state.pt", weights_only=False)
+    assert (state["stage"], state["step"]) == (3, 2)
+    records = [json.loads(line) for line in (tmp_path / "p" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r.get("stage") == "validation"] == [2]
+    assert {"stage": "stage2", "event": "paused", "step": 2}.items() <= records[-1].items()
+    again = Trainer(replace(micro_config, pause_at=2), tmp_path / "p", show_progress=False)
+    assert again.load_state()
+    assert again.run() is None  # paused again, where it was
+    going_on = Trainer(micro_config, tmp_path / "p", show_progress=False)
+    assert going_on.load_state()
+    assert going_on.run() == tmp_path / "p" / "model"
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, going_on.model.state_dict()[name]), name
+    one_thread = Trainer(replace(micro_config, threads=1), tmp_path / "p", show_progress=False)
+    assert one_thread.load_state()  # threads may change too (a race's winner takes them all)
 
 
 def test_tokenizer_is_saved_and_reused(tmp_path: Path, micro_config: TrainConfig) -> None:
@@ -220,6 +244,7 @@ def test_resume_takes_a_setting_added_since_at_its_default(
     state = torch.load(tmp_path / "state.pt", weights_only=False)
     older = json.loads(state["config"])
     del older["stage0_ranks"]  # as saved by a trainer from before the setting existed
+    del older["stage2"]["decay"]  # a stage's setting added since, too
     state["config"] = json.dumps(older)
     torch.save(state, tmp_path / "state.pt")
     assert Trainer(micro_config, tmp_path, show_progress=False).load_state()
@@ -227,3 +252,6 @@ def test_resume_takes_a_setting_added_since_at_its_default(
         Trainer(
             replace(micro_config, stage0_ranks=True), tmp_path, show_progress=False
         ).load_state()
+    held = replace(micro_config, stage2=replace(micro_config.stage2, decay=0.2))
+    with pytest.raises(ValueError, match="another configuration"):
+        Trainer(held, tmp_path, show_progress=False).load_state()
