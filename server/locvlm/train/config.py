@@ -67,6 +67,10 @@ class TrainConfig:
     stage0_words: bool = True  # tie projected patches to the LM's category word embeddings
     stage0_ranks: bool = False  # stage 0 also learns each patch's object's place in reading
     # order (overall and within its category): what listing several instances needs
+    stage0_coords: bool = False  # number tokens get ordered embeddings, and stage 0 ties
+    # projected patches (one linear map per edge) to the embeddings of their box's values
+    lm_head_from_embeddings: bool = False  # after stage 0 the output head starts as a copy
+    # of the input embeddings, so a token the LM reads is one it can write
     image_token_norm: float | None = 1.0  # after stage 0: projected patches' mean norm, in
     # units of the LM's mean word-embedding norm (None: leave them ~100x larger)
     confusable_prob: float = 0.5  # training scenes: chance that an object shares its color

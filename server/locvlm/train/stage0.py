@@ -11,6 +11,11 @@ With `words` on, a third head ties the projector's output to the LM's own word
 embeddings: each projected patch must be closest (cosine) to the mean embedding of its
 category's words (" red circle"), so the question's words and the matching patches meet
 in one space before the LM is trained to find one from the other.
+
+With `coords` on, the same is done for the box: the values' own tokens get embeddings in
+which their order is a direction (`ordered_codes`), and a fourth head asks each projected
+patch, through one linear map per edge, to be closest to the embedding of that edge's
+value, so writing the box is copying tokens the LM already reads, not a regression.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from locvlm.tasks import Scene
 
 __all__ = [
     "MAX_OBJECTS",
+    "CoordHead",
     "DenseHeads",
     "WordHead",
     "dense_targets",
+    "ordered_codes",
     "owners",
     "rank_targets",
     "stage0_loss",
@@ -144,14 +151,67 @@ class WordHead(nn.Module):
         return functional.normalize(projected, dim=-1) @ classes.T * self.log_scale.exp()
 
 
+def ordered_codes(values: int, dim: int, norm: float, seed: int = 0) -> torch.Tensor:
+    """`(values, dim)` embeddings of 0 .. values - 1 in which order is linear.
+
+    Each value v (scaled to [0, 1]) is a ramp (v - 1/2, weighted twice) and sines and
+    cosines of pi * f * v for f = 1 .. 8 (fewer for few values: neighbours at most a
+    quarter turn apart), mapped into `dim` by a fixed random orthonormal basis and scaled
+    to `norm`: "is a < b" is the sign of one projection, and neighbours are alike.
+    """
+    v = torch.linspace(0.0, 1.0, values).unsqueeze(1)
+    top = max(1, min(8, (values - 1) // 2))
+    f = torch.arange(1, top + 1, dtype=torch.float32).unsqueeze(0)
+    features = torch.cat(
+        [2 * (v - 0.5), torch.cos(torch.pi * f * v), torch.sin(torch.pi * f * v)], 1
+    )
+    generator = torch.Generator().manual_seed(seed)
+    basis, _ = torch.linalg.qr(torch.randn(dim, features.shape[1], generator=generator))
+    codes = features @ basis.T
+    return codes * (norm / codes.norm(dim=1, keepdim=True))
+
+
+class CoordHead(nn.Module):
+    """Per-patch edge-value logits from projected patches against the LM's value tokens.
+
+    Class k of an edge is the mean input embedding of value k's tokens (`"k"` and `" k"`:
+    the first value of a box follows "[" without a space); each edge reads the patch
+    through its own linear map. Cosine similarity times a learnt temperature.
+    """
+
+    def __init__(self, value_ids: Sequence[Sequence[int]], hidden: int, seed: int = 0) -> None:
+        super().__init__()
+        width = max(len(ids) for ids in value_ids)
+        index = torch.zeros(len(value_ids), width, dtype=torch.long)
+        weight = torch.zeros(len(value_ids), width)
+        for k, ids in enumerate(value_ids):
+            index[k, : len(ids)] = torch.tensor(list(ids))
+            weight[k, : len(ids)] = 1.0 / len(ids)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("weight", weight, persistent=False)
+        generator = torch.Generator().manual_seed(seed)
+        maps = [torch.linalg.qr(torch.randn(hidden, hidden, generator=generator))[0]
+                for _ in range(4)]  # fmt: skip
+        self.maps = nn.Parameter(torch.stack(maps))  # (4, hidden, hidden): one per edge
+        self.log_scale = nn.Parameter(torch.tensor(2.3))
+
+    def forward(self, projected: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """Logits `(B, P, 4, values)` of projected patches `(B, P, D)`."""
+        index, weight = self.get_buffer("index"), self.get_buffer("weight")
+        values = functional.normalize((embeddings[index] * weight.unsqueeze(-1)).sum(1), dim=-1)
+        edges = functional.normalize(torch.einsum("bpd,eod->bpeo", projected, self.maps), dim=-1)
+        return edges @ values.T * self.log_scale.exp()
+
+
 def stage0_loss(
     heads: DenseHeads,
     features: torch.Tensor,
     scenes: Sequence[Scene],
     grid: int,
     word_logits: torch.Tensor | None = None,
+    coord_logits: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of the dense heads (plus the word head's, given its logits) and accuracies.
+    """Loss of the dense heads (plus the word and coordinate heads', given their logits).
 
     The word head's classes are in the heads' vocabulary order after class 0 (none), as
     the dense category targets are.
@@ -178,10 +238,18 @@ def stage0_loss(
     if word_logits is not None:
         loss = loss + functional.cross_entropy(word_logits.flatten(0, 1), cats.flatten())
         info["word_acc"] = (word_logits.argmax(-1) == cats).float().mean().item()
+    if coord_logits is not None:
+        loss = loss + functional.cross_entropy(
+            coord_logits.flatten(0, 2), edges.flatten(), ignore_index=-100, label_smoothing=0.1
+        )
     with torch.no_grad():
         covered = edges[..., 0] >= 0
         info["cat_acc"] = (cat_logits.argmax(-1) == cats).float().mean().item()
         info["edge_err_bins"] = (
             (edge_logits.argmax(-1) - edges).abs().float()[covered].mean().item()
         )
+        if coord_logits is not None:
+            info["coord_err_bins"] = (
+                (coord_logits.argmax(-1) - edges).abs().float()[covered].mean().item()
+            )
     return loss, info

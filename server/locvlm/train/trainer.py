@@ -35,7 +35,7 @@ from locvlm.train.conversation import conversation
 from locvlm.train.loop import Log, StageRunner, native_bf16
 from locvlm.train.scenes import SceneStream
 from locvlm.train.stage import Stage
-from locvlm.train.stage0 import DenseHeads, WordHead, stage0_loss
+from locvlm.train.stage0 import CoordHead, DenseHeads, WordHead, ordered_codes, stage0_loss
 from locvlm.train.validate import validate, validation_set
 
 __all__ = ["Trainer"]
@@ -90,6 +90,12 @@ class Trainer:
         phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids
                    for c in self.vocabulary]  # fmt: skip
         self.words = WordHead(phrases, self.preset.text.hidden)
+        self.value_ids = [self.tokenizer(s, add_special_tokens=False).input_ids
+                          for k in range(bins) for s in (str(k), f" {k}")]  # fmt: skip
+        pairs = [self.value_ids[k] + self.value_ids[k + 1] for k in range(0, 2 * bins, 2)]
+        self.coords = CoordHead(pairs, self.preset.text.hidden, config.seed)
+        if config.stage0_coords:
+            self._order_value_embeddings()
         self.rng = random.Random(config.seed)
         self.log = Log(self.out / "log.jsonl")
         self.bf16 = native_bf16() if config.bf16 is None else config.bf16
@@ -119,8 +125,10 @@ class Trainer:
         """The recipe: vision pre-training, the projector on captions, then everything."""
         c, m = self.config, self.model.model
         vision: list[torch.nn.Module] = [m.vision_tower, self.heads]
-        if c.stage0_words:
-            vision += [self.words, m.multi_modal_projector, m.language_model.embed_tokens]
+        if c.stage0_words or c.stage0_coords:
+            vision += [m.multi_modal_projector, m.language_model.embed_tokens]
+        vision += [self.words] if c.stage0_words else []
+        vision += [self.coords] if c.stage0_coords else []
         lm = [m.multi_modal_projector, m.language_model, self.model.lm_head]
         if not c.freeze_vision:
             lm.append(m.vision_tower)
@@ -143,6 +151,32 @@ class Trainer:
     def _after_vision(self) -> None:
         if self.config.image_token_norm:
             self.rescale_image_tokens(self.config.image_token_norm)
+        if self.config.lm_head_from_embeddings:
+            words = self.model.get_input_embeddings()
+            assert isinstance(words, torch.nn.Embedding)
+            with torch.no_grad():
+                self.model.lm_head.weight.copy_(words.weight)
+            self.log.write(stage="stage0", event="lm_head set to the input embeddings")
+
+    @torch.no_grad()
+    def _order_value_embeddings(self) -> None:
+        """Give each coordinate value's tokens an embedding in which order is linear.
+
+        The rows keep their own random part (`"k"` and `" k"` stay apart) and gain
+        `ordered_codes` at the embeddings' mean norm.
+
+        Raises:
+            ValueError: the tokenizer writes some value as several tokens.
+        """
+        if any(len(ids) != 1 for ids in self.value_ids):
+            raise ValueError("stage0_coords needs every coordinate value to be one token")
+        words = self.model.get_input_embeddings()
+        assert isinstance(words, torch.nn.Embedding)
+        table = words.weight
+        norm = float(table.norm(dim=-1).mean())
+        codes = ordered_codes(len(self.value_ids) // 2, table.shape[1], norm, self.config.seed)
+        for k, code in enumerate(codes):
+            table[self.value_ids[2 * k] + self.value_ids[2 * k + 1]] += code
 
     def _set_objects(self, step: int) -> None:
         """The curriculum: most objects per scene at stage-2 `step`."""
@@ -175,13 +209,17 @@ class Trainer:
         px = pixels([im for im, _ in scenes], v.image_size, self.encoder.mean, self.encoder.std)
         out = self.model.model.vision_tower(px, output_hidden_states=True)
         feats = out.hidden_states[-1][:, 1:]
-        word_logits = None
-        if self.config.stage0_words:
+        word_logits = coord_logits = None
+        if self.config.stage0_words or self.config.stage0_coords:
             projected = self.model.model.multi_modal_projector(feats)
             embeddings = self.model.get_input_embeddings().weight
-            word_logits = self.words(projected, embeddings)
+            if self.config.stage0_words:
+                word_logits = self.words(projected, embeddings)
+            if self.config.stage0_coords:
+                coord_logits = self.coords(projected, embeddings)
         grid = v.image_size // v.patch_size
-        return stage0_loss(self.heads, feats, [s for _, s in scenes], grid, word_logits)
+        return stage0_loss(self.heads, feats, [s for _, s in scenes], grid, word_logits,
+                           coord_logits)  # fmt: skip
 
     def _asked(self, scene: Scene) -> Sequence[str]:
         """The categories a turn may ask about as absent: sometimes only confusable ones."""
@@ -333,6 +371,7 @@ class Trainer:
         state: dict[str, Any] = {
             "stage": stage, "step": step, "model": self.model.state_dict(),
             "heads": self.heads.state_dict(), "words": self.words.state_dict(),
+            "coords": self.coords.state_dict(),
             "stream": self.stream.index,
             "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": self.config.to_json(), "optimizer": None,
@@ -380,6 +419,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.heads.load_state_dict(state["heads"])
         self.words.load_state_dict(state["words"])
+        if "coords" in state:  # saved by a trainer from before the head existed: unused
+            self.coords.load_state_dict(state["coords"])
         self.stream.index = state["stream"]
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])

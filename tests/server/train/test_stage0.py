@@ -4,9 +4,11 @@ import torch
 from locvlm.data.shapes import CATEGORIES, ShapesConfig, render_scene, task_scene
 from locvlm.tasks import Obj, Scene
 from locvlm.train.stage0 import (
+    CoordHead,
     DenseHeads,
     WordHead,
     dense_targets,
+    ordered_codes,
     owners,
     rank_targets,
     stage0_loss,
@@ -85,3 +87,54 @@ def test_the_rank_heads_add_a_loss_and_an_accuracy() -> None:
     loss_ranked.backward()
     assert ranked.ranks is not None
     assert ranked.ranks.weight.grad is not None
+
+
+def test_ordered_codes_make_order_a_direction_and_neighbours_alike() -> None:
+    codes = ordered_codes(64, 24, norm=3.0)
+    assert codes.shape == (64, 24)
+    assert torch.allclose(codes.norm(dim=1), torch.full((64,), 3.0), atol=1e-4)
+    # one direction orders every value: the least-squares readout of v is monotone (64
+    # random points in 24 dimensions have no such direction)
+    readout = torch.linalg.lstsq(codes, torch.linspace(0, 1, 64).unsqueeze(1)).solution
+    assert ((codes @ readout).squeeze(1).diff() > 0).all()
+    similar = torch.nn.functional.cosine_similarity(codes[10], codes, dim=-1)
+    assert similar.argsort(descending=True)[:3].tolist() in ([10, 9, 11], [10, 11, 9])
+    assert torch.equal(ordered_codes(32, 48, 3.0, seed=1), ordered_codes(32, 48, 3.0, seed=1))
+
+
+def test_coord_head_reads_each_edge_through_its_own_map() -> None:
+    torch.manual_seed(0)
+    embeddings = torch.randn(40, 16)
+    values = [[2 * k, 2 * k + 1] for k in range(8)]  # value k: tokens "k" and " k"
+    head = CoordHead(values, 16)
+    assert head(torch.randn(2, 5, 16), embeddings).shape == (2, 5, 4, 8)
+    with torch.no_grad():
+        head.maps.copy_(torch.eye(16).expand(4, 16, 16))
+    value_3 = embeddings[[6, 7]].mean(0)
+    logits = head(value_3.view(1, 1, 16), embeddings)
+    assert logits.argmax(-1).tolist() == [[[3, 3, 3, 3]]]
+    with torch.no_grad():
+        head.maps[1].mul_(-1)  # edge 1 reads the opposite direction: another value wins
+    assert head(value_3.view(1, 1, 16), embeddings).argmax(-1)[0, 0, 1] != 3
+
+
+def test_the_coord_loss_reaches_the_value_embeddings() -> None:
+    image, objects = render_scene(5, ShapesConfig(size=(64, 64)))
+    scene = task_scene(image.size, objects)
+    grid, hidden, text, bins = 8, 12, 10, 32
+    heads = DenseHeads(hidden, bins, CATEGORIES)
+    coords = CoordHead([[k] for k in range(bins)], text)
+    embeddings = torch.randn(bins, text, requires_grad=True)
+    projected = torch.randn(1, grid * grid, text, requires_grad=True)
+    features = torch.randn(1, grid * grid, hidden)
+    plain, _ = stage0_loss(heads, features, [scene], grid)
+    loss, info = stage0_loss(heads, features, [scene], grid, None, coords(projected, embeddings))
+    assert loss > plain
+    loss.backward()
+    assert embeddings.grad is not None
+    assert projected.grad is not None
+    _, edges = dense_targets(scene, grid, bins, heads.ids)
+    written = set(edges[edges >= 0].tolist())
+    touched = set(embeddings.grad.abs().sum(1).nonzero().flatten().tolist())
+    assert written <= touched
+    assert 0 <= info["coord_err_bins"] < bins

@@ -255,3 +255,45 @@ def test_resume_takes_a_setting_added_since_at_its_default(
     held = replace(micro_config, stage2=replace(micro_config.stage2, decay=0.2))
     with pytest.raises(ValueError, match="another configuration"):
         Trainer(held, tmp_path, show_progress=False).load_state()
+
+
+def test_stage0_coords_orders_the_value_tokens_and_trains_their_head(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    cfg = replace(micro_config, stage0_coords=True, lm_head_from_embeddings=True,
+                  codec={"name": "ivb", "bins": 8},  # the micro vocabulary holds " 0" .. " 7"
+                  stage1=replace(micro_config.stage1, steps=0),
+                  symbolic=replace(micro_config.symbolic, steps=0),
+                  stage2=replace(micro_config.stage2, steps=0))  # fmt: skip
+    plain = Trainer(replace(cfg, stage0_coords=False), tmp_path / "plain", show_progress=False)
+    trainer = Trainer(cfg, tmp_path / "coords", show_progress=False)
+    assert all(len(ids) == 1 for ids in trainer.value_ids)  # "k" and " k": one token each
+    table = trainer.model.get_input_embeddings().weight.detach()
+    before = plain.model.get_input_embeddings().weight.detach()
+    # only the value tokens changed; the rest is the plain run's initialisation
+    changed = (table != before).any(1).nonzero().flatten().tolist()
+    assert sorted(changed) == sorted(i for ids in trainer.value_ids for i in ids)
+    added = [table[ids[0]] - before[ids[0]] for ids in trainer.value_ids]
+    assert torch.allclose(added[6], added[7])  # "3" and " 3" gain the same code
+    codes = torch.stack(added[::2])
+    for k in range(1, 7):  # each value's code is most like its neighbours'
+        similar = torch.nn.functional.cosine_similarity(codes[k], codes, dim=-1)
+        assert set(similar.argsort(descending=True)[1:3].tolist()) == {k - 1, k + 1}
+    maps = trainer.coords.maps.detach().clone()
+    trainer.run()
+    assert not torch.equal(trainer.coords.maps, maps)  # the head trained in stage 0
+    log = [
+        json.loads(line) for line in (tmp_path / "coords" / "log.jsonl").read_text().splitlines()
+    ]
+    assert any("coord_err_bins" in row for row in log if row.get("stage") == "stage0")
+    assert torch.equal(trainer.model.lm_head.weight, trainer.model.get_input_embeddings().weight)
+    state = torch.load(tmp_path / "coords" / "state.pt", weights_only=False)
+    assert torch.equal(state["coords"]["maps"], trainer.coords.maps)  # it resumes too
+
+
+def test_stage0_coords_refuses_values_written_as_several_tokens(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    cfg = replace(micro_config, stage0_coords=True, codec={"name": "ivb", "bins": 1000})
+    with pytest.raises(ValueError, match="one token"):
+        Trainer(cfg, tmp_path, show_progress=False)
