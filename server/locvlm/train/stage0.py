@@ -33,6 +33,7 @@ __all__ = [
     "MAX_OBJECTS",
     "CoordHead",
     "DenseHeads",
+    "MeanEmbedding",
     "WordHead",
     "dense_targets",
     "ordered_codes",
@@ -123,6 +124,26 @@ class DenseHeads(nn.Module):
         return self.ranks(features).view(b, p, 2, MAX_OBJECTS + 1)
 
 
+class MeanEmbedding(nn.Module):
+    """The mean input embedding of each of several token sequences (a phrase, a value)."""
+
+    def __init__(self, token_ids: Sequence[Sequence[int]]) -> None:
+        super().__init__()
+        width = max(len(ids) for ids in token_ids)
+        index = torch.zeros(len(token_ids), width, dtype=torch.long)
+        weight = torch.zeros(len(token_ids), width)
+        for row, ids in enumerate(token_ids):
+            index[row, : len(ids)] = torch.tensor(list(ids))
+            weight[row, : len(ids)] = 1.0 / len(ids)
+        self.register_buffer("index", index, persistent=False)  # not saved: rebuilt
+        self.register_buffer("weight", weight, persistent=False)
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """`(sequences, D)` from the embedding table `(vocabulary, D)`."""
+        index, weight = self.get_buffer("index"), self.get_buffer("weight")
+        return (embeddings[index] * weight.unsqueeze(-1)).sum(1)
+
+
 class WordHead(nn.Module):
     """Per-patch category logits from projected patches against the LM's word embeddings.
 
@@ -132,21 +153,13 @@ class WordHead(nn.Module):
 
     def __init__(self, phrase_ids: Sequence[Sequence[int]], hidden: int) -> None:
         super().__init__()
-        width = max(len(ids) for ids in phrase_ids)
-        index = torch.zeros(len(phrase_ids), width, dtype=torch.long)
-        weight = torch.zeros(len(phrase_ids), width)
-        for c, ids in enumerate(phrase_ids):
-            index[c, : len(ids)] = torch.tensor(list(ids))
-            weight[c, : len(ids)] = 1.0 / len(ids)
-        self.register_buffer("index", index, persistent=False)
-        self.register_buffer("weight", weight, persistent=False)
+        self.phrases = MeanEmbedding(phrase_ids)
         self.background = nn.Parameter(torch.randn(hidden) * 0.02)
         self.log_scale = nn.Parameter(torch.tensor(2.3))  # temperature ~10, like CLIP's
 
     def forward(self, projected: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """Logits `(B, P, 1 + categories)` of projected patches `(B, P, D)`."""
-        index, weight = self.get_buffer("index"), self.get_buffer("weight")
-        phrases = (embeddings[index] * weight.unsqueeze(-1)).sum(1)
+        phrases = self.phrases(embeddings)
         classes = functional.normalize(torch.cat([self.background[None], phrases]), dim=-1)
         return functional.normalize(projected, dim=-1) @ classes.T * self.log_scale.exp()
 
@@ -181,14 +194,7 @@ class CoordHead(nn.Module):
 
     def __init__(self, value_ids: Sequence[Sequence[int]], hidden: int, seed: int = 0) -> None:
         super().__init__()
-        width = max(len(ids) for ids in value_ids)
-        index = torch.zeros(len(value_ids), width, dtype=torch.long)
-        weight = torch.zeros(len(value_ids), width)
-        for k, ids in enumerate(value_ids):
-            index[k, : len(ids)] = torch.tensor(list(ids))
-            weight[k, : len(ids)] = 1.0 / len(ids)
-        self.register_buffer("index", index, persistent=False)
-        self.register_buffer("weight", weight, persistent=False)
+        self.values = MeanEmbedding(value_ids)
         generator = torch.Generator().manual_seed(seed)
         maps = [torch.linalg.qr(torch.randn(hidden, hidden, generator=generator))[0]
                 for _ in range(4)]  # fmt: skip
@@ -197,8 +203,7 @@ class CoordHead(nn.Module):
 
     def forward(self, projected: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """Logits `(B, P, 4, values)` of projected patches `(B, P, D)`."""
-        index, weight = self.get_buffer("index"), self.get_buffer("weight")
-        values = functional.normalize((embeddings[index] * weight.unsqueeze(-1)).sum(1), dim=-1)
+        values = functional.normalize(self.values(embeddings), dim=-1)
         edges = functional.normalize(torch.einsum("bpd,eod->bpeo", projected, self.maps), dim=-1)
         return edges @ values.T * self.log_scale.exp()
 
