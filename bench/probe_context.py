@@ -18,30 +18,12 @@ import random
 from pathlib import Path
 
 import torch
+from PIL import Image
 
-from locvlm.model.inputs import pixels
-from locvlm.model.loading import LoadedModel, load_model
+from locvlm.model.loading import greedy_rows, load_model
 from locvlm.tasks import TASKS, Obj, Scene, detect
 from locvlm.tasks.scoring import correct
 from locvlm.train.scenes import SceneStream
-
-
-def _greedy(lm: LoadedModel, rows: list[list[int]], images: list[object]) -> list[str]:
-    tok = lm.tokenizer
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros_like(ids)
-    for i, row in enumerate(rows):  # left-padded: generation appends on the right
-        ids[i, width - len(row) :] = torch.tensor(row)
-        mask[i, width - len(row) :] = 1
-    enc = lm.encoder
-    px = pixels(images, enc.side, enc.mean, enc.std)  # type: ignore[arg-type]
-    with torch.inference_mode():
-        out = lm.model.generate(
-            input_ids=ids, attention_mask=mask, pixel_values=px, max_new_tokens=40,
-            do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-        )  # fmt: skip
-    return [t.strip() for t in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
 
 
 def main() -> None:
@@ -54,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(1)
     lm = load_model(args.model)
     stream, rng = SceneStream(seed=args.seed), random.Random(args.seed)
-    items: list[tuple[object, Scene, str, object]] = []
+    items: list[tuple[Image.Image, Scene, str, object]] = []
     while len(items) < args.n:
         image, scene = stream.next()
         turn = TASKS["locpred"].sample(scene, lm.codec, rng, stream.vocabulary)
@@ -77,9 +59,8 @@ def main() -> None:
                         + enc.follow_up_ids(question))  # fmt: skip
         texts: list[str] = []
         for start in range(0, len(rows), 40):
-            texts += _greedy(
-                lm, rows[start : start + 40], [i for i, *_ in items[start : start + 40]]
-            )
+            images = [i for i, *_ in items[start : start + 40]]
+            texts += greedy_rows(lm.model, enc, images, rows[start : start + 40], 40)
         right = sum(
             correct(TASKS["locpred"].read(text, lm.codec, scene.size, stream.vocabulary), expected)
             for text, (_, scene, _, expected) in zip(texts, items, strict=True)

@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerFast
 from locvlm.model.image import square
 from locvlm.model.prompt_format import IMAGE_TOKEN, follow_up, prompt, text_scene_prompt
 
-__all__ = ["Batch", "Encoder", "pixels", "prompt_batch", "text_prompt_batch"]
+__all__ = ["Batch", "Encoder", "pixels", "prompt_batch", "rows_batch", "text_prompt_batch"]
 
 IGNORE = -100
 
@@ -160,7 +160,14 @@ def prompt_batch(
     encoder: Encoder, images: Sequence[Image.Image], questions: Sequence[str]
 ) -> dict[str, torch.Tensor]:
     """Left-padded prompts (generation appends on the right) with their pixels."""
-    inputs = _left_padded([encoder.prompt_ids(q) for q in questions], encoder.tok.pad_token_id)
+    return rows_batch(encoder, images, [encoder.prompt_ids(q) for q in questions])
+
+
+def rows_batch(
+    encoder: Encoder, images: Sequence[Image.Image], rows: Sequence[list[int]]
+) -> dict[str, torch.Tensor]:
+    """`prompt_batch` of token rows already built (a conversation's earlier turns, say)."""
+    inputs = _left_padded(rows, encoder.tok.pad_token_id)
     inputs["pixel_values"] = pixels(images, encoder.side, encoder.mean, encoder.std)
     return inputs
 

@@ -13,12 +13,20 @@ from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTraine
 from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
-from locvlm.model.inputs import Encoder, prompt_batch, text_prompt_batch
+from locvlm.model.inputs import Encoder, prompt_batch, rows_batch, text_prompt_batch
 from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
 # resolve_model_dir lives with the sidecar (no torch); here too for the callers that load.
-__all__ = ["LoadedModel", "greedy", "greedy_text", "load_model", "load_served", "resolve_model_dir"]
+__all__ = [
+    "LoadedModel",
+    "greedy",
+    "greedy_rows",
+    "greedy_text",
+    "load_model",
+    "load_served",
+    "resolve_model_dir",
+]
 
 
 def greedy(
@@ -30,6 +38,17 @@ def greedy(
 ) -> list[str]:
     """Greedy answers to `questions` about `images` (one each), special tokens dropped."""
     return _greedy(model, encoder.tok, prompt_batch(encoder, images, questions), max_new_tokens)
+
+
+def greedy_rows(
+    model: LlavaForConditionalGeneration,
+    encoder: Encoder,
+    images: Sequence[Image.Image],
+    rows: Sequence[list[int]],
+    max_new_tokens: int = 64,
+) -> list[str]:
+    """`greedy` for prompts given as token rows (`model.inputs.rows_batch`)."""
+    return _greedy(model, encoder.tok, rows_batch(encoder, images, rows), max_new_tokens)
 
 
 def greedy_text(

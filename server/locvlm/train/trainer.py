@@ -90,10 +90,10 @@ class Trainer:
         phrases = [self.tokenizer(" " + c, add_special_tokens=False).input_ids
                    for c in self.vocabulary]  # fmt: skip
         self.words = WordHead(phrases, self.preset.text.hidden)
-        self.value_ids = [self.tokenizer(s, add_special_tokens=False).input_ids
-                          for k in range(bins) for s in (str(k), f" {k}")]  # fmt: skip
-        pairs = [self.value_ids[k] + self.value_ids[k + 1] for k in range(0, 2 * bins, 2)]
-        self.coords = CoordHead(pairs, self.preset.text.hidden, config.seed)
+        self.value_ids = [[i for s in (str(k), f" {k}")  # value k's tokens: "k", then " k"
+                           for i in self.tokenizer(s, add_special_tokens=False).input_ids]
+                          for k in range(bins)]  # fmt: skip
+        self.coords = CoordHead(self.value_ids, self.preset.text.hidden, config.seed)
         if config.stage0_coords:
             self._order_value_embeddings()
         self.rng = random.Random(config.seed)
@@ -152,10 +152,8 @@ class Trainer:
         if self.config.image_token_norm:
             self.rescale_image_tokens(self.config.image_token_norm)
         if self.config.lm_head_from_embeddings:
-            words = self.model.get_input_embeddings()
-            assert isinstance(words, torch.nn.Embedding)
             with torch.no_grad():
-                self.model.lm_head.weight.copy_(words.weight)
+                self.model.lm_head.weight.copy_(self._input_embeddings().weight)
             self.log.write(stage="stage0", event="lm_head set to the input embeddings")
 
     @torch.no_grad()
@@ -168,15 +166,19 @@ class Trainer:
         Raises:
             ValueError: the tokenizer writes some value as several tokens.
         """
-        if any(len(ids) != 1 for ids in self.value_ids):
+        if any(len(ids) != 2 for ids in self.value_ids):
             raise ValueError("stage0_coords needs every coordinate value to be one token")
+        table = self._input_embeddings().weight
+        norm = float(table.norm(dim=-1).mean())
+        codes = ordered_codes(len(self.value_ids), table.shape[1], norm, self.config.seed)
+        for ids, code in zip(self.value_ids, codes, strict=True):
+            table[ids] += code
+
+    def _input_embeddings(self) -> torch.nn.Embedding:
+        """The LM's input embedding table."""
         words = self.model.get_input_embeddings()
         assert isinstance(words, torch.nn.Embedding)
-        table = words.weight
-        norm = float(table.norm(dim=-1).mean())
-        codes = ordered_codes(len(self.value_ids) // 2, table.shape[1], norm, self.config.seed)
-        for k, code in enumerate(codes):
-            table[self.value_ids[2 * k] + self.value_ids[2 * k + 1]] += code
+        return words
 
     def _set_objects(self, step: int) -> None:
         """The curriculum: most objects per scene at stage-2 `step`."""
@@ -212,7 +214,7 @@ class Trainer:
         word_logits = coord_logits = None
         if self.config.stage0_words or self.config.stage0_coords:
             projected = self.model.model.multi_modal_projector(feats)
-            embeddings = self.model.get_input_embeddings().weight
+            embeddings = self._input_embeddings().weight
             if self.config.stage0_words:
                 word_logits = self.words(projected, embeddings)
             if self.config.stage0_coords:
@@ -344,9 +346,7 @@ class Trainer:
         m = self.model.model
         feats = m.vision_tower(px, output_hidden_states=True).hidden_states[-1][:, 1:]
         now = m.multi_modal_projector(feats).norm(dim=-1).mean()
-        words = self.model.get_input_embeddings()
-        assert isinstance(words, torch.nn.Embedding)
-        target = ratio * words.weight.norm(dim=-1).mean()
+        target = ratio * self._input_embeddings().weight.norm(dim=-1).mean()
         factor = float(target / now)
         last = m.multi_modal_projector.linear_2
         last.weight.mul_(factor)

@@ -7,7 +7,7 @@ from transformers import PreTrainedTokenizerFast
 from locvlm.coords import get_codec
 from locvlm.model.build import build_processor, image_stats
 from locvlm.model.config import get_preset
-from locvlm.model.inputs import IGNORE, Encoder, pixels, prompt_batch
+from locvlm.model.inputs import IGNORE, Encoder, pixels, prompt_batch, rows_batch
 from locvlm.model.tokenizer import build_tokenizer, task_corpus
 
 
@@ -61,6 +61,22 @@ def test_prompt_batch_is_left_padded(tok: PreTrainedTokenizerFast) -> None:
     assert batch["attention_mask"][0, 0] == 0
     assert batch["attention_mask"][0, -1] == 1
     assert batch["input_ids"][0, -1] == batch["input_ids"][1, -1]  # both end with the prompt end
+
+
+def test_rows_batch_pads_rows_already_built(tok: PreTrainedTokenizerFast) -> None:
+    encoder = Encoder(tok, 64, 64, *image_stats())
+    first = encoder.prompt_ids("List every object.") + encoder.answer_ids("red circle [1, 2, 3, 4]")
+    rows = [encoder.prompt_ids("Q?"), first + encoder.follow_up_ids("Where is it?")]
+    batch = rows_batch(encoder, [_image(64, 64)] * 2, rows)
+    assert batch["input_ids"].shape == (2, len(rows[1]))
+    assert batch["input_ids"][1].tolist() == rows[1]
+    assert batch["input_ids"][0, -len(rows[0]) :].tolist() == rows[0]
+    assert int(batch["attention_mask"][0].sum()) == len(rows[0])  # left padding masked
+    same = prompt_batch(encoder, [_image(64, 64)], ["Q?"])
+    assert torch.equal(
+        rows_batch(encoder, [_image(64, 64)], rows[:1])["input_ids"], same["input_ids"]
+    )
+    assert batch["pixel_values"].shape[0] == 2
 
 
 def test_conversations_match_the_chat_template(tok: PreTrainedTokenizerFast) -> None:

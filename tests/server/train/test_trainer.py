@@ -267,15 +267,15 @@ def test_stage0_coords_orders_the_value_tokens_and_trains_their_head(
                   stage2=replace(micro_config.stage2, steps=0))  # fmt: skip
     plain = Trainer(replace(cfg, stage0_coords=False), tmp_path / "plain", show_progress=False)
     trainer = Trainer(cfg, tmp_path / "coords", show_progress=False)
-    assert all(len(ids) == 1 for ids in trainer.value_ids)  # "k" and " k": one token each
+    assert all(len(ids) == 2 for ids in trainer.value_ids)  # "k" and " k": one token each
     table = trainer.model.get_input_embeddings().weight.detach()
     before = plain.model.get_input_embeddings().weight.detach()
     # only the value tokens changed; the rest is the plain run's initialisation
     changed = (table != before).any(1).nonzero().flatten().tolist()
     assert sorted(changed) == sorted(i for ids in trainer.value_ids for i in ids)
-    added = [table[ids[0]] - before[ids[0]] for ids in trainer.value_ids]
-    assert torch.allclose(added[6], added[7])  # "3" and " 3" gain the same code
-    codes = torch.stack(added[::2])
+    added = [table[ids] - before[ids] for ids in trainer.value_ids]
+    assert torch.allclose(added[3][0], added[3][1])  # "3" and " 3" gain the same code
+    codes = torch.stack([rows[0] for rows in added])
     for k in range(1, 7):  # each value's code is most like its neighbours'
         similar = torch.nn.functional.cosine_similarity(codes[k], codes, dim=-1)
         assert set(similar.argsort(descending=True)[1:3].tolist()) == {k - 1, k + 1}
