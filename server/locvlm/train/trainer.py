@@ -41,7 +41,8 @@ from locvlm.train.validate import validate, validation_set
 __all__ = ["Trainer"]
 
 VALIDATION_SEED = 999_983  # never a training seed: held-out scenes
-MAY_CHANGE = ("time_budget_s", "pause_at", "threads")  # settings a resumed run may change
+# settings a resumed run may change; `pick_at` is read only by a race, never by a run
+MAY_CHANGE = ("time_budget_s", "pause_at", "threads", "pick_at")
 
 
 @dataclass
@@ -389,7 +390,8 @@ class Trainer:
         A new `time_budget_s` only ends stage 2 sooner, the learning rate decaying by the
         clock, so that a run that will not finish in the time it has left still ends
         annealed; `pause_at` and `threads` change where it stops and how fast it goes (a
-        race's winner goes on alone on all threads). Each change is logged. A setting
+        race's winner goes on alone on all threads); `pick_at` only tells a race when to
+        choose, so runs can enter a race that picks sooner. Each change is logged. A setting
         added to the recipe after the run started is accepted at its default, which is
         what the run had.
         """

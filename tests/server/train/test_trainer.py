@@ -237,6 +237,18 @@ def test_bf16_follows_the_cpu_unless_set(tmp_path: Path, micro_config: TrainConf
     ]
 
 
+def test_resume_accepts_another_pick_at_but_not_another_recipe(
+    tmp_path: Path, micro_config: TrainConfig
+) -> None:
+    Trainer(micro_config, tmp_path, show_progress=False).run()
+    picked_sooner = replace(micro_config, pick_at=micro_config.pick_at - 1, threads=1)
+    assert Trainer(picked_sooner, tmp_path, show_progress=False).load_state()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {r.get("setting") for r in log if r.get("event") == "setting changed"} >= {"pick_at"}
+    with pytest.raises(ValueError, match="another configuration"):
+        Trainer(replace(picked_sooner, repeat_prob=0.5), tmp_path, show_progress=False).load_state()
+
+
 def test_resume_takes_a_setting_added_since_at_its_default(
     tmp_path: Path, micro_config: TrainConfig
 ) -> None:
