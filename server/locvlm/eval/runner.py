@@ -172,6 +172,10 @@ def markdown(report: dict[str, Any]) -> str:
             if "by_boxes" in t:
                 parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_boxes"].items())
                 extra.append(f"- {bench} {task} by boxes expected: {parts}")
+            if "by_object_size" in t:
+                parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_object_size"].items())
+                extra.append(f"- {bench} {task} by object size (narrowest side / side, "
+                             f"squashed): {parts}")  # fmt: skip
             if "mistakes" in t:
                 parts = ", ".join(f"{k} {n}" for k, n in t["mistakes"].items())
                 extra.append(f"- {bench} {task} wrong answers by kind: {parts}")

@@ -1,6 +1,6 @@
 import pytest
 
-from locvlm.eval.metrics import aspect_bucket, flip_consistency, pope, summarize
+from locvlm.eval.metrics import aspect_bucket, flip_consistency, pope, size_bucket, summarize
 from locvlm.eval.questions import Judged
 
 
@@ -115,6 +115,44 @@ def test_grounding_is_broken_down_by_the_boxes_expected() -> None:
     tasks = summarize(rows)["benches"]["grounding"]["tasks"]
     assert tasks["locpred"]["by_boxes"] == {"1": 1.0, "2": 0.0, "3+": 0.5}
     assert "by_boxes" not in tasks["negpred"]  # an absent phrase expects no box
+
+
+@pytest.mark.parametrize(
+    ("box", "size", "bucket"),
+    [
+        ([0, 0, 10, 10], (200, 100), "<0.075"),  # 10 of 200 across: squashed, 0.05
+        ([0, 0, 16, 40], (200, 100), "<0.1"),
+        ([0, 0, 30, 25], (100, 200), "<0.15"),  # 25 of 200 down: 0.125
+        ([0, 0, 20, 20], (100, 100), "<0.25"),
+        ([10, 10, 60, 40], (100, 100), ">=0.25"),
+    ],
+)
+def test_size_bucket_is_the_narrowest_side_of_the_squashed_box(
+    box: list[int], size: tuple[int, int], bucket: str
+) -> None:
+    assert size_bucket(box, size) == bucket
+
+
+def test_boxed_rows_are_broken_down_by_object_size() -> None:
+    def grounding(i: int, boxes: list[list[int]]) -> dict:
+        return {**_row(i, size=(100, 100)), "bench": "grounding", "task": "locpred",
+                "expected": {"boxes": boxes}}  # fmt: skip
+
+    rows = [
+        (grounding(0, [[0, 0, 5, 5]]), Judged(False, True)),
+        (grounding(1, [[0, 0, 50, 50], [60, 60, 65, 65]]), Judged(True, True)),  # smallest
+        (grounding(2, [[0, 0, 50, 50]]), Judged(True, True)),
+        ({**_row(3), "bench": "region", "task": "revloc", "args": {"box": [0, 0, 30, 30]}},
+         Judged(True, True)),
+        ({**_row(4), "bench": "grounding", "task": "negpred"}, Judged(True, True)),
+    ]  # fmt: skip
+    report = summarize(rows)["benches"]
+    assert report["grounding"]["tasks"]["locpred"]["by_object_size"] == {
+        "<0.075": 0.5,
+        ">=0.25": 1.0,
+    }
+    assert "by_object_size" not in report["grounding"]["tasks"]["negpred"]  # no box
+    assert report["region"]["tasks"]["revloc"]["by_object_size"] == {">=0.25": 1.0}
 
 
 def test_wrong_answers_are_counted_by_kind_where_the_task_tells_them_apart() -> None:
