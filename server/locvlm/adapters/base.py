@@ -208,6 +208,22 @@ class Adapter(ABC):
             return boxes
         return [] if self.says_none(text) else None
 
+    def second_look(self, phrase: str, size: SizeLike) -> Question | None:
+        """The question asked again about a phrase its listing names none of (or None).
+
+        For a checkpoint read from its listing (`reads_listing`): the phrase's own
+        question. None: the family takes no second look.
+        """
+        return None
+
+    def read_second_look(self, text: str, listing: str, phrase: str, size: SizeLike) -> list[Box]:
+        """The boxes an answer to `second_look` adds to a listing without `phrase`.
+
+        `listing` is the text that named none of it (`tasks.detect.grounded`); [] when
+        the answer adds none.
+        """
+        return []
+
     def says_none(self, text: str) -> bool:
         """Whether `text` says there is nothing: empty, or "There is no ..." in words."""
         return not text.strip() or is_absent(text)

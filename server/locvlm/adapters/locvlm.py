@@ -55,6 +55,9 @@ class LocVLMAdapter(Adapter):
         """
         if self.reads_listing:
             return self.detect([], size)
+        return self._locpred(phrase, size)
+
+    def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}
         return Question(
             task.prompt(args, self.codec, size), task.constraint(args, self.codec, self.vocabulary)
@@ -70,6 +73,18 @@ class LocVLMAdapter(Adapter):
             return None if listed is None else list(detect.instances(listed, phrase))
         found = TASKS["locpred"].read(text, self.codec, size)
         return None if found is None else list(found.boxes)
+
+    def second_look(self, phrase: str, size: SizeLike) -> Question | None:
+        """LocPred's question, for a checkpoint read from its listing (else None)."""
+        return self._locpred(phrase, size) if self.reads_listing else None
+
+    def read_second_look(self, text: str, listing: str, phrase: str, size: SizeLike) -> list[Box]:
+        """The own answer's boxes where the listing has no object (`detect.grounded`)."""
+        listed = TASKS["detect"].read(listing, self.codec, size)
+        own = TASKS["locpred"].read(text, self.codec, size)
+        if listed is None or own is None:
+            return []
+        return list(detect.grounded(listed, phrase, own.boxes))
 
     def detect(self, categories: Sequence[str], size: SizeLike) -> Question:
         """The detect task's question, listing only the known categories."""

@@ -93,18 +93,24 @@ def served_question(
 
 
 def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -> BenchQuestion:
-    """A grounding row answered from the listing of every object (right: the same boxes)."""
-    listing, phrase = TASKS["detect"], str(row["args"]["phrase"])
+    """A grounding row answered from the listing of every object (right: the same boxes).
+
+    Where the listing names none of the phrase, the phrase's own answer is the API's
+    second look (`detect.grounded`); answers saved before it existed are judged without.
+    """
+    listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
     want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
 
-    def judge(text: str) -> Judged:
+    def judge(text: str, own_text: str | None = None) -> Judged:
         listed = listing.read(text, codec, size)
         if listed is None:
             return Judged(False, False)
-        got = list(detect.instances(listed, phrase))
+        own = None if own_text is None else own_task.read(own_text, codec, size)
+        got = list(detect.grounded(listed, phrase, () if own is None else own.boxes))
         return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
 
-    return BenchQuestion(listing.prompt({}, codec, size), judge)
+    own_prompt = own_task.prompt({"phrase": phrase}, codec, size)
+    return BenchQuestion(listing.prompt({}, codec, size), judge, (own_prompt,))
 
 
 def _related_by_listing(

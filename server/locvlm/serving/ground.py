@@ -12,6 +12,33 @@ from locvlm_client import Box, CoordSpace, GroundResponse, GroundResult, ImageSi
 __all__ = ["ground", "in_space"]
 
 
+async def _second_look(
+    ctx: ServingContext,
+    image: Image.Image,
+    names: dict[str, str],
+    found: dict[str, list[Box] | None],
+    texts: dict[str, str],
+) -> None:
+    """Ask again about each phrase its listing named none of; keep what that adds.
+
+    `names` maps each asked phrase to its category; `found` and `texts` (the boxes and
+    the answer text of each phrase) are updated where the second look adds boxes.
+    """
+    again = {
+        p: q
+        for p in found
+        if found[p] == [] and (q := ctx.adapter.second_look(names[p], image.size))
+    }
+    if not again:
+        return
+    looked = await ctx.ask(
+        image, [q.text for q in again.values()], [q.regex for q in again.values()]
+    )
+    for p, out in zip(again, looked, strict=True):
+        if boxes := ctx.adapter.read_second_look(out.text, texts[p], names[p], image.size):
+            found[p], texts[p] = boxes, out.text
+
+
 def in_space(box: Box, size: tuple[int, int], coords: CoordSpace) -> Box:
     """`box` (pixels of an image of `size`) in the requested space."""
     if coords == "pixel":
@@ -27,7 +54,9 @@ async def ground(
     A phrase outside the model's vocabulary is not asked: it comes back not found, with
     a warning (the model would point at whatever object it knows best). Phrases whose
     questions are the same (a checkpoint that grounds from its listing of every object)
-    share one answer.
+    share one answer; a phrase that listing names none of is asked about again on its
+    own, and boxes of that answer where nothing is listed are kept (`second_look`: a
+    listing misses objects).
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
@@ -38,15 +67,17 @@ async def ground(
     answers = await ctx.ask(image, [q.text for q in unique], [q.regex for q in unique])
     said = dict(zip(unique, (out.text for out in answers), strict=True))
     texts = {p: said[q] for p, q in questions.items()}
+    found = {p: adapter.read_ground(t, known[p] or p, size) for p, t in texts.items()}
+    await _second_look(ctx, image, {p: known[p] or p for p in texts}, found, texts)
     results = []
     for phrase in phrases:
         if phrase not in texts:
             warning = adapter.unknown_warning(phrase)
             results.append(GroundResult(phrase=phrase, found=False, warning=warning))
             continue
-        found = adapter.read_ground(texts[phrase], known[phrase] or phrase, size)
-        boxes = [] if found is None else [in_space(b, size, coords) for b in found]
-        ctx.report("ground", found is not None, len(boxes))
+        said_boxes = found[phrase]
+        boxes = [] if said_boxes is None else [in_space(b, size, coords) for b in said_boxes]
+        ctx.report("ground", said_boxes is not None, len(boxes))
         results.append(
             GroundResult(phrase=phrase, found=bool(boxes), boxes=boxes, raw=texts[phrase])
         )

@@ -24,6 +24,7 @@ __all__ = [
     "SOME_TEMPLATES",
     "DetectTask",
     "answer",
+    "grounded",
     "instances",
     "listing",
     "matched",
@@ -105,6 +106,23 @@ def parse(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...] | None:
 def instances(objects: Sequence[Obj], phrase: str) -> tuple[Box, ...]:
     """The boxes a listing gives `phrase` (a category as the listing writes it)."""
     return tuple(obj.box for obj in objects if obj.category == normalize(phrase))
+
+
+def grounded(
+    objects: Sequence[Obj], phrase: str, own: Sequence[Box] = (), overlap: float = 0.3
+) -> tuple[Box, ...]:
+    """A phrase's boxes read from a listing, with a second look where it names none.
+
+    The listing's boxes of `phrase` (`instances`); when there are none, the boxes of the
+    model's own answer about the phrase (`own`: LocPred's, asked as a second look) that
+    no listed object covers (IoU > `overlap`). A listing misses objects, and an own box
+    where nothing is listed is such a miss; an own box on a listed object of another
+    category is that object (a same-colour or same-shape mix-up), not a miss, and the
+    listing's word stands.
+    """
+    if found := instances(objects, phrase):
+        return found
+    return tuple(b for b in own if all(b.iou(o.box) <= overlap for o in objects))
 
 
 def matched(got: Sequence[Obj], want: Sequence[Obj]) -> int:

@@ -79,6 +79,24 @@ def test_a_checkpoint_that_grounds_from_its_listing_reads_each_phrase_from_it():
     assert adapter.read_ground("hmm", "red circle", (128, 64)) is None
 
 
+def test_a_phrase_its_listing_names_none_of_gets_a_second_look_on_its_own():
+    adapter = get_adapter(SIDECAR.replace(listing=True))
+    size = (128, 64)
+    look = adapter.second_look("red circle", size)
+    assert look is not None
+    assert look.text == "Where is the red circle?"
+    encode = adapter.codec.encode
+    square, elsewhere = Box(x1=0, y1=0, x2=32, y2=32), Box(x1=64, y1=32, x2=96, y2=64)
+    listing = f"blue square {encode([square], size)}"
+    own = adapter.read_second_look(encode([elsewhere], size), listing, "red circle", size)
+    assert len(own) == 1  # where nothing is listed: kept
+    assert own[0].iou(elsewhere) > 0.5
+    assert adapter.read_second_look(encode([square], size), listing, "red circle", size) == []
+    assert adapter.read_second_look("There is no red circle.", listing, "red circle", size) == []
+    assert adapter.read_second_look(encode([elsewhere], size), "hmm", "red circle", size) == []
+    assert get_adapter(SIDECAR).second_look("red circle", size) is None  # asked on its own
+
+
 def test_how_a_checkpoint_grounds_is_in_its_sidecar(tmp_path: Path):
     assert SIDECAR.listing is False  # sidecars written before the field
     config = TrainConfig()

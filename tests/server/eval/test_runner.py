@@ -209,3 +209,34 @@ def test_region_rows_are_also_judged_with_the_relation_from_the_listing(tmp_path
     assert again.exit_code == 0, again.output
     rejudged = json.loads((tmp_path / "again.json").read_text())["benches"]["region"]["tasks"]
     assert rejudged["region_served"]["accuracy"] == 1.0
+
+
+def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_path: Path) -> None:
+    """As `/v1/ground` answers: a phrase the listing names none of is taken from the
+    model's own answer where nothing is listed; saved answers from before keep working."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    codec = get_codec("ivb", bins=32)
+    rows = [{"id": f"grounding/0/{i}", "bench": "grounding", "task": task, "image": str(image),
+             "size": [64, 64], "args": {"phrase": phrase}, "expected": {"boxes": boxes}}
+            for i, (task, phrase, boxes) in enumerate([
+                ("locpred", "red circle", [[2, 34, 18, 50]]),  # the listing misses it
+                ("negpred", "green circle", []),  # the model's own answer boxes a listed object
+            ])]  # fmt: skip
+    asked: list[str] = []
+
+    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        asked.extend(prompts)
+        answers = {"List every object.": "blue square [16, 0, 24, 8]",
+                   "Where is the red circle?": "[1, 17, 9, 25]",
+                   "Where is the green circle?": "[16, 0, 24, 8]"}  # fmt: skip
+        return [answers[p] for p in prompts]
+
+    report, records = evaluate(rows, model, codec, evidence=False, listing=True)
+    tasks = report["benches"]["grounding"]["tasks"]
+    assert (tasks["locpred"]["accuracy"], tasks["locpred_served"]["accuracy"]) == (1.0, 1.0)
+    assert (tasks["negpred"]["accuracy"], tasks["negpred_served"]["accuracy"]) == (0.0, 1.0)
+    assert sorted(asked) == sorted(set(asked))  # each question generated once
+    before = {r["id"]: r["text"] for r in records}  # saved without the second look's text
+    report, _ = evaluate(rows, model, codec, evidence=False, listing=True, answers=before)
+    assert report["benches"]["grounding"]["tasks"]["locpred_served"]["accuracy"] == 0.0

@@ -49,3 +49,41 @@ async def test_a_checkpoint_that_grounds_from_its_listing_is_asked_once_an_image
     assert circles.boxes[1].to_xyxy() == (1.0, 33.0, 17.0, 49.0)
     assert circles.raw == square.raw == _Lister.LISTING
     assert (cat.found, "not a category" in (cat.warning or "")) == (False, True)
+
+
+class _Misser(RecordingEngine):
+    """Lists a blue square only; asked about a phrase on its own, boxes it at `OWN`."""
+
+    LISTING = "blue square [16, 0, 24, 8]"
+
+    def __init__(self, own: str) -> None:
+        super().__init__(SIDECAR.replace(listing=True))
+        self.own = own
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.asked += [r.question for r in requests]
+        return [GenerationResult(self.LISTING if r.question == "List every object." else self.own,
+                                 5, 5) for r in requests]  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_phrase_the_listing_missed_is_found_by_a_second_look_where_nothing_is_listed():
+    engine = _Misser("[0, 16, 8, 24]")
+    answer = await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                          ["red circle", "blue square"])  # fmt: skip
+    circle, square = answer.results
+    assert engine.asked == ["List every object.", "Where is the red circle?"]  # square listed
+    assert circle.boxes == get_codec("ivb", bins=32).decode("[0, 16, 8, 24]", (64, 64))
+    assert circle.raw == "[0, 16, 8, 24]"  # the answer its boxes came from
+    assert (square.found, square.raw) == (True, _Misser.LISTING)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("own", ["[16, 0, 24, 8]", "There is no red circle."])
+async def test_a_second_look_on_a_listed_object_or_saying_none_leaves_the_phrase_not_found(own):
+    engine = _Misser(own)  # the box is the listed blue square's: a colour mix-up, not a miss
+    answer = await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                          ["red circle"])  # fmt: skip
+    (circle,) = answer.results
+    assert (circle.found, circle.boxes, circle.raw) == (False, [], _Misser.LISTING)
+    assert len(engine.asked) == 2

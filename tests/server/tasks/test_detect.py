@@ -106,3 +106,13 @@ def test_judge_of_nothing_listed() -> None:
     judged = TASKS["detect"].judge("nothing", {"objects": []}, get_codec("ivb"), (64, 64))
     assert judged.correct
     assert judged.said == {"predicted": 0, "expected": 0, "matched": 0}
+
+
+def test_grounded_reads_the_listing_and_looks_again_only_where_it_names_none() -> None:
+    listed = (CIRCLE, SQUARE)
+    elsewhere, on_square = Box.from_xyxy((10, 60, 30, 80)), Box.from_xyxy((52, 2, 70, 20))
+    assert detect.grounded(listed, RC, [elsewhere]) == (CIRCLE.box,)  # the listing's word
+    assert detect.grounded(listed, "red square", [elsewhere]) == (elsewhere,)  # a miss
+    assert detect.grounded(listed, "red square", [on_square]) == ()  # the blue square
+    assert detect.grounded(listed, "red square") == ()  # no second look
+    assert detect.grounded((), RC, [elsewhere, on_square]) == (elsewhere, on_square)
