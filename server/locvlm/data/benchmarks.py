@@ -132,15 +132,17 @@ def build_benchmarks(
 ) -> Iterator[Row]:
     """The rows of each kind in turn, image by image (clip by clip for motion).
 
-    Row ids are `"{kind}/{image or video id}/{index}"`. `progress` is called once per
-    image (or clip) done.
+    Row ids are `"{kind}/{image or video id}/{index}"`, and `".../{split}"` with
+    `negatives`, so that the files of each split can be evaluated together. `progress` is
+    called once per image (or clip) done.
     """
     source = BenchSource(dataset, options or BenchOptions())
+    suffix = f"/{source.options.negatives}" if source.options.negatives else ""
     for name in kinds:
         kind = BENCHMARKS[name]
         for unit in kind.units(source):
             rows = kind.rows(source, unit, source.rng(name, unit.key))
             for index, found in enumerate(rows):
-                yield {"id": f"{name}/{unit.key}/{index}", "bench": name, **found}
+                yield {"id": f"{name}/{unit.key}/{index}{suffix}", "bench": name, **found}
             if progress is not None:
                 progress(1)

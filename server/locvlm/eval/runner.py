@@ -29,9 +29,11 @@ def load_rows(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     """Rows of benchmark JSONL files; relative image paths resolved against each file.
 
     Raises:
-        ValueError: naming the file and line of a malformed row.
+        ValueError: naming the file and line of a malformed row, or of a row whose id an
+            earlier row has (answers and records are kept by id).
     """
     rows = []
+    seen: dict[str, str] = {}  # row id -> where it was first
     for path in paths:
         base = Path(path).parent
         for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -43,6 +45,10 @@ def load_rows(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
             if missing := [k for k in _REQUIRED if k not in row]:
                 raise ValueError(f"{path}:{number}: missing fields {missing}")
+            where = f"{path}:{number}"
+            if (first := seen.setdefault(str(row["id"]), where)) != where:
+                raise ValueError(f"{where}: row id {row['id']!r} is also at {first}; ids "
+                                 "must be unique across the files evaluated together")  # fmt: skip
             for key in ("image",):
                 if row.get(key) and not Path(row[key]).is_absolute():
                     row[key] = str(base / row[key])

@@ -128,7 +128,10 @@ def test_grounding_negatives_are_negpred_rows(coco_tiny):
         assert row["expected"] == {"boxes": []}
         assert row["split"] == "adversarial"
         assert row["args"]["phrase"] not in present[row["id"].split("/")[1]]
+        assert row["id"].endswith("/adversarial")  # each split's file has its own ids
     assert all(r["args"]["phrase"] != "person" for r in negatives if r["image"] == "crowd.png")
+    others = {r["id"] for r in _rows(coco_tiny, "grounding", negatives="random")}
+    assert not others & {r["id"] for r in rows}  # so the splits evaluate together
 
 
 def test_region_names_the_box_and_every_valid_relation(coco_tiny):

@@ -98,6 +98,17 @@ def test_malformed_bench_line_names_file_and_line(tmp_path: Path) -> None:
         load_rows([path])
 
 
+def test_a_row_id_seen_in_an_earlier_file_is_refused_with_both_places(tmp_path: Path) -> None:
+    row = json.dumps(
+        {"id": "grounding/0/3", "bench": "grounding", "task": "negpred", "size": [1, 1]}
+    )
+    (tmp_path / "random.jsonl").write_text(row + "\n")
+    (tmp_path / "popular.jsonl").write_text(row + "\n")
+    with pytest.raises(ValueError, match=r"popular.jsonl:1: row id 'grounding/0/3' is also at "
+                                         r".*random.jsonl:1"):  # fmt: skip
+        load_rows([tmp_path / "random.jsonl", tmp_path / "popular.jsonl"])
+
+
 def test_saved_answers_are_judged_again_without_generating(bench: Path) -> None:
     rows = load_rows([bench])
     codec = get_codec("ivb")
