@@ -116,7 +116,7 @@ def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -
 def _related_by_listing(
     row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
 ) -> BenchQuestion:
-    """A region row: the model's category, the relation from the listing (`region.in_scene`).
+    """A region row as `/v1/describe` answers it in context, with the listing (`region.in_scene`).
 
     When either answer cannot be read, the model's own description is judged.
     """
@@ -126,7 +126,7 @@ def _related_by_listing(
     def judge(text: str, listing_text: str) -> Judged:
         said, listed = region.parse(text), listing.read(listing_text, codec, size)
         if said is not None and listed is not None:
-            text = region.in_scene(said.category, as_box(args["box"]), listed)
+            _, text = region.in_scene(said.category, as_box(args["box"]), listed)
         return task.judge(text, expected, codec, size)
 
     return BenchQuestion(task.prompt(args, codec, size), judge, (listing.prompt({}, codec, size),))

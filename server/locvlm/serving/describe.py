@@ -26,9 +26,10 @@ async def describe(
     """Describe every region (in `coords` of `image`, clipped to it).
 
     In context, for a checkpoint read from its listing of every object (`Sidecar.listing`),
-    the listing is asked once with the regions: each region's category is the model's own
-    answer, its relation the clearest one to another listed object (`region.in_scene`). A
-    listing that cannot be read leaves the model's own descriptions.
+    the listing is asked once with the regions: each region's category is the listed
+    object's at the region (the model's own answer where none is listed there), its
+    relation the clearest one to another listed object (`region.in_scene`). A listing that
+    cannot be read leaves the model's own descriptions.
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("describe")
@@ -48,7 +49,7 @@ async def describe(
         said = adapter.read_describe(out.text, size)
         ctx.report("describe", said.parsed)
         if listed is not None and said.label is not None:
-            said = Described(said.label, region.in_scene(said.label, box, listed))
+            said = Described(*region.in_scene(said.label, box, listed))
         results.append(
             RegionResult(
                 region=in_space(box, size, coords),

@@ -47,6 +47,19 @@ async def test_in_context_the_relation_comes_from_the_listing_asked_once():
 
 
 @pytest.mark.anyio
+async def test_in_context_the_category_is_the_listed_objects_at_the_region():
+    engine = _Describer(
+        LISTING.replace("red circle", "green diamond"), SIDECAR.replace(listing=True)
+    )
+    answer = await describe(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                            [CIRCLE, Box.from_xyxy((4, 40, 20, 56))])  # fmt: skip
+    listed, unlisted = answer.results  # the second region: nothing listed there
+    assert (listed.label, listed.description) == ("green diamond", "the green diamond left "
+                                                  "of the blue square")  # fmt: skip
+    assert unlisted.label == "red circle"  # the model's own answer about the region
+
+
+@pytest.mark.anyio
 async def test_without_a_listing_to_read_the_models_own_description_stays():
     for sidecar, listing in ((SIDECAR, LISTING), (SIDECAR.replace(listing=True), "hmm")):
         engine = _Describer(listing, sidecar=sidecar)

@@ -164,3 +164,14 @@ def test_relate_finds_nothing_when_every_other_object_overlaps_the_region():
     assert region.relate(region_box, [_obj(RC, (40, 40, 60, 60))]) is None
     assert region.relate(region_box, [_obj(BS, (50, 50, 80, 80))]) is None  # overlaps both axes
     assert region.relate(region_box, []) is None
+
+
+def test_in_scene_names_the_region_as_listed_and_relates_it_to_the_others():
+    region_box = Box.from_xyxy((40, 40, 60, 60))
+    listed = [_obj(RC, (41, 41, 59, 59)), _obj(BS, (70, 40, 90, 60))]
+    assert region.listed_at(region_box, listed) == listed[0]
+    assert region.in_scene(BS, region_box, listed) == (RC, "the red circle left of the blue square")
+    elsewhere = [_obj(RC, (0, 0, 10, 10)), listed[1]]  # nothing listed at the region
+    assert region.listed_at(region_box, elsewhere) is None
+    assert region.in_scene(BS, region_box, elsewhere)[0] == BS  # the model's own answer
+    assert region.in_scene(RC, region_box, [])[1] == "the red circle"  # no partner
