@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from locvlm.coords import Codec
-from locvlm.coords.relations import Relation
+from locvlm.coords.relations import Axis, Relation
 from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
@@ -70,26 +70,52 @@ def served_question(
     a checkpoint read from its listing (`Sidecar.listing`): a grounding row (present or
     absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
     boxes taken from the listing; a region row in context as `/v1/describe` asks it, the
-    region question and the listing, the relation taken from the listing. None for any
-    other row. The task's own question is still asked by `question`; this is what an API
-    user gets for the same row.
+    region question and the listing, the relation taken from the listing; a side or
+    yes/no row with the listing beside, the side taken from it where it places both
+    objects. None for any other row. The task's own question is still asked by
+    `question`; this is what an API user gets for the same row.
     """
     size = (int(row["size"][0]), int(row["size"][1]))
     if row["task"] in ("locpred", "negpred") and listing:
         return _from_listing(row, codec, size)
     if row["task"] == "region" and listing:
         return _related_by_listing(row, codec, size)
+    if row["task"] == "spatial_yes_no" or (row["task"] == "spatial_side" and listing):
+        return _side_served(row, codec, size, evidence, listing)
+    return None
+
+
+def _side_served(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], evidence: bool, listing: bool
+) -> BenchQuestion | None:
+    """A side or yes/no row as `/v1/spatial` asks it.
+
+    The pair's side question (for a yes/no row, the side said is compared with the
+    relation asked); for a checkpoint read from its listing, the side is the listing's
+    where it places both objects (`spatial.side_in_listing`), the listing asked beside.
+    """
     task = bench_task("spatial_side", evidence)
-    if row["task"] != "spatial_yes_no" or task is None:
+    if task is None:
         return None
-    args, asked = row["args"], Relation(row["args"]["relation"])
-    want = row["expected"]["answer"] == "yes"
+    yes_no = row["task"] == "spatial_yes_no"
+    args = spatial.side_args(row["args"]) if yes_no else row["args"]
+    axis, lister = Axis(args["axis"]), TASKS["detect"]
 
-    def judge(text: str) -> Judged:
-        said = spatial.yes_from_side(task.read(text, codec, size).value, asked)
-        return Judged(said is want, said is not None, said)
+    def judge(text: str, listing_text: str | None = None) -> Judged:
+        side = task.read(text, codec, size).value
+        listed = None if listing_text is None else lister.read(listing_text, codec, size)
+        if listed and (found := spatial.side_in_listing(listed, args["subject"],
+                                                        args["reference"], axis)):  # fmt: skip
+            side = found.value
+        side = side if isinstance(side, Relation) else None
+        if yes_no:
+            said = spatial.yes_from_side(side, Relation(row["args"]["relation"]))
+            return Judged(said is (row["expected"]["answer"] == "yes"), said is not None, said)
+        right = side is not None and spatial.answer(side) == row["expected"]["answer"]
+        return Judged(right, side is not None, side)
 
-    return BenchQuestion(task.prompt(spatial.side_args(args), codec, size), judge)
+    also = (lister.prompt({}, codec, size),) if listing else ()
+    return BenchQuestion(task.prompt(args, codec, size), judge, also)
 
 
 def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -> BenchQuestion:

@@ -5,7 +5,10 @@ count); the model answers it in the checkpoint's format. A checkpoint trained to
 its evidence before the answer is taken at its word: those boxes are the evidence, so
 they cannot disagree with the answer's own text. Otherwise the objects the question
 names are grounded with LocPred in the same engine call, so callers can check the
-reasoning.
+reasoning. A checkpoint read from its listing of every object (`Sidecar.listing`) is
+also asked for the listing with a side or yes/no question: where it lists both objects
+once and apart on the asked axis, the side and the evidence are the listing's (it places
+objects more reliably than a side answer binds them); else the model's answer stands.
 Questions that match no template are answered as free text (`answer_type="free"`).
 Families that have no spatial answer format of their own are answered by
 localize-then-reason (`serving.reasoned`).
@@ -17,10 +20,11 @@ from typing import Any
 
 from PIL import Image
 
+from locvlm.adapters.base import Question
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
 from locvlm.serving.reasoned import reason_spatial
-from locvlm.tasks import TASKS, Task, spatial
+from locvlm.tasks import TASKS, Obj, Task, spatial
 from locvlm.tasks._text import yes_or_no
 from locvlm.tasks.classify import ClassifiedQuestion, classify
 from locvlm_client import CoordSpace, Detection, SpatialResponse
@@ -47,6 +51,28 @@ def _task(q: ClassifiedQuestion, ctx: ServingContext) -> Task[Any] | None:
         return None
     evidence = f"{name}_evidence"
     return TASKS[evidence if ctx.sidecar.spatial_evidence and evidence in TASKS else name]
+
+
+def _side_listing(
+    ctx: ServingContext, q: ClassifiedQuestion, task: Task[Any] | None, size: tuple[int, int]
+) -> Question | None:
+    """The listing asked beside a side or yes/no question, for a checkpoint read from it."""
+    if task is None or q.answer_type not in ("yes_no", "side") or not ctx.adapter.reads_listing:
+        return None
+    return ctx.adapter.detect([], size) if q.subject and q.reference else None
+
+
+def _side_from_listing(
+    ctx: ServingContext, q: ClassifiedQuestion, text: str, size: tuple[int, int]
+) -> spatial.SpatialAnswer | None:
+    """The side the listing gives (`spatial.side_in_listing`), None where it gives none."""
+    found = ctx.adapter.read_detect(text, size)
+    axis = q.axis or (q.relation.axis if q.relation else None)
+    if not found or axis is None or q.subject is None or q.reference is None:
+        return None
+    listed = [Obj(f.label or "", f.box) for f in found]
+    subject, reference = (ctx.adapter.known(p) or p for p in (q.subject, q.reference))
+    return spatial.side_in_listing(listed, subject, reference, axis)
 
 
 def _value_text(q: ClassifiedQuestion, read: Any) -> str:
@@ -96,14 +122,19 @@ async def _answer(ctx: ServingContext, image: Image.Image, question: str) -> Spa
         except KeyError:  # a template slot left empty: ask the question as it is
             task = None
     # An answer that writes its evidence is its own evidence; else the named objects are
-    # grounded in the same engine call.
+    # grounded in the same engine call. For a checkpoint read from its listing, a side
+    # or yes/no question is answered from the listing where it places both objects.
     writes_evidence = task is not None and task.name.endswith("_evidence")
     named = [] if writes_evidence else [p for p in (q.subject, q.reference) if p]
     located = [ctx.adapter.ground(ctx.adapter.known(p) or p, size) for p in named]
-    prompts = [text, *(g.text for g in located)]
-    regexes = [pattern, *(g.regex for g in located)]
+    listing = _side_listing(ctx, q, task, size)
+    asked = [*located, *([listing] if listing else [])]
+    prompts = [text, *(g.text for g in asked)]
+    regexes = [pattern, *(g.regex for g in asked)]
     answer, *grounded = await ctx.ask(image, prompts, regexes)
     read = None if task is None else task.read(answer.text, codec, size, vocab)
+    if listing is not None and (listed := _side_from_listing(ctx, q, grounded.pop().text, size)):
+        read, writes_evidence, named, grounded = listed, True, [], []  # the listing's pair
     evidence: list[Detection] = []
     if writes_evidence and read is not None:
         evidence = [Detection(label=o.category, box=o.box) for o in read.evidence]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from locvlm.coords import Codec
-from locvlm.coords.relations import Axis, Relation, relation
+from locvlm.coords.relations import Axis, Relation, relation, relation_on_axis
 from locvlm.tasks import detect
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of, split_and, yes_no, yes_or_no
 from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, defined_relations
@@ -45,6 +45,7 @@ __all__ = [
     "evidence_correct",
     "parse",
     "side_args",
+    "side_in_listing",
     "side_prompt",
     "yes_from_side",
     "yes_no_prompt",
@@ -129,6 +130,24 @@ def side_args(args: Args) -> Args:
     """
     rel = Relation(args["relation"])
     return {"subject": args["subject"], "reference": args["reference"], "axis": rel.axis.value}
+
+
+def side_in_listing(
+    listed: Sequence[Obj], subject: str, reference: str, axis: Axis
+) -> SpatialAnswer | None:
+    """The side of `subject` from `reference` on `axis`, read from a listing of every object.
+
+    With each listed exactly once (relation questions are about single instances) and
+    the two apart on `axis`: the side, and the two listed objects as its evidence. None
+    otherwise, and the model's own side answer stands. A listing places the objects more
+    reliably than a side answer binds them (r11 on held-out scenes: `docs/results.md`).
+    """
+    subjects = [o for o in listed if o.category == normalize(subject)]
+    references = [o for o in listed if o.category == normalize(reference)]
+    if len(subjects) != 1 or len(references) != 1:
+        return None
+    side = relation_on_axis(subjects[0].box, references[0].box, axis)
+    return None if side is None else SpatialAnswer(side, (subjects[0], references[0]))
 
 
 def yes_from_side(side: Relation | None, asked: Relation) -> bool | None:

@@ -251,3 +251,32 @@ def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_pa
     before = {r["id"]: r["text"] for r in records}  # saved without the second look's text
     report, _ = evaluate(rows, model, codec, evidence=False, listing=True, answers=before)
     assert report["benches"]["grounding"]["tasks"]["locpred_served"]["accuracy"] == 0.0
+
+
+def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) -> None:
+    """As `/v1/spatial` answers for a checkpoint read from its listing: the listing's side
+    where it places both objects once, apart on the axis; else the model's own."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    pair = {"subject": "red circle", "reference": "blue square"}
+    rows = [{"id": f"leftright/0/{i}", "bench": "leftright", "task": task, "image": str(image),
+             "size": [64, 64], "args": {**pair, **args}, "expected": {"answer": answer}}
+            for i, (task, args, answer) in enumerate([
+                ("spatial_side", {"axis": "horizontal"}, "right"),
+                ("spatial_yes_no", {"relation": "left of"}, "no"),
+                ("spatial_side", {"axis": "vertical"}, "above"),  # listed apart on x only
+            ])]  # fmt: skip
+
+    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        listing = "blue square [0, 0, 8, 8]; red circle [20, 4, 30, 8]"
+        return [listing if p == "List every object." else "left" if "side" in p else "yes"
+                for p in prompts]  # fmt: skip
+
+    codec = get_codec("ivb", bins=32)
+    tasks = evaluate(rows, model, codec, evidence=False, listing=True)[0]["benches"]
+    side = tasks["leftright"]["tasks"]
+    assert (side["spatial_side"]["accuracy"], side["spatial_side_served"]["accuracy"]) == (0.0, 0.5)
+    assert side["spatial_yes_no_served"]["accuracy"] == 1.0  # right of: not left of
+    plain = evaluate(rows, model, codec, evidence=False)[0]["benches"]["leftright"]["tasks"]
+    assert "spatial_side_served" not in plain  # asked as the API asks it: nothing differs
+    assert plain["spatial_yes_no_served"]["accuracy"] == 0.0  # the side said: left

@@ -73,3 +73,51 @@ async def test_the_opposite_side_answers_no():
                                 Image.new("RGB", (64, 64)),
                                 "Is the red circle right of the blue square?")  # fmt: skip
     assert (said.answer, said.answer_type) == ("no", "yes_no")
+
+
+class _ListingEvidencing(_Evidencing):
+    """Says the red circle is left of the blue square; lists it right of it (`listing`)."""
+
+    def __init__(self, sidecar: Sidecar, listing: str) -> None:
+        super().__init__(sidecar)
+        self.listing = listing
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        said = await super().generate(requests)
+        return [GenerationResult(self.listing, 5, 5) if r.question == "List every object."
+                else out for r, out in zip(requests, said, strict=True)]  # fmt: skip
+
+
+# on a 64 px image, 2 px a bin: the red circle right of the blue square, both once
+RIGHT = "blue square [0, 0, 8, 8]; red circle [20, 20, 30, 30]"
+
+
+@pytest.mark.anyio
+async def test_a_checkpoint_read_from_its_listing_takes_the_side_from_it():
+    sidecar = SIDECAR.replace(spatial_evidence=True, listing=True)
+    engine = _ListingEvidencing(sidecar, RIGHT)
+    said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Is the red circle left of the blue square?")  # fmt: skip
+    assert engine.asked == ["Which side of the blue square is the red circle?",
+                            "List every object."]  # fmt: skip
+    assert (said.answer, said.answer_type) == ("no", "yes_no")  # the listing's side: right
+    assert [d.label for d in said.evidence] == ["red circle", "blue square"]
+    assert said.evidence[0].box.x1 > said.evidence[1].box.x2  # the listing's boxes
+    side = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Which side of the blue square is the red circle?")  # fmt: skip
+    assert side.answer == "right"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("listing", [
+    RIGHT + "; red circle [24, 0, 28, 4]",  # the subject listed twice: which one?
+    "blue square [0, 0, 8, 8]; red circle [4, 20, 12, 30]",  # overlapping on the x axis
+    "hmm",  # no listing
+])  # fmt: skip
+async def test_where_the_listing_does_not_place_both_apart_the_models_side_stands(listing):
+    sidecar = SIDECAR.replace(spatial_evidence=True, listing=True)
+    engine = _ListingEvidencing(sidecar, listing)
+    said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Is the red circle left of the blue square?")  # fmt: skip
+    assert (said.answer, said.answer_type) == ("yes", "yes_no")
+    assert said.evidence[0].box.iou(RED) > 0.5  # its own evidence
