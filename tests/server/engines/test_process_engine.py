@@ -47,7 +47,10 @@ async def test_answers_equal_the_in_process_engine(tiny_config: EngineConfig) ->
     async with TransformersEngine.open(tiny_config) as engine:
         expected = [(await engine.generate([r]))[0] for r in requests]
         sidecar = engine.sidecar
-    async with open_engine(replace(tiny_config, child_process=True)) as engine:
+    # a quiet wait long enough that six requests sent at once cross the pipe into one batch
+    # on a loaded machine too (the default 5 ms split them in two under a CI run)
+    child = replace(tiny_config, child_process=True, batch_wait_ms=200)
+    async with open_engine(child) as engine:
         assert isinstance(engine, ProcessEngine)
         assert engine.sidecar == sidecar  # the child's, read back over the pipe
         got = [(await engine.generate([r]))[0] for r in requests]
