@@ -216,11 +216,11 @@ class Adapter(ABC):
         """
         return None
 
-    def read_second_look(self, text: str, listing: str, phrase: str, size: SizeLike) -> list[Box]:
-        """The boxes an answer to `second_look` adds to a listing without `phrase`.
+    def read_second_look(self, text: str, listed: Sequence[Found], size: SizeLike) -> list[Box]:
+        """The boxes an answer to `second_look` adds to a listing that named none of it.
 
-        `listing` is the text that named none of it (`tasks.detect.grounded`); [] when
-        the answer adds none.
+        `listed` is that listing as `read_detect` reads it (read once an image); [] when
+        the answer adds none (its boxes are all on listed objects: `tasks.detect.grounded`).
         """
         return []
 

@@ -78,13 +78,10 @@ class LocVLMAdapter(Adapter):
         """LocPred's question, for a checkpoint read from its listing (else None)."""
         return self._locpred(phrase, size) if self.reads_listing else None
 
-    def read_second_look(self, text: str, listing: str, phrase: str, size: SizeLike) -> list[Box]:
-        """The own answer's boxes where the listing has no object (`detect.grounded`)."""
-        listed = TASKS["detect"].read(listing, self.codec, size)
+    def read_second_look(self, text: str, listed: Sequence[Found], size: SizeLike) -> list[Box]:
+        """The own answer's boxes where the listing has no object (`detect.outside`)."""
         own = TASKS["locpred"].read(text, self.codec, size)
-        if listed is None or own is None:
-            return []
-        return list(detect.grounded(listed, phrase, own.boxes))
+        return [] if own is None else list(detect.outside(own.boxes, [f.box for f in listed]))
 
     def detect(self, categories: Sequence[str], size: SizeLike) -> Question:
         """The detect task's question, listing only the known categories."""

@@ -34,8 +34,10 @@ async def _second_look(
     looked = await ctx.ask(
         image, [q.text for q in again.values()], [q.regex for q in again.values()]
     )
+    listings = {t: ctx.adapter.read_detect(t, image.size) for t in {texts[p] for p in again}}
     for p, out in zip(again, looked, strict=True):
-        if boxes := ctx.adapter.read_second_look(out.text, texts[p], names[p], image.size):
+        listed = listings[texts[p]] or []
+        if boxes := ctx.adapter.read_second_look(out.text, listed, image.size):
             found[p], texts[p] = boxes, out.text
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "instances",
     "listing",
     "matched",
+    "outside",
     "parse",
     "parse_listing",
     "prompt",
@@ -122,7 +123,12 @@ def grounded(
     """
     if found := instances(objects, phrase):
         return found
-    return tuple(b for b in own if all(b.iou(o.box) <= overlap for o in objects))
+    return outside(own, [o.box for o in objects], overlap)
+
+
+def outside(own: Sequence[Box], listed: Sequence[Box], overlap: float = 0.3) -> tuple[Box, ...]:
+    """The boxes of `own` that no box of `listed` covers (IoU > `overlap`)."""
+    return tuple(b for b in own if all(b.iou(other) <= overlap for other in listed))
 
 
 def matched(got: Sequence[Obj], want: Sequence[Obj]) -> int:

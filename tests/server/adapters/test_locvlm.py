@@ -87,13 +87,14 @@ def test_a_phrase_its_listing_names_none_of_gets_a_second_look_on_its_own():
     assert look.text == "Where is the red circle?"
     encode = adapter.codec.encode
     square, elsewhere = Box(x1=0, y1=0, x2=32, y2=32), Box(x1=64, y1=32, x2=96, y2=64)
-    listing = f"blue square {encode([square], size)}"
-    own = adapter.read_second_look(encode([elsewhere], size), listing, "red circle", size)
+    listed = adapter.read_detect(f"blue square {encode([square], size)}", size)
+    assert listed is not None
+    own = adapter.read_second_look(encode([elsewhere], size), listed, size)
     assert len(own) == 1  # where nothing is listed: kept
     assert own[0].iou(elsewhere) > 0.5
-    assert adapter.read_second_look(encode([square], size), listing, "red circle", size) == []
-    assert adapter.read_second_look("There is no red circle.", listing, "red circle", size) == []
-    assert adapter.read_second_look(encode([elsewhere], size), "hmm", "red circle", size) == []
+    assert adapter.read_second_look(encode([square], size), listed, size) == []  # the square
+    assert adapter.read_second_look("There is no red circle.", listed, size) == []
+    assert adapter.read_second_look(encode([elsewhere], size), [], size) == own  # none listed
     assert get_adapter(SIDECAR).second_look("red circle", size) is None  # asked on its own
 
 

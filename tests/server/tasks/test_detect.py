@@ -116,3 +116,11 @@ def test_grounded_reads_the_listing_and_looks_again_only_where_it_names_none() -
     assert detect.grounded(listed, "red square", [on_square]) == ()  # the blue square
     assert detect.grounded(listed, "red square") == ()  # no second look
     assert detect.grounded((), RC, [elsewhere, on_square]) == (elsewhere, on_square)
+
+
+def test_outside_keeps_the_boxes_no_listed_box_covers() -> None:
+    elsewhere, on_square = Box.from_xyxy((10, 60, 30, 80)), Box.from_xyxy((52, 2, 70, 20))
+    listed = [CIRCLE.box, SQUARE.box]
+    assert detect.outside([elsewhere, on_square], listed) == (elsewhere,)
+    assert detect.outside([on_square], listed, overlap=0.99) == (on_square,)  # a looser bar
+    assert detect.outside([elsewhere], []) == (elsewhere,)
