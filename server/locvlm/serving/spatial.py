@@ -129,9 +129,12 @@ async def _answer(ctx: ServingContext, image: Image.Image, question: str) -> Spa
     located = [ctx.adapter.ground(ctx.adapter.known(p) or p, size) for p in named]
     listing = _side_listing(ctx, q, task, size)
     asked = [*located, *([listing] if listing else [])]
-    prompts = [text, *(g.text for g in asked)]
-    regexes = [pattern, *(g.regex for g in asked)]
-    answer, *grounded = await ctx.ask(image, prompts, regexes)
+    unique = list(dict.fromkeys(asked))  # a listing grounds both objects: asked once
+    prompts = [text, *(g.text for g in unique)]
+    regexes = [pattern, *(g.regex for g in unique)]
+    answer, *outs = await ctx.ask(image, prompts, regexes)
+    said = dict(zip(unique, outs, strict=True))
+    grounded = [said[g] for g in asked]
     read = None if task is None else task.read(answer.text, codec, size, vocab)
     if listing is not None and (listed := _side_from_listing(ctx, q, grounded.pop().text, size)):
         read, writes_evidence, named, grounded = listed, True, [], []  # the listing's pair

@@ -121,3 +121,21 @@ async def test_where_the_listing_does_not_place_both_apart_the_models_side_stand
                                 "Is the red circle left of the blue square?")  # fmt: skip
     assert (said.answer, said.answer_type) == ("yes", "yes_no")
     assert said.evidence[0].box.iou(RED) > 0.5  # its own evidence
+
+
+@pytest.mark.anyio
+async def test_without_written_evidence_the_listing_is_asked_once_for_evidence_and_side():
+    sidecar = SIDECAR.replace(spatial_evidence=False, listing=True)
+    engine = _ListingEvidencing(sidecar, RIGHT)
+    said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Is the red circle left of the blue square?")  # fmt: skip
+    assert engine.asked == ["Which side of the blue square is the red circle?",
+                            "List every object."]  # fmt: skip
+    assert (said.answer, said.answer_type) == ("no", "yes_no")  # the listing's side: right
+    assert [d.label for d in said.evidence] == ["red circle", "blue square"]
+    engine.listing = "hmm"  # no side from the listing: each object grounded from it (none)
+    said = await answer_spatial(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
+                                "Is the red circle left of the blue square?")  # fmt: skip
+    assert engine.asked[2:] == ["Which side of the blue square is the red circle?",
+                                "List every object."]  # fmt: skip
+    assert said.evidence == []
