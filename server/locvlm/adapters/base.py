@@ -224,6 +224,23 @@ class Adapter(ABC):
         """
         return []
 
+    def grounding_check(self, size: SizeLike) -> Question | None:
+        """The question asked once an image beside each phrase's own, to check it (or None).
+
+        For a checkpoint whose own answers are checked against its listing
+        (`Sidecar.grounds_from` "answer"): the listing. None: the family checks nothing.
+        """
+        return None
+
+    def read_checked(
+        self, text: str, listed: Sequence[Found], phrase: str, size: SizeLike
+    ) -> list[Box] | None:
+        """An answer to `ground` checked against the `grounding_check` answer, as read.
+
+        `listed` is that answer as `read_detect` reads it. By default `read_ground`'s.
+        """
+        return self.read_ground(text, phrase, size)
+
     def says_none(self, text: str) -> bool:
         """Whether `text` says there is nothing: empty, or "There is no ..." in words."""
         return not text.strip() or is_absent(text)

@@ -19,7 +19,7 @@ from PIL import Image
 from locvlm.adapters.base import Adapter, Described, Found, Question
 from locvlm.model.image import square
 from locvlm.model.prompt_format import prompt
-from locvlm.tasks import TASKS, detect, region
+from locvlm.tasks import TASKS, Obj, detect, region
 from locvlm_client import Box, SizeLike
 
 __all__ = ["LocVLMAdapter"]
@@ -47,15 +47,37 @@ class LocVLMAdapter(Adapter):
         """The checkpoint's listing is read (`Sidecar.listing`; needs a vocabulary)."""
         return self.sidecar.listing and bool(self.vocabulary)
 
+    @property
+    def grounds_from_listing(self) -> bool:
+        """Phrase boxes are the listing's (`Sidecar.grounds_from` "listing")."""
+        return self.reads_listing and self.sidecar.grounds_from == "listing"
+
     def ground(self, phrase: str, size: SizeLike) -> Question:
         """LocPred's question: boxes, or NegPred's "There is no ...".
 
         A checkpoint that grounds from its listing is asked the detect task's "List every
         object." instead: the same question for every phrase, asked once an image.
         """
-        if self.reads_listing:
+        if self.grounds_from_listing:
             return self.detect([], size)
         return self._locpred(phrase, size)
+
+    def grounding_check(self, size: SizeLike) -> Question | None:
+        """The listing, for a checkpoint whose own answers it checks (else None)."""
+        if self.reads_listing and not self.grounds_from_listing:
+            return self.detect([], size)
+        return None
+
+    def read_checked(
+        self, text: str, listed: Sequence[Found], phrase: str, size: SizeLike
+    ) -> list[Box] | None:
+        """LocPred's boxes checked against the listing (`detect.checked`).
+
+        An own answer that cannot be read takes the listing's boxes of the phrase.
+        """
+        found = TASKS["locpred"].read(text, self.codec, size)
+        objects = [Obj(f.label or "", f.box) for f in listed]
+        return list(detect.checked(objects, phrase, () if found is None else found.boxes))
 
     def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}
@@ -68,7 +90,7 @@ class LocVLMAdapter(Adapter):
 
         From a listing: the boxes it labels `phrase`, [] when none, None when it is no listing.
         """
-        if self.reads_listing:
+        if self.grounds_from_listing:
             listed = TASKS["detect"].read(text, self.codec, size)
             return None if listed is None else list(detect.instances(listed, phrase))
         found = TASKS["locpred"].read(text, self.codec, size)
@@ -76,7 +98,7 @@ class LocVLMAdapter(Adapter):
 
     def second_look(self, phrase: str, size: SizeLike) -> Question | None:
         """LocPred's question, for a checkpoint read from its listing (else None)."""
-        return self._locpred(phrase, size) if self.reads_listing else None
+        return self._locpred(phrase, size) if self.grounds_from_listing else None
 
     def read_second_look(self, text: str, listed: Sequence[Found], size: SizeLike) -> list[Box]:
         """The own answer's boxes where the listing has no object (`detect.outside`)."""

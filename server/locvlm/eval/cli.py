@@ -53,6 +53,7 @@ def eval_command(
                 advance,
                 saved,
                 loaded.sidecar.listing,
+                loaded.sidecar.grounds_from,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None

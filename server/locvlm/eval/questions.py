@@ -62,21 +62,29 @@ def question(row: Mapping[str, Any], codec: Codec, evidence: bool) -> BenchQuest
 
 
 def served_question(
-    row: Mapping[str, Any], codec: Codec, evidence: bool, listing: bool = False
+    row: Mapping[str, Any],
+    codec: Codec,
+    evidence: bool,
+    listing: bool = False,
+    grounds_from: str = "listing",
 ) -> BenchQuestion | None:
     """A row asked the way the API asks it, where that differs from the task's question.
 
     A yes/no row as `/v1/spatial` asks it: the pair's side question, then compared. For
     a checkpoint read from its listing (`Sidecar.listing`): a grounding row (present or
     absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
-    boxes taken from the listing; a region row in context as `/v1/describe` asks it, the
-    region question and the listing, the relation taken from the listing; a side or
+    boxes taken from the listing (with `grounds_from` "answer": the phrase's own answer
+    checked against the listing, `detect.checked`); a region row in context as
+    `/v1/describe` asks it, the region question and the listing, the relation taken from
+    the listing; a side or
     yes/no row with the listing beside, the side taken from it where it places both
     objects. None for any other row. The task's own question is still asked by
     `question`; this is what an API user gets for the same row.
     """
     size = (int(row["size"][0]), int(row["size"][1]))
     if row["task"] in ("locpred", "negpred") and listing:
+        if grounds_from == "answer":
+            return _checked_by_listing(row, codec, size)
         return _from_listing(row, codec, size)
     if row["task"] == "region" and listing:
         return _related_by_listing(row, codec, size)
@@ -137,6 +145,24 @@ def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -
 
     own_prompt = own_task.prompt({"phrase": phrase}, codec, size)
     return BenchQuestion(listing.prompt({}, codec, size), judge, (own_prompt,))
+
+
+def _checked_by_listing(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
+) -> BenchQuestion:
+    """A grounding row answered by the phrase's own answer checked against the listing."""
+    listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
+    want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
+
+    def judge(text: str, listing_text: str) -> Judged:
+        listed, own = listing.read(listing_text, codec, size), own_task.read(text, codec, size)
+        if listed is None:  # as the API: the own answer alone
+            return own_task.judge(text, row.get("expected", {}), codec, size)
+        got = list(detect.checked(listed, phrase, () if own is None else own.boxes))
+        return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
+
+    prompt = own_task.prompt({"phrase": phrase}, codec, size)
+    return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),))
 
 
 def _related_by_listing(

@@ -80,13 +80,15 @@ def evaluate(
     advance: Callable[[int], None] | None = None,
     answers: Mapping[str, str | Sequence[str]] | None = None,
     listing: bool = False,
+    grounds_from: str = "listing",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
     With `answers` (row id -> text, or its texts for a question with `also` ones: a
     previous run's records) nothing is generated: the saved texts are judged again, as
     after a change to a judge. `listing` is the checkpoint's (`Sidecar.listing`): whether
-    the API reads the scene from its listing. The same question about the same image is
+    the API reads the scene from its listing, and `grounds_from` how it grounds with it
+    (`Sidecar.grounds_from`). The same question about the same image is
     generated once (greedy: the same answer).
 
     Raises:
@@ -97,7 +99,8 @@ def evaluate(
     asked += [  # rows again, as the API asks them (`served_question`); saved answers
         # from before these rows existed have none, and are judged without them
         (served, q) for row in rows
-        if row.get("image") and (q := served_question(row, codec, evidence, listing))
+        if row.get("image")
+        and (q := served_question(row, codec, evidence, listing, grounds_from))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []

@@ -13,7 +13,7 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from locvlm.model.config import ModelPreset
 
@@ -63,6 +63,16 @@ class Sidecar:
     on the detect task are written with it on: the shipped one grounds and relates
     better from its listing than from its answers to each phrase or region
     (`docs/results.md`, "Reading the scene from the listing")."""
+    grounds_from: Literal["listing", "answer"] = "listing"
+    """With `listing` on, where `/v1/ground`'s boxes start. "listing": the listed boxes of
+    each phrase, its own answer asked only as a second look where the listing names none
+    (`tasks.detect.grounded`). "answer": the phrase's own answer, checked against the
+    listing asked in the same call (`tasks.detect.checked`): for a checkpoint whose own
+    answers ground better than its listing (`docs/results.md`, "runs/k2")."""
+
+    def __post_init__(self) -> None:
+        if self.grounds_from not in ("listing", "answer"):
+            raise ValueError(f'grounds_from is "listing" or "answer", not {self.grounds_from!r}')
 
     def replace(self, **changes: Any) -> Sidecar:
         """A copy with `changes` (dataclass fields by name)."""
@@ -111,5 +121,5 @@ class Sidecar:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}: malformed sidecar ({exc})") from None

@@ -58,7 +58,9 @@ async def ground(
     questions are the same (a checkpoint that grounds from its listing of every object)
     share one answer; a phrase that listing names none of is asked about again on its
     own, and boxes of that answer where nothing is listed are kept (`second_look`: a
-    listing misses objects).
+    listing misses objects). A checkpoint whose own answers ground better is asked each
+    phrase and the listing in one call, and its answers are checked against the listing
+    (`grounding_check`: mix-ups dropped, missed instances added).
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
@@ -66,10 +68,18 @@ async def ground(
     asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
     questions = {p: adapter.ground(known[p] or p, size) for p in asked}
     unique = list(dict.fromkeys(questions.values()))  # a listing is asked once for all
-    answers = await ctx.ask(image, [q.text for q in unique], [q.regex for q in unique])
-    said = dict(zip(unique, (out.text for out in answers), strict=True))
+    check = adapter.grounding_check(size) if asked else None
+    both = [*unique, *([check] if check else [])]  # the check in the same call
+    answers = await ctx.ask(image, [q.text for q in both], [q.regex for q in both])
+    said = dict(zip(both, (out.text for out in answers), strict=True))
     texts = {p: said[q] for p, q in questions.items()}
-    found = {p: adapter.read_ground(t, known[p] or p, size) for p, t in texts.items()}
+    listed = None if check is None else adapter.read_detect(said[check], size)
+    found = {
+        p: adapter.read_ground(t, known[p] or p, size)
+        if listed is None
+        else adapter.read_checked(t, listed, known[p] or p, size)
+        for p, t in texts.items()
+    }
     await _second_look(ctx, image, {p: known[p] or p for p in texts}, found, texts)
     results = []
     for phrase in phrases:

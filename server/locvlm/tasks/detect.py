@@ -24,6 +24,7 @@ __all__ = [
     "SOME_TEMPLATES",
     "DetectTask",
     "answer",
+    "checked",
     "grounded",
     "instances",
     "listing",
@@ -124,6 +125,22 @@ def grounded(
     if found := instances(objects, phrase):
         return found
     return outside(own, [o.box for o in objects], overlap)
+
+
+def checked(
+    objects: Sequence[Obj], phrase: str, own: Sequence[Box], overlap: float = 0.5
+) -> tuple[Box, ...]:
+    """A phrase's own boxes checked against the listing of every object.
+
+    Where the listing names none of `phrase`, an own box on a listed object of another
+    category (IoU > `overlap`) is that object (a same-colour or same-shape mix-up) and is
+    dropped; the listing's boxes of `phrase` that no own box covers (IoU > 0.3) are added
+    (instances the own answer missed). Reading order.
+    """
+    named = instances(objects, phrase)
+    others = [o.box for o in objects if o.category != normalize(phrase)]
+    kept = list(own) if named else list(outside(own, others, overlap))
+    return tuple(sorted([*kept, *outside(named, own)], key=reading_key))
 
 
 def outside(own: Sequence[Box], listed: Sequence[Box], overlap: float = 0.3) -> tuple[Box, ...]:

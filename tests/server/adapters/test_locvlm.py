@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from locvlm.adapters import get_adapter
@@ -107,3 +108,30 @@ def test_how_a_checkpoint_grounds_is_in_its_sidecar(tmp_path: Path):
     assert Sidecar.for_training(ModelPreset(name="tiny"), {}, no_listing).listing is False
     trained.write(tmp_path)
     assert Sidecar.read(tmp_path) == trained
+    assert trained.grounds_from == "listing"  # boxes from the listing unless told otherwise
+    trained.replace(grounds_from="answer").write(tmp_path)
+    assert Sidecar.read(tmp_path).grounds_from == "answer"
+    data = (tmp_path / "locvlm.json").read_text().replace('"answer"', '"both"')
+    (tmp_path / "locvlm.json").write_text(data)
+    with pytest.raises(ValueError, match="grounds_from"):
+        Sidecar.read(tmp_path)
+
+
+def test_a_checkpoint_that_grounds_from_its_answers_has_them_checked_by_its_listing():
+    adapter = get_adapter(SIDECAR.replace(listing=True, grounds_from="answer"))
+    size = (128, 64)
+    assert adapter.ground("red circle", size).text == "Where is the red circle?"
+    check = adapter.grounding_check(size)
+    assert check is not None
+    assert check.text == "List every object."
+    assert adapter.second_look("red circle", size) is None  # the listing is asked anyway
+    encode = adapter.codec.encode
+    square, elsewhere = Box(x1=0, y1=0, x2=32, y2=32), Box(x1=64, y1=32, x2=96, y2=64)
+    listed = adapter.read_detect(f"blue square {encode([square], size)}", size)
+    assert listed is not None
+    assert adapter.read_checked(encode([square], size), listed, "red circle", size) == []
+    kept = adapter.read_checked(encode([elsewhere], size), listed, "red circle", size)
+    assert kept is not None
+    assert len(kept) == 1
+    assert kept[0].iou(elsewhere) > 0.5
+    assert get_adapter(SIDECAR.replace(listing=True)).grounding_check(size) is None

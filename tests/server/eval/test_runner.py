@@ -253,6 +253,35 @@ def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_pa
     assert report["benches"]["grounding"]["tasks"]["locpred_served"]["accuracy"] == 0.0
 
 
+def test_own_answers_checked_against_the_listing_are_judged_as_the_api_serves_them(
+    tmp_path: Path,
+) -> None:
+    """`Sidecar.grounds_from` "answer": each phrase's own answer, checked against the
+    listing (`detect.checked`): a mix-up with a listed object dropped, a missed instance
+    added."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    codec = get_codec("ivb", bins=32)
+    two = [[0, 0, 16, 16], [0, 32, 16, 48]]
+    rows = [{"id": f"grounding/0/{i}", "bench": "grounding", "task": task, "image": str(image),
+             "size": [64, 64], "args": {"phrase": phrase}, "expected": {"boxes": boxes}}
+            for i, (task, phrase, boxes) in enumerate([
+                ("locpred", "red circle", two),  # the own answer finds one of two
+                ("negpred", "green circle", []),  # the own answer boxes the listed square
+            ])]  # fmt: skip
+
+    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+        answers = {"List every object.": "blue square [16, 0, 24, 8]; red circle [0, 0, 8, 8]; "
+                   "red circle [0, 16, 8, 24]", "Where is the red circle?": "[0, 0, 8, 8]",
+                   "Where is the green circle?": "[16, 0, 24, 8]"}  # fmt: skip
+        return [answers[p] for p in prompts]
+
+    report, _ = evaluate(rows, model, codec, evidence=False, listing=True, grounds_from="answer")
+    tasks = report["benches"]["grounding"]["tasks"]
+    assert (tasks["locpred"]["accuracy"], tasks["locpred_served"]["accuracy"]) == (0.0, 1.0)
+    assert (tasks["negpred"]["accuracy"], tasks["negpred_served"]["accuracy"]) == (0.0, 1.0)
+
+
 def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) -> None:
     """As `/v1/spatial` answers for a checkpoint read from its listing: the listing's side
     where it places both objects once, apart on the axis; else the model's own."""

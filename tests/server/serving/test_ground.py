@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import pytest
 from PIL import Image
@@ -87,3 +88,37 @@ async def test_a_second_look_on_a_listed_object_or_saying_none_leaves_the_phrase
     (circle,) = answer.results
     assert (circle.found, circle.boxes, circle.raw) == (False, [], _Misser.LISTING)
     assert len(engine.asked) == 2
+
+
+class _Checked(RecordingEngine):
+    """Own answers per phrase (`OWN`), checked against the listing asked beside them."""
+
+    LISTING = "blue square [16, 0, 24, 8]; red circle [0, 16, 8, 24]; red circle [0, 0, 8, 8]"
+    OWN: ClassVar[dict[str, str]] = {
+        "Where is the red circle?": "[0, 0, 8, 8]",  # one of the two listed: the other added
+        "Where is the blue circle?": "[16, 0, 24, 8]",  # the listed blue square: dropped
+        "Where is the blue square?": "[40, 40, 48, 48]",  # listed elsewhere: the own box kept
+    }
+
+    def __init__(self) -> None:
+        known = [*SIDECAR.vocabulary, "blue circle"]
+        super().__init__(SIDECAR.replace(listing=True, grounds_from="answer", vocabulary=known))
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.asked += [r.question for r in requests]
+        return [GenerationResult(self.OWN.get(r.question, self.LISTING), 5, 5) for r in requests]
+
+
+@pytest.mark.anyio
+async def test_own_answers_are_checked_against_the_listing_asked_in_the_same_call():
+    engine = _Checked()
+    answer = await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                          ["red circle", "blue circle", "blue square"])  # fmt: skip
+    circles, blue_circle, square = answer.results
+    assert engine.asked == [*_Checked.OWN, "List every object."]  # one call, listing once
+    boxes = get_codec("ivb", bins=32).decode
+    size = (64, 64)
+    assert circles.boxes == [*boxes("[0, 0, 8, 8]", size), *boxes("[0, 16, 8, 24]", size)]
+    assert circles.raw == "[0, 0, 8, 8]"  # the own answer
+    assert (blue_circle.found, blue_circle.boxes) == (False, [])  # a mix-up with the square
+    assert square.boxes == boxes("[40, 40, 48, 48]", size) + boxes("[16, 0, 24, 8]", size)

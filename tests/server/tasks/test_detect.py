@@ -124,3 +124,14 @@ def test_outside_keeps_the_boxes_no_listed_box_covers() -> None:
     assert detect.outside([elsewhere, on_square], listed) == (elsewhere,)
     assert detect.outside([on_square], listed, overlap=0.99) == (on_square,)  # a looser bar
     assert detect.outside([elsewhere], []) == (elsewhere,)
+
+
+def test_checked_drops_own_boxes_on_another_listed_object_and_adds_missed_instances() -> None:
+    elsewhere, on_square = Box.from_xyxy((10, 60, 30, 80)), Box.from_xyxy((52, 2, 70, 20))
+    listed = (CIRCLE, SQUARE)
+    assert detect.checked(listed, "red square", [on_square]) == ()  # the blue square
+    assert detect.checked(listed, "red square", [elsewhere]) == (elsewhere,)  # unlisted
+    assert detect.checked(listed, RC, [elsewhere]) == (CIRCLE.box, elsewhere)  # + missed
+    assert detect.checked(listed, RC, [CIRCLE.box]) == (CIRCLE.box,)  # covered: once
+    assert detect.checked(listed, RC, []) == (CIRCLE.box,)  # said none: the listing's
+    assert detect.checked((), RC, [on_square]) == (on_square,)  # nothing listed
