@@ -28,7 +28,8 @@ def timeline(log: Path) -> list[dict[str, Any]]:
     Trainers from before the clock was saved in `state.pt` restarted `t` at zero on
     resume, after re-logging the steps since the checkpoint. Such a restart continues
     from the last earlier record of the same stage before the new segment's first step,
-    and the earlier records it re-did are dropped.
+    and the earlier records it re-did are dropped. Trainers that save the clock log a
+    resume's start at the checkpoint's time: records after it were redone, and dropped.
     """
     rows: list[dict[str, Any]] = []
     offset = 0.0
@@ -36,6 +37,11 @@ def timeline(log: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         row = json.loads(line)
+        if row.get("event") == "setting changed":  # logged before the clock is restored
+            continue
+        if row.get("event") == "start" and row.get("resume_step") and row["t"] > 1.0:
+            # a resume with the saved clock: what was logged after the checkpoint is redone
+            rows = [r for r in rows if r["t"] <= row["t"] + offset]
         if rows and row["t"] + offset < rows[-1]["t"]:  # the clock restarted: a resume
             stage, step = _stage(row), row.get("step", 0)
             rows = [r for r in rows if not (_stage(r) == stage and r.get("step", -1) >= step)]

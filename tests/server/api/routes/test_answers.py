@@ -7,15 +7,16 @@ checkpoint scores on the held-out benchmark (`bench/results/eval-default.md`) an
 above what a broken pipeline gives: boxes mapped to the wrong pixel space, a prompt the
 model was not trained on or a misread answer all fall to chance or zero.
 
-Measured on this tree with the checkpoint of session 13 (runs/r11; 56 scenes of 1-4
-objects), grounding read from its listing of every object (session 15): grounding 52/56,
-absent phrases rejected 56/56, region labels 50/56, detection precision 108/110 and recall
-108/117 (mean confidence of right detections 0.94), left/right 20/20; chat (the official
-`openai` SDK) presence questions 40/40 (answering "yes" to all scores 20/40). Before the
-listing: grounding 53/56, absent phrases 52/56. The session-7 checkpoint scored 53, 54, 51,
-109/111, 109/117, 20 and 39/40. Floors: 0.85, 0.92, 0.8, 0.9, 0.82, 0.9 and 0.9, about
-0.08-0.1 under each measured share: on 56 scenes one standard error of a share near 0.9
-is 0.04, so a floor 2-2.5 errors down fails only on a real loss.
+Measured on this tree with the checkpoint of session 19 (runs/k2; 56 scenes of 1-4
+objects), each phrase's own answer checked against its listing of every object
+(`Sidecar.grounds_from` "answer"): grounding 55/56, absent phrases rejected 56/56, region
+labels 56/56, detection precision 112/114 and recall 112/117 (mean confidence of right
+detections 0.95), left/right 19/20; chat (the official `openai` SDK) presence questions
+39/40 (answering "yes" to all scores 20/40). The checkpoint of session 13 (runs/r11,
+grounding from its listing) scored 52, 56, 50, 108/110, 108/117, 20 and 40/40. Floors:
+0.9, 0.92, 0.9, 0.9, 0.87, 0.85 and 0.9, about 0.05-0.1 under each measured share: on 56
+scenes one standard error of a share near 0.95 is 0.03 (0.05 on the 20 left/right
+questions), so a floor 2-3 errors down fails only on a real loss.
 """
 
 from collections.abc import Iterator
@@ -127,7 +128,7 @@ def test_grounding_finds_the_phrase_in_the_callers_pixels(
         assert (answer.image_size.width, answer.image_size.height) == case.size
         boxes = answer.results[0].boxes
         hits += any(box.iou(case.target.box) >= 0.5 for box in boxes)
-    assert hits / len(CASES) >= 0.85, f"{hits}/{len(CASES)} phrases grounded at IoU >= 0.5"
+    assert hits / len(CASES) >= 0.9, f"{hits}/{len(CASES)} phrases grounded at IoU >= 0.5"
 
 
 def test_absent_phrases_are_not_found(answers: dict[str, httpx.Response]) -> None:
@@ -143,7 +144,7 @@ def test_region_labels_name_the_object(answers: dict[str, httpx.Response]) -> No
     for i, case in enumerate(CASES):
         answer = DescribeResponse.model_validate(_ok(answers[f"describe{i}"]))
         right += answer.results[0].label == case.target.category
-    assert right / len(CASES) >= 0.8, f"{right}/{len(CASES)} regions labelled right"
+    assert right / len(CASES) >= 0.9, f"{right}/{len(CASES)} regions labelled right"
 
 
 def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response]) -> None:
@@ -158,7 +159,7 @@ def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response])
     assert listed, "nothing detected in any scene"
     precision, recall = found / listed, found / truth
     assert precision >= 0.9, f"{found}/{listed} listed labels are in the scene"
-    assert recall >= 0.82, f"{found}/{truth} categories present are listed"
+    assert recall >= 0.87, f"{found}/{truth} categories present are listed"
 
 
 def test_detections_are_confident_where_right(answers: dict[str, httpx.Response]) -> None:
@@ -171,7 +172,7 @@ def test_detections_are_confident_where_right(answers: dict[str, httpx.Response]
         for d in answer.detections:
             assert d.confidence is not None, d
             (right if d.label in present else wrong).append(d.confidence)
-    assert sum(right) / len(right) >= 0.8  # measured 0.93 on held-out scenes
+    assert sum(right) / len(right) >= 0.8  # measured 0.95 on these scenes (0.93 for r11)
     if len(wrong) >= 5:
         assert sum(wrong) / len(wrong) < sum(right) / len(right)
 
@@ -187,7 +188,7 @@ def test_left_right_questions_are_answered_right(answers: dict[str, httpx.Respon
         truth = "yes" if a.box.center[0] < b.box.center[0] else "no"
         assert answer.answer_type == "yes_no"
         right += answer.answer == truth
-    assert right / len(asked) >= 0.9, f"{right}/{len(asked)} left/right answers right"
+    assert right / len(asked) >= 0.85, f"{right}/{len(asked)} left/right answers right"
 
 
 def _yes_no_chat(sdk: openai.OpenAI, model: str, case: Case, phrase: str) -> str:
