@@ -16,8 +16,11 @@ size and aspect of the contract). `--jobs 2` trains two runs at once with one to
 thread each: on two cores that is ~1.3x the throughput of one run on two threads, and the
 two runs of a pair see the same machine load, so their time axes stay comparable.
 Spatial answers are plain (no evidence boxes) in every run, so that the baseline's answer
-format is the same as the others'. Results: `OUT/<run>/report.json`, the table in
-`OUT/ablations.md` (each cell with its standard error, each run's training and evaluation
+format is the same as the others'. `--set KEY=VALUE` goes to every run's `locvlm train`,
+under each run's own settings: the nfp run keeps `stage0_coords` off (a value is several
+tokens there, and the setting ties each image token to one value token).
+Results: `OUT/<run>/report.json`, the table in `OUT/ablations.md` (each cell with its
+standard error, each run's training and evaluation
 minutes; training time comes from the run's log, so it survives a resume), then the
 paper's claims, each judged in standard errors of the difference (`_claims.py`), plots
 `OUT/*.png`. Run again on a finished OUT, it only rewrites the table.
@@ -57,6 +60,9 @@ def runs(only: str | None) -> dict[str, dict[str, Any]]:
     if only in (None, "codec"):
         for name, codec in CODECS.items():
             out[f"codec-{name}"] = {"codec": codec, "mix": OBJECTIVES["all"]}
+        # nfp writes a value in several tokens ("0.123"): stage 0 cannot tie image tokens
+        # to one value token each, so that run keeps the rest of the recipe without it
+        out["codec-nfp"]["stage0_coords"] = False
     if only in (None, "objectives"):
         for name, mix in OBJECTIVES.items():
             if name != "all" or only == "objectives":  # "all" with ivb is codec-ivb
@@ -105,8 +111,8 @@ def train_and_eval(
     sets = [f"--set=stage0.steps={steps['stage0']}", f"--set=stage2.steps={steps['stage2']}",
             "--set=spatial_evidence=false", f"--set=eval_every={steps['stage2'] // 4}",
             f"--set=threads={threads}"]  # fmt: skip
-    sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
     sets += [f"--set={item}" for item in extra]
+    sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]  # the run's own win
     if not (run / "model" / "config.json").exists():
         _locvlm("train", "--out", str(run), "--no-progress", *sets)
     report_path = run / "report.json"
