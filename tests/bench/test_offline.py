@@ -1,0 +1,58 @@
+"""`bench/grounding_offline.py` and `bench/misses.py` judge saved answers without a model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from grounding_offline import judge
+from misses import misses
+
+SIZE = [64, 64]  # 2 px a bin of 32
+LISTING = "blue square [16, 0, 24, 8]; red circle [0, 0, 8, 8]; red circle [0, 16, 8, 24]"
+
+
+def _row(rid: str, task: str, **fields: Any) -> dict[str, Any]:
+    return {"id": rid, "task": task, "size": SIZE, **fields}
+
+
+def _said(text: str, prompt: str = "", also: list[str] | None = None, ok: bool = True) -> dict:
+    return {"text": text, "prompt": prompt, "also": also or [], "correct": ok}
+
+
+def test_each_way_of_serving_grounding_is_judged_on_the_same_answers() -> None:
+    rows = [
+        _row("g/0", "locpred", args={"phrase": "red circle"},
+             expected={"boxes": [[0, 0, 16, 16], [0, 32, 16, 48]]}),
+        _row("g/1", "negpred", args={"phrase": "green circle"}, expected={"boxes": []}),
+    ]  # fmt: skip
+    answers = {
+        "g/0": _said("[0, 0, 8, 8]"),  # one of two
+        "g/0/served": _said("[0, 0, 8, 8]", "Where is the red circle?", [LISTING]),
+        "g/1": _said("[16, 0, 24, 8]"),  # the blue square: a mix-up
+        "g/1/served": _said(LISTING, "List every object.", ["[16, 0, 24, 8]"]),
+    }
+    table = judge(rows, answers, bins=32)
+    assert "| own answer | 0.000 | - / 0.000 / - | 0.000 |" in table
+    assert "| listing | 1.000 | - / 1.000 / - | 1.000 |" in table
+    assert "| both (detect.checked) | 1.000 | - / 1.000 / - | 1.000 |" in table
+
+
+def test_misses_are_tabled_by_object_size_and_gap() -> None:
+    evidence = [{"category": "red circle", "box": [0, 0, 4, 4]},  # < 0.075 of 64 px
+                {"category": "blue square", "box": [0, 40, 30, 64]}]  # fmt: skip
+    rows = [
+        _row("ab/0", "spatial_side", bench="abovebelow", expected={"evidence": evidence}),
+        _row("d/0", "detect", expected={"objects": evidence}),
+    ]
+    answers = {
+        "ab/0/served": _said("above", ok=False),
+        "d/0": _said("blue square [0, 20, 14, 31]"),  # the square found, the circle missed
+    }
+    table = misses(rows, answers, bins=32)
+    assert "| detection recall | 0.000 (1) | - | - | - | 1.000 (1) |" in table
+    assert "| above/below side as served, by the smaller object | 0.000 (1) |" in table
+    assert "| side as served | - | - | 0.000 (1) |" in table  # 36 px apart: >= 0.1
