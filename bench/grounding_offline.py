@@ -92,16 +92,20 @@ def judge(rows: Sequence[dict[str, Any]], answers: dict[str, dict[str, Any]], bi
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    """Judge every way on the saved answers and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def saved(description: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
+    """The command line of a script that judges saved answers: (rows, answers by id, bins)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--bench", type=Path, action="append", required=True)
     parser.add_argument("--answers", type=Path, required=True, help="locvlm eval's answers")
     parser.add_argument("--bins", type=int, default=32, help="the checkpoint's IVB bins")
     args = parser.parse_args()
     rows = [row for path in args.bench for row in load(path)]
-    answers = {row["id"]: row for row in load(args.answers)}
-    print(judge(rows, answers, args.bins), end="")
+    return rows, {row["id"]: row for row in load(args.answers)}, args.bins
+
+
+def main() -> None:
+    """Judge every way on the saved answers and print the table."""
+    print(judge(*saved(__doc__.splitlines()[0])), end="")
 
 
 if __name__ == "__main__":

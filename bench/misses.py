@@ -11,13 +11,11 @@ markdown tables, each cell with its row count.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from grounding_offline import load  # beside this script
+from grounding_offline import saved  # beside this script
 
 from locvlm.coords import get_codec
 from locvlm.eval.metrics import SIZE_EDGES, size_bucket
@@ -84,13 +82,7 @@ def misses(rows: Sequence[dict[str, Any]], answers: dict[str, dict[str, Any]], b
 
 def main() -> None:
     """Judge the saved answers and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", type=Path, action="append", required=True)
-    parser.add_argument("--answers", type=Path, required=True, help="locvlm eval's answers")
-    parser.add_argument("--bins", type=int, default=32, help="the checkpoint's IVB bins")
-    args = parser.parse_args()
-    rows = [row for path in args.bench for row in load(path)]
-    print(misses(rows, {r["id"]: r for r in load(args.answers)}, args.bins), end="")
+    print(misses(*saved(__doc__.splitlines()[0])), end="")
 
 
 if __name__ == "__main__":
