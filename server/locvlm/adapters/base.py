@@ -30,6 +30,7 @@ from locvlm.engines.errors import InvalidInputError
 from locvlm.model.sidecar import Sidecar
 from locvlm.tasks._plural import singular
 from locvlm.tasks._text import normalize
+from locvlm.tasks.base import Obj
 from locvlm.tasks.locpred import is_absent
 from locvlm_client import Box, SizeLike
 
@@ -216,10 +217,10 @@ class Adapter(ABC):
         """
         return None
 
-    def read_second_look(self, text: str, listed: Sequence[Found], size: SizeLike) -> list[Box]:
+    def read_second_look(self, text: str, listed: Sequence[Obj], size: SizeLike) -> list[Box]:
         """The boxes an answer to `second_look` adds to a listing that named none of it.
 
-        `listed` is that listing as `read_detect` reads it (read once an image); [] when
+        `listed` is that listing as `read_listing` reads it (read once an image); [] when
         the answer adds none (its boxes are all on listed objects: `tasks.detect.grounded`).
         """
         return []
@@ -233,11 +234,11 @@ class Adapter(ABC):
         return None
 
     def read_checked(
-        self, text: str, listed: Sequence[Found], phrase: str, size: SizeLike
+        self, text: str, listed: Sequence[Obj], phrase: str, size: SizeLike
     ) -> list[Box] | None:
         """An answer to `ground` checked against the `grounding_check` answer, as read.
 
-        `listed` is that answer as `read_detect` reads it. By default `read_ground`'s.
+        `listed` is that answer as `read_listing` reads it. By default `read_ground`'s.
         """
         return self.read_ground(text, phrase, size)
 
@@ -260,6 +261,11 @@ class Adapter(ABC):
         if found:
             return found
         return [] if self.says_none(text) else None
+
+    def read_listing(self, text: str, size: SizeLike) -> list[Obj] | None:
+        """An answer to `detect` as the tasks read a scene (a box without a label: "")."""
+        found = self.read_detect(text, size)
+        return None if found is None else [Obj(f.label or "", f.box) for f in found]
 
     def describe(self, box: Box, size: SizeLike, context: bool) -> Question:
         """The question that describes the region `box` (in context: with a relation).

@@ -69,15 +69,14 @@ class LocVLMAdapter(Adapter):
         return None
 
     def read_checked(
-        self, text: str, listed: Sequence[Found], phrase: str, size: SizeLike
+        self, text: str, listed: Sequence[Obj], phrase: str, size: SizeLike
     ) -> list[Box] | None:
         """LocPred's boxes checked against the listing (`detect.checked`).
 
         An own answer that cannot be read takes the listing's boxes of the phrase.
         """
         found = TASKS["locpred"].read(text, self.codec, size)
-        objects = [Obj(f.label or "", f.box) for f in listed]
-        return list(detect.checked(objects, phrase, () if found is None else found.boxes))
+        return list(detect.checked(listed, phrase, () if found is None else found.boxes))
 
     def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}
@@ -100,10 +99,10 @@ class LocVLMAdapter(Adapter):
         """LocPred's question, for a checkpoint read from its listing (else None)."""
         return self._locpred(phrase, size) if self.grounds_from_listing else None
 
-    def read_second_look(self, text: str, listed: Sequence[Found], size: SizeLike) -> list[Box]:
+    def read_second_look(self, text: str, listed: Sequence[Obj], size: SizeLike) -> list[Box]:
         """The own answer's boxes where the listing has no object (`detect.outside`)."""
         own = TASKS["locpred"].read(text, self.codec, size)
-        return [] if own is None else list(detect.outside(own.boxes, [f.box for f in listed]))
+        return [] if own is None else list(detect.outside(own.boxes, [o.box for o in listed]))
 
     def detect(self, categories: Sequence[str], size: SizeLike) -> Question:
         """The detect task's question, listing only the known categories."""

@@ -10,7 +10,6 @@ from locvlm.adapters import Described
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
 from locvlm.tasks import region
-from locvlm.tasks.base import Obj
 from locvlm_client import Box, CoordSpace, DescribeResponse, ImageSize, RegionResult
 
 __all__ = ["describe"]
@@ -42,8 +41,7 @@ async def describe(
     answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
     listed = None
     if len(answers) > len(regions):
-        found = adapter.read_detect(answers.pop().text, size)
-        listed = None if found is None else [Obj(f.label or "", f.box) for f in found]
+        listed = adapter.read_listing(answers.pop().text, size)
     results = []
     for box, out in zip(regions, answers, strict=True):
         said = adapter.read_describe(out.text, size)

@@ -34,7 +34,7 @@ async def _second_look(
     looked = await ctx.ask(
         image, [q.text for q in again.values()], [q.regex for q in again.values()]
     )
-    listings = {t: ctx.adapter.read_detect(t, image.size) for t in {texts[p] for p in again}}
+    listings = {t: ctx.adapter.read_listing(t, image.size) for t in {texts[p] for p in again}}
     for p, out in zip(again, looked, strict=True):
         listed = listings[texts[p]] or []
         if boxes := ctx.adapter.read_second_look(out.text, listed, image.size):
@@ -73,7 +73,7 @@ async def ground(
     answers = await ctx.ask(image, [q.text for q in both], [q.regex for q in both])
     said = dict(zip(both, (out.text for out in answers), strict=True))
     texts = {p: said[q] for p, q in questions.items()}
-    listed = None if check is None else adapter.read_detect(said[check], size)
+    listed = None if check is None else adapter.read_listing(said[check], size)
     found = {
         p: adapter.read_ground(t, known[p] or p, size)
         if listed is None

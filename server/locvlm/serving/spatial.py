@@ -24,7 +24,7 @@ from locvlm.adapters.base import Question
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
 from locvlm.serving.reasoned import reason_spatial
-from locvlm.tasks import TASKS, Obj, Task, spatial
+from locvlm.tasks import TASKS, Task, spatial
 from locvlm.tasks._text import yes_or_no
 from locvlm.tasks.classify import ClassifiedQuestion, classify
 from locvlm_client import CoordSpace, Detection, SpatialResponse
@@ -66,11 +66,10 @@ def _side_from_listing(
     ctx: ServingContext, q: ClassifiedQuestion, text: str, size: tuple[int, int]
 ) -> spatial.SpatialAnswer | None:
     """The side the listing gives (`spatial.side_in_listing`), None where it gives none."""
-    found = ctx.adapter.read_detect(text, size)
+    listed = ctx.adapter.read_listing(text, size)
     axis = q.axis or (q.relation.axis if q.relation else None)
-    if not found or axis is None or q.subject is None or q.reference is None:
+    if not listed or axis is None or q.subject is None or q.reference is None:
         return None
-    listed = [Obj(f.label or "", f.box) for f in found]
     subject, reference = (ctx.adapter.known(p) or p for p in (q.subject, q.reference))
     return spatial.side_in_listing(listed, subject, reference, axis)
 

@@ -88,8 +88,12 @@ def test_a_phrase_its_listing_names_none_of_gets_a_second_look_on_its_own():
     assert look.text == "Where is the red circle?"
     encode = adapter.codec.encode
     square, elsewhere = Box(x1=0, y1=0, x2=32, y2=32), Box(x1=64, y1=32, x2=96, y2=64)
-    listed = adapter.read_detect(f"blue square {encode([square], size)}", size)
+    listed = adapter.read_listing(f"blue square {encode([square], size)}", size)
     assert listed is not None
+    assert [o.category for o in listed] == ["blue square"]  # the tasks' objects
+    assert listed[0].box.iou(square) > 0.5
+    assert adapter.read_listing("nothing", size) == []
+    assert adapter.read_listing("hmm", size) is None
     own = adapter.read_second_look(encode([elsewhere], size), listed, size)
     assert len(own) == 1  # where nothing is listed: kept
     assert own[0].iou(elsewhere) > 0.5
@@ -127,7 +131,7 @@ def test_a_checkpoint_that_grounds_from_its_answers_has_them_checked_by_its_list
     assert adapter.second_look("red circle", size) is None  # the listing is asked anyway
     encode = adapter.codec.encode
     square, elsewhere = Box(x1=0, y1=0, x2=32, y2=32), Box(x1=64, y1=32, x2=96, y2=64)
-    listed = adapter.read_detect(f"blue square {encode([square], size)}", size)
+    listed = adapter.read_listing(f"blue square {encode([square], size)}", size)
     assert listed is not None
     assert adapter.read_checked(encode([square], size), listed, "red circle", size) == []
     kept = adapter.read_checked(encode([elsewhere], size), listed, "red circle", size)
