@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, TypeVar
@@ -29,11 +29,20 @@ __all__ = [
     "Task",
     "Turn",
     "as_box",
+    "DUPLICATE_IOU",
     "defined_relations",
+    "distinct",
     "reading_key",
 ]
 
 R = TypeVar("R")
+T = TypeVar("T")
+
+DUPLICATE_IOU = 0.7
+"""Two boxes of one answer (and one label) overlapping more than this are one object
+written twice: a decoding loop, not a second object. The shapes world's objects never
+overlap; elsewhere, two real objects of one kind rarely overlap this much (NMS's usual
+0.5 to 0.7)."""
 
 Args = Mapping[str, Any]
 """A question's arguments by name (`phrase`, `box`, `subject`, ...): a request's or a
@@ -51,6 +60,23 @@ def reading_key(box: Box) -> tuple[float, float, float, float]:
     Top to bottom by the top edge, then left to right by the left edge.
     """
     return box.y1, box.x1, box.y2, box.x2
+
+
+def distinct(
+    items: Sequence[T], box: Callable[[T], Box], same: Callable[[T, T], bool] | None = None
+) -> tuple[T, ...]:
+    """`items` in their order without repeats.
+
+    An item whose `box` overlaps a kept one's at IoU > `DUPLICATE_IOU` (and that is the
+    `same` kind, when given) is dropped.
+    """
+    kept: list[T] = []
+    for item in items:
+        if not any(
+            box(k).iou(box(item)) > DUPLICATE_IOU and (same is None or same(k, item)) for k in kept
+        ):
+            kept.append(item)
+    return tuple(kept)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,17 @@ from collections.abc import Sequence
 
 from locvlm.coords import Codec
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
-from locvlm.tasks.base import Args, Judged, Obj, Scene, Task, Turn, as_box, reading_key
+from locvlm.tasks.base import (
+    Args,
+    Judged,
+    Obj,
+    Scene,
+    Task,
+    Turn,
+    as_box,
+    distinct,
+    reading_key,
+)
 from locvlm.tasks.scoring import IOU_THRESHOLD
 from locvlm_client import Box, SizeLike
 
@@ -77,7 +87,11 @@ def answer_regex(codec: Codec, vocabulary: Sequence[str]) -> str:
 
 
 def parse_listing(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...]:
-    """The labelled boxes of a listing, in text order; items without a box are dropped."""
+    """The labelled boxes of a listing, in text order.
+
+    Items without a box are dropped, and so are repeats (`distinct`: an item with the
+    label and nearly the box of an earlier one, what a decoding loop writes).
+    """
     exact = list(re.finditer(codec.box_regex, text))
     if exact:
         starts = [0, *(m.end() for m in exact[:-1])]
@@ -89,7 +103,7 @@ def parse_listing(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...]:
         boxes = codec.decode(box_text, size)
         if boxes:
             found.append(Obj(category=normalize(label), box=boxes[0]))
-    return tuple(found)
+    return distinct(found, lambda o: o.box, lambda a, b: a.category == b.category)
 
 
 def answer(objects: Sequence[Obj], codec: Codec, size: SizeLike) -> str:

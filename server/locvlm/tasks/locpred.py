@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from locvlm.coords import Codec
-from locvlm.tasks.base import Args, Judged, Scene, Task, Turn, as_box, reading_key
+from locvlm.tasks.base import Args, Judged, Scene, Task, Turn, as_box, distinct, reading_key
 from locvlm.tasks.scoring import boxes_match
 from locvlm_client import Box, SizeLike
 
@@ -97,11 +97,14 @@ def answer_regex(phrase: str, codec: Codec) -> str:
 
 
 def parse(text: str, codec: Codec, size: SizeLike) -> Location | None:
-    """The boxes in `text`, or no boxes for the absent answer; None for neither."""
+    """The boxes in `text`, or no boxes for the absent answer; None for neither.
+
+    A box written twice (`distinct`) counts once.
+    """
     if is_absent(text):
         return Location(boxes=())
-    boxes = codec.decode(text, size)
-    return Location(boxes=tuple(boxes)) if boxes else None
+    boxes = distinct(codec.decode(text, size), lambda b: b)
+    return Location(boxes=boxes) if boxes else None
 
 
 def _judge(text: str, expected: Args, codec: Codec, size: SizeLike) -> Judged:

@@ -72,7 +72,8 @@ def test_a_checkpoint_that_grounds_from_its_listing_reads_each_phrase_from_it():
     assert question == adapter.ground("blue square", (128, 64)) == adapter.detect([], (128, 64))
     assert question.text == "List every object."
     box = adapter.codec.encode([Box(x1=0, y1=0, x2=64, y2=32)], (128, 64))
-    listing = f"blue square {box}; red circle {box}; red circle {box}"
+    other = adapter.codec.encode([Box(x1=64, y1=32, x2=128, y2=64)], (128, 64))
+    listing = f"blue square {box}; red circle {box}; red circle {other}"
     assert re.fullmatch(question.regex or "", listing)
     assert len(adapter.read_ground(listing, "red circle", (128, 64)) or []) == 2
     assert adapter.read_ground("nothing", "red circle", (128, 64)) == []

@@ -12,7 +12,7 @@ SIZE = (100, 100)
 RC, BS = "red circle", "blue square"
 CIRCLE = Obj("red circle", Box.from_xyxy((10, 10, 30, 30)))
 SQUARE = Obj("blue square", Box.from_xyxy((50, 0, 70, 20)))
-RED, BLUE = [20, 10, 60, 50], [120, 40, 160, 80]
+RED, BLUE, FAR = [20, 10, 60, 50], [120, 40, 160, 80], [100, 0, 140, 30]
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,10 @@ def test_listing_round_trips_with_every_codec(codec, tolerance, close):
         ("The red circle [10,10,30,30]; a blue square [50 0 70 20]", [RC, BS]),  # loose boxes
         ("red circle [10, 10, 30, 30]; blue square [50, 0", [RC]),  # truncated
         ("[10, 10, 30, 30]", [""]),  # box without a label
+        (f"{RC} [10, 10, 30, 30]; {BS} [50, 0, 70, 20]; {RC} [10, 10, 30, 30]", [RC, BS]),  # loop
+        (f"{RC} [10, 10, 30, 30]; {RC} [11, 10, 30, 31]", [RC]),  # nearly the same box
+        (f"{RC} [10, 10, 30, 30]; {BS} [10, 10, 30, 30]", [RC, BS]),  # two labels: kept
+        (f"{RC} [10, 10, 30, 30]; {RC} [20, 10, 40, 30]", [RC, RC]),  # IoU 1/3: two objects
     ],
 )
 def test_parse_labels(text, labels):
@@ -79,16 +83,17 @@ def test_parse_never_raises(text):
 
 
 @pytest.mark.parametrize(
-    ("listed", "right", "hits"),
+    ("listed", "right", "predicted", "hits"),
     [
-        ([("red circle", RED), ("blue square", BLUE)], True, 2),  # both, any order
-        ([("blue square", BLUE), ("red circle", RED)], True, 2),  # reversed
-        ([("red circle", RED)], False, 1),  # one missed
-        ([("red circle", RED), ("blue square", BLUE), ("red circle", RED)], False, 2),  # twice
-        ([("blue square", RED), ("red circle", BLUE)], False, 0),  # labels swapped
+        ([("red circle", RED), ("blue square", BLUE)], True, 2, 2),  # both, any order
+        ([("blue square", BLUE), ("red circle", RED)], True, 2, 2),  # reversed
+        ([("red circle", RED)], False, 1, 1),  # one missed
+        ([("red circle", RED), ("blue square", BLUE), ("red circle", RED)], True, 2, 2),  # loop
+        ([("red circle", RED), ("blue square", BLUE), ("red circle", FAR)], False, 3, 2),  # extra
+        ([("blue square", RED), ("red circle", BLUE)], False, 2, 0),  # labels swapped
     ],
 )
-def test_judge_counts_matches_for_precision_and_recall(listed, right, hits) -> None:
+def test_judge_counts_matches_for_precision_and_recall(listed, right, predicted, hits) -> None:
     codec = get_codec("ivb", bins=100)
     text = detect.listing([Obj(c, Box.from_xyxy(b)) for c, b in listed], codec, (200, 100))
     expected = {
@@ -99,7 +104,7 @@ def test_judge_counts_matches_for_precision_and_recall(listed, right, hits) -> N
     }
     judged = TASKS["detect"].judge(text, expected, codec, (200, 100))
     assert judged.correct is right
-    assert judged.said == {"predicted": len(listed), "expected": 2, "matched": hits}
+    assert judged.said == {"predicted": predicted, "expected": 2, "matched": hits}
 
 
 def test_judge_of_nothing_listed() -> None:

@@ -37,6 +37,10 @@ def test_answer_round_trips_with_every_codec(codec, tolerance, close):
         ("There are no red circles.", Location(boxes=())),  # absent, other wording
         ("I think it is somewhere", None),  # neither boxes nor absence
         ("[75, 5, 95", None),  # truncated box
+        (
+            "[75, 5, 95, 45]; [75, 5, 95, 45]",
+            Location(boxes=(Box.from_xyxy((151, 5.5, 191, 45.5)),)),
+        ),  # a box twice: once
         ("", None),  # empty
     ],
 )
