@@ -31,6 +31,7 @@ from locvlm_client import Box, SizeLike
 
 __all__ = [
     "ALL_TEMPLATES",
+    "ITEM_SEPARATOR",
     "SOME_TEMPLATES",
     "DetectTask",
     "answer",
@@ -58,7 +59,7 @@ SOME_TEMPLATES = (
 )
 """Listing restricted to some categories; `{phrases}` joins them: "a, b and c"."""
 
-_ITEM_SEPARATOR = "; "
+ITEM_SEPARATOR = "; "
 # A label written before its box: words of letters, when the codec's exact box is not found.
 _LEADING_WORDS = re.compile(r"\W*([^\W\d_]+(?:[ '-]+[^\W\d_]+)*)")
 
@@ -72,13 +73,13 @@ def prompt(categories: Sequence[str] | None = None, template: int = 0) -> str:
 
 def listing(objects: Sequence[Obj], codec: Codec, size: SizeLike) -> str:
     """`objects` as written, in the given order: `"red circle [..]; blue square [..]"`."""
-    return _ITEM_SEPARATOR.join(f"{o.category} {codec.encode([o.box], size)}" for o in objects)
+    return ITEM_SEPARATOR.join(f"{o.category} {codec.encode([o.box], size)}" for o in objects)
 
 
 def listing_regex(codec: Codec, vocabulary: Sequence[str]) -> str:
     """The constraint of a non-empty listing: "<category> <box>" items joined by "; "."""
     item = f"{one_of(vocabulary)} {codec.box_regex}"
-    return f"{item}(?:{re.escape(_ITEM_SEPARATOR)}{item})*"
+    return f"{item}(?:{re.escape(ITEM_SEPARATOR)}{item})*"
 
 
 def answer_regex(codec: Codec, vocabulary: Sequence[str]) -> str:
@@ -97,7 +98,7 @@ def parse_listing(text: str, codec: Codec, size: SizeLike) -> tuple[Obj, ...]:
         starts = [0, *(m.end() for m in exact[:-1])]
         pairs = [(text[s : m.start()], m[0]) for s, m in zip(starts, exact, strict=True)]
     else:  # malformed boxes: split on semicolons and take the leading words as the label
-        pairs = [_split_label(item) for item in text.split(_ITEM_SEPARATOR.strip())]
+        pairs = [_split_label(item) for item in text.split(ITEM_SEPARATOR.strip())]
     found = []
     for label, box_text in pairs:
         boxes = codec.decode(box_text, size)

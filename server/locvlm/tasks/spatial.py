@@ -210,12 +210,18 @@ _READERS: dict[str, Callable[[str], SpatialValue | None]] = {
 
 
 def answer_regex(
-    kind: str, codec: Codec, vocabulary: Sequence[str], evidence: bool, axis: Axis = Axis.HORIZONTAL
+    kind: str,
+    codec: Codec,
+    vocabulary: Sequence[str],
+    evidence: bool,
+    axis: Axis = Axis.HORIZONTAL,
+    involved: Sequence[str] = (),
 ) -> str:
     """The output constraint of a `kind` answer ("yes_no", "side" or "category").
 
     With `evidence`, the answer's listing of boxes comes first, as `answer_with_evidence`
-    writes it.
+    writes it: one box for each of `involved` in its order where the objects involved
+    are known (the subject, then the reference), else a listing over `vocabulary`.
     """
     if kind == "yes_no":
         value = one_of((yes_or_no(True), yes_or_no(False)))
@@ -226,7 +232,11 @@ def answer_regex(
         value = f"(?:{cats}(?:(?:, | and ){cats})*|{re.escape(NOTHING)})"
     if not evidence:
         return value
-    return f"{detect.listing_regex(codec, vocabulary)}\\. {re.escape(_MARK)} {value}"
+    listing = re.escape(detect.ITEM_SEPARATOR).join(
+        f"{re.escape(name)} {codec.box_regex}" for name in involved
+    )
+    listing = listing or detect.listing_regex(codec, vocabulary)
+    return f"{listing}\\. {re.escape(_MARK)} {value}"
 
 
 def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | None:
@@ -282,7 +292,9 @@ class _SpatialTask(Task[SpatialAnswer]):
         if not vocabulary:
             return None
         axis = Axis(args.get("axis") or Axis.HORIZONTAL)
-        return answer_regex(self.kind, codec, vocabulary, self.evidence, axis)
+        pair = [normalize(args.get(role) or "") for role in ("subject", "reference")]
+        involved = pair if self.kind != "category" and set(pair) <= set(vocabulary) else []
+        return answer_regex(self.kind, codec, vocabulary, self.evidence, axis, involved)
 
     @abstractmethod
     def _want(self, expected: Args) -> SpatialValue:

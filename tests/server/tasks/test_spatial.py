@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 from hypothesis import given
@@ -197,6 +198,26 @@ def test_evidence_lists_the_objects_involved(scene_of):
     assert turn.answer.startswith(("red circle [10, 40, 30, 60]; blue square", "blue square"))
     assert turn.answer.endswith((". Answer: yes", ". Answer: no"))
     assert len(turn.expected.evidence) == 2
+
+
+@pytest.mark.parametrize("task", [YesNoTask(evidence=True), SideTask(evidence=True)])
+def test_evidence_constraint_names_the_subject_then_the_reference(scene_of, task):
+    scene = scene_of((RC, (10, 40, 30, 60)), (BS, (60, 35, 80, 55)), (GD, (40, 0, 50, 10)))
+    turns = [t for t in _turns(task, scene) if t.expected.evidence[0].category == RC]
+    assert turns
+    turn = turns[0]
+    args = {"subject": RC, "reference": turn.expected.evidence[1].category}
+    vertical = any(w in turn.prompt for w in ("above", "higher", "over"))
+    args["axis"] = Axis.VERTICAL if vertical else Axis.HORIZONTAL
+    pattern = task.constraint(args, IVB, [RC, BS, GD])
+    assert re.fullmatch(pattern, turn.answer)
+    first, rest = turn.answer.split("; ", 1)
+    second, value = rest.split(". ", 1)
+    looped = f"{first}; {second}; {second}. {value}"  # a third box: what a loop writes
+    assert not re.fullmatch(pattern, looped)
+    assert not re.fullmatch(pattern, f"{second}; {first}. {value}")  # reference first
+    unknown = task.constraint({**args, "subject": "pink star"}, IVB, [RC, BS, GD])
+    assert re.fullmatch(unknown, looped)  # phrases outside the vocabulary: any listing
 
 
 @pytest.mark.parametrize(
