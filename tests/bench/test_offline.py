@@ -56,3 +56,26 @@ def test_misses_are_tabled_by_object_size_and_gap() -> None:
     assert "| detection recall | 0.000 (1) | - | - | - | 1.000 (1) |" in table
     assert "| above/below side as served, by the smaller object | 0.000 (1) |" in table
     assert "| side as served | - | - | 0.000 (1) |" in table  # 36 px apart: >= 0.1
+
+
+def test_the_tower_probe_reads_each_object_from_the_patch_it_owns_most() -> None:
+    from vision_probe import _read
+
+    from locvlm.tasks import Obj, Scene
+    from locvlm.train.stage0 import dense_targets
+    from locvlm_client import Box
+
+    scene = Scene(size=(64, 64), objects=(
+        Obj("red circle", Box.from_xyxy((0, 0, 30, 30))),  # patches 0, 1, 4, 5 of a 4x4 grid
+        Obj("blue square", Box.from_xyxy((41, 41, 45, 45))),  # small: within patch 10
+    ))  # fmt: skip
+    ids = {"red circle": 1, "blue square": 2}
+    cats, edges = dense_targets(scene, 4, 32, ids)  # the heads' targets: a perfect tower
+    assert [ok for _, *ok in _read(cats, edges, scene, 4, 32, ids)] == [[True, True]] * 2
+    cats[10] = 1  # the small object's patch read as the red circle
+    edges[0] = [16, 16, 31, 31]  # the big one's most-owned patch reads a box off by half
+    assert [ok for _, *ok in _read(cats, edges, scene, 4, 32, ids)] == [
+        [True, False],
+        [False, True],
+    ]
+    assert [bucket for bucket, *_ in _read(cats, edges, scene, 4, 32, ids)] == [">=0.25", "<0.075"]
