@@ -45,7 +45,7 @@ def _read(cats: np.ndarray, edges: np.ndarray, scene: Scene, grid: int, bins: in
         mine = np.flatnonzero(owner == k)
         if not len(mine):
             continue
-        share = [obj.box.intersection(_cell(p, grid, scene.size)) for p in mine]
+        share = [obj.box.intersection(_cell(int(p), grid, scene.size)) for p in mine]
         patch = mine[int(np.argmax(share))]
         x1, y1, x2, y2 = ((edges[patch] + 0.5) / bins).tolist()
         box = Box.from_corners(x1 * width, y1 * height, x2 * width, y2 * height)
