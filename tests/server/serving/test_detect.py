@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from locvlm.adapters import Found
+from locvlm.coords import get_codec
 from locvlm.engines.base import GenerationRequest, GenerationResult, TokenLogprob
 from locvlm.serving.context import ServingContext
-from locvlm.serving.detect import confidences, detect, distinct
-from locvlm_client import Box
+from locvlm.serving.detect import confidences, detect, scored
 from tests.server.engines.scripted import ScriptedEngine
 from tests.server.serving.recording import SIDECAR
 
@@ -33,13 +33,6 @@ async def test_an_object_listed_twice_is_returned_once():
     assert [d.label for d in answer.detections] == ["red circle", "blue square"]
 
 
-def test_boxes_of_other_labels_or_apart_are_kept():
-    a = Box(x1=0, y1=0, x2=10, y2=10)
-    far = Box(x1=5, y1=5, x2=15, y2=15)  # IoU 25/175
-    found = [Found("cat", a), Found("dog", a), Found("cat", far), Found("cat", a)]
-    assert distinct(found) == found[:3]
-
-
 _TWO = "red circle [2, 2, 10, 10]; blue square [20, 20, 30, 30]"
 
 
@@ -55,25 +48,50 @@ def test_each_box_scores_the_tokens_that_wrote_it() -> None:
     first = [("red circle", -0.1), (" [2, 2, 10, 10]", -0.3)]
     second = [(";", 0.0), (" blue square", -1.0), (" [20, 20, 30, 30]", -2.0)]
     result = _scored(_TWO, first + second)
-    got = confidences(result, r"\[\d+, \d+, \d+, \d+\]", 2)
+    got = confidences(result, r"\[\d+, \d+, \d+, \d+\]")
     assert got == [round(math.exp(-0.2), 4), round(math.exp(-1.0), 4)]
 
 
-def test_no_logprobs_or_a_box_count_that_differs_gives_none() -> None:
+def test_no_logprobs_gives_none_and_one_token_scores_every_box_it_wrote() -> None:
     regex = r"\[\d+, \d+, \d+, \d+\]"
-    assert confidences(GenerationResult(_TWO, 5, 5), regex, 2) == [None, None]
+    assert confidences(GenerationResult(_TWO, 5, 5), regex) == [None, None]
     result = _scored(_TWO, [(_TWO, -0.5)])
-    assert confidences(result, regex, 3) == [None, None, None]
-    assert confidences(result, regex, 2) == [round(math.exp(-0.5), 4)] * 2  # one token: both
+    assert confidences(result, regex) == [round(math.exp(-0.5), 4)] * 2
+
+
+_LOOP = f"{_TWO}; red circle [2, 2, 10, 10]; green circle [40, 40, 50, 50]"
+
+
+def test_a_read_box_scores_as_the_written_box_it_was_read_from() -> None:
+    codec, size = get_codec("ivb", bins=64), (64, 64)  # 1 px a bin
+    pieces = [
+        ("red circle [2, 2, 10, 10]", -0.1),
+        ("; blue square [20, 20, 30, 30]", -1.0),
+        ("; red circle [2, 2, 10, 10]", -2.0),
+        ("; green circle [40, 40, 50, 50]", -3.0),
+    ]
+    result = _scored(_LOOP, pieces)
+    read = [Found(label, codec.decode(box, size)[0]) for label, box in
+            [("red circle", "[2, 2, 10, 10]"), ("blue square", "[20, 20, 30, 30]"),
+             ("green circle", "[40, 40, 50, 50]")]]  # fmt: skip
+    assert scored(read, result, codec, size) == [round(math.exp(lp), 4) for lp in (-0.1, -1, -3)]
+    assert scored([*read[:2], read[0], read[2]], result, codec, size) == [
+        round(math.exp(lp), 4) for lp in (-0.1, -1, -2, -3)
+    ]  # every written box read: in order
+    assert scored([Found("cat", codec.decode("[1, 1, 60, 60]", size)[0])], result, codec, size) == [
+        None
+    ]  # a box the text never wrote
 
 
 class _Scoring(ScriptedEngine):
-    """Two objects; the token log-probabilities only when asked."""
+    """Two objects, the first listed twice; the token log-probabilities only when asked."""
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        pieces = [("red circle [2, 2, 10, 10]", -0.05), ("; blue square [20, 20, 30, 30]", -1.5)]
+        pieces = [("red circle [2, 2, 10, 10]", -0.05), ("; blue square [20, 20, 30, 30]", -1.5),
+                  ("; red circle [2, 2, 10, 10]", -3.0)]  # fmt: skip
+        text = "".join(p for p, _ in pieces)  # the red circle again: a loop
         return [
-            _scored(_TWO, pieces) if r.logprobs else GenerationResult(_TWO, 5, 2) for r in requests
+            _scored(text, pieces) if r.logprobs else GenerationResult(text, 5, 2) for r in requests
         ]
 
 

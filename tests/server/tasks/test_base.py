@@ -4,7 +4,7 @@ import pytest
 
 from locvlm.coords.relations import Relation
 from locvlm.tasks import Obj, Turn
-from locvlm.tasks.base import defined_relations, reading_key
+from locvlm.tasks.base import defined_relations, distinct, reading_key
 from locvlm_client import Box
 
 LEFT, RIGHT, ABOVE, BELOW = Relation.LEFT_OF, Relation.RIGHT_OF, Relation.ABOVE, Relation.BELOW
@@ -83,3 +83,12 @@ def test_turn_is_frozen():
     turn = Turn(task="counting", prompt="How many?", answer="2", expected=2)
     with pytest.raises(AttributeError):
         turn.answer = "3"  # type: ignore[misc]
+
+
+def test_distinct_drops_a_later_near_copy_of_the_same_kind_only() -> None:
+    a = Box.from_xyxy((0, 0, 10, 10))
+    near, far = Box.from_xyxy((0, 0, 10, 11)), Box.from_xyxy((5, 5, 15, 15))  # IoU 0.91, 0.14
+    items = [("cat", a), ("dog", a), ("cat", far), ("cat", near), ("cat", a)]
+    same = lambda x, y: x[0] == y[0]  # noqa: E731
+    assert distinct(items, lambda i: i[1], same) == tuple(items[:3])
+    assert distinct(items, lambda i: i[1]) == (items[0], items[2])  # any kind
