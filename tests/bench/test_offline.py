@@ -9,7 +9,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from grounding_offline import judge
-from misses import misses
+from misses import kinds, misses
 
 SIZE = [64, 64]  # 2 px a bin of 32
 LISTING = "blue square [16, 0, 24, 8]; red circle [0, 0, 8, 8]; red circle [0, 16, 8, 24]"
@@ -56,6 +56,32 @@ def test_misses_are_tabled_by_object_size_and_gap() -> None:
     assert "| detection recall | 0.000 (1) | - | - | - | 1.000 (1) |" in table
     assert "| above/below side as served, by the smaller object | 0.000 (1) |" in table
     assert "| side as served | - | - | 0.000 (1) |" in table  # 36 px apart: >= 0.1
+
+
+def test_wrong_grounding_answers_are_told_apart_by_kind() -> None:
+    objects = [{"category": "red circle", "box": [0, 0, 16, 16]},
+               {"category": "red square", "box": [32, 0, 48, 16]},
+               {"category": "red circle", "box": [0, 32, 16, 48]}]  # fmt: skip
+    two = {"boxes": [[0, 0, 16, 16], [0, 32, 16, 48]]}
+    rows = [
+        _row("d/0", "detect", image="a.png", expected={"objects": objects}),
+        _row("g/0", "locpred", image="a.png", args={"phrase": "red circle"}, expected=two),
+        _row("g/1", "locpred", image="a.png", args={"phrase": "red square"},
+             expected={"boxes": [[32, 0, 48, 16]]}),
+        _row("g/2", "locpred", image="a.png", args={"phrase": "red square"},
+             expected={"boxes": [[32, 0, 48, 16]]}),
+    ]  # fmt: skip
+    answers = {
+        "d/0": _said("red circle [0, 0, 8, 8]; red square [16, 0, 24, 8]"),  # 2 of 3 found
+        "g/0": _said("[0, 0, 8, 8]", ok=False),  # one of two instances
+        "g/1": _said("[0, 0, 8, 8]", ok=False),  # on the red circle: same colour
+        "g/2": _said("There is no red square.", ok=False),
+    }
+    table = kinds(rows, answers, bins=32)
+    assert "| several instances, too few boxes | 1 |" in table
+    assert "| another object, same colour | 1 |" in table
+    assert "| said absent | 1 |" in table
+    assert "| detection recall | 0.667 (3) |" in table
 
 
 def test_the_tower_probe_reads_each_object_from_the_patch_it_owns_most() -> None:
