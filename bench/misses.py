@@ -20,7 +20,7 @@ from typing import Any
 
 from grounding_offline import saved  # beside this script
 
-from locvlm.coords import get_codec
+from locvlm.coords import Codec, get_codec
 from locvlm.eval.metrics import SIZE_EDGES, size_bucket
 from locvlm.tasks import TASKS
 from locvlm.tasks.base import Obj, as_box
@@ -85,9 +85,9 @@ def misses(rows: Sequence[dict[str, Any]], answers: dict[str, dict[str, Any]], b
     return table + gap_table
 
 
-def _kind(row: dict[str, Any], answer: dict[str, Any], objects: Sequence[Obj], bins: int) -> str:
+def _kind(row: dict[str, Any], answer: dict[str, Any], objects: Sequence[Obj], codec: Codec) -> str:
     """Why a wrong own grounding answer is wrong, judged against the image's objects."""
-    codec, size = get_codec("ivb", bins=bins), tuple(row["size"])
+    size = tuple(row["size"])
     want = [as_box(b) for b in row["expected"]["boxes"]]
     got = TASKS["locpred"].read(answer["text"], codec, size)
     if got is None:
@@ -105,8 +105,8 @@ def _kind(row: dict[str, Any], answer: dict[str, Any], objects: Sequence[Obj], b
     other = max(objects, key=lambda o: o.box.iou(box), default=None)
     if other is None or other.box.iou(box) <= IOU_THRESHOLD:
         return "nowhere"
-    colour, shape = row["args"]["phrase"].split()[:2], other.category.split()[:2]
-    same = "colour" if colour[0] == shape[0] else "shape" if colour[-1] == shape[-1] else None
+    asked, hit = row["args"]["phrase"].split(), other.category.split()  # colour, shape
+    same = "colour" if asked[0] == hit[0] else "shape" if asked[-1] == hit[-1] else None
     return f"another object, same {same}" if same else "another object"
 
 
@@ -117,13 +117,13 @@ def kinds(rows: Sequence[dict[str, Any]], answers: dict[str, dict[str, Any]], bi
         for r in rows
         if r["task"] == "detect"
     }
+    codec = get_codec("ivb", bins=bins)
     wrong: Counter[str] = Counter()
     for row in rows:
         answer = answers.get(row["id"])
         if row["task"] == "locpred" and answer is not None and not answer["correct"]:
-            wrong[_kind(row, answer, scenes.get(_scene_key(row), []), bins)] += 1
+            wrong[_kind(row, answer, scenes.get(_scene_key(row), []), codec)] += 1
     crowd: Counter[tuple[str, bool]] = Counter()
-    codec = get_codec("ivb", bins=bins)
     for row in rows:
         if row["task"] == "detect" and row["id"] in answers:
             got = TASKS["detect"].read(answers[row["id"]]["text"], codec, tuple(row["size"]))

@@ -62,13 +62,13 @@ def _cell(patch: int, grid: int, size: tuple[int, int]) -> Box:
 
 def probe(run: Path, scenes: int, seed: int) -> str:
     """The markdown table of the tower's readout on `scenes` fresh scenes."""
-    from transformers import LlavaForConditionalGeneration
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
 
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=False)
     config = json.loads((run / "train_config.json").read_text())
     preset = get_preset(config["preset"], **dict(config.get("model") or {}))
-    model = LlavaForConditionalGeneration.from_pretrained(run / "model")
-    model.load_state_dict(state["model"])
+    model = LlavaForConditionalGeneration(LlavaConfig.from_pretrained(run / "model"))
+    model.load_state_dict(state["model"])  # the weights once: the run's checkpoint
     tower = model.model.vision_tower.eval()
     bins = int((config.get("codec") or preset.codec).get("bins", 32))
     stream = SceneStream(seed=seed)
