@@ -47,6 +47,10 @@ class BenchOptions:
     negatives: str | None = None  # one POPE split (all three when None); NegPred in grounding
     image_root: str | None = None  # joined to each file_name in the rows
     absent_rate: float = 0.5  # counting: odds of one absent category (count 0) per image
+    upright: tuple[str, ...] = ()
+    """Categories (or supercategories) that are not their own top-to-bottom mirror, as the
+    shapes world's apex-up triangle: an image that shows one gets no flipped above/below
+    copy, which would show an object outside the dataset's world."""
 
     def __post_init__(self) -> None:
         if self.max_per_image < 1:
@@ -131,6 +135,14 @@ class BenchSource:
         """POPE's sampler: `top_k=1`, so popular and adversarial take the very top."""
         names = self.dataset.category_names()
         return NegativeSampler.from_records(self.dataset.records(), names, top_k=1)
+
+    @cached_property
+    def upright(self) -> frozenset[str]:
+        """The category names of `options.upright` (named, or by their supercategory)."""
+        wanted = set(self.options.upright)
+        return frozenset(
+            c.name for c in self.dataset.categories if {c.name, c.supercategory} & wanted
+        )
 
     def sampler(self, strategy: str | None = None) -> NegativeSampler:
         """The sampler with `strategy`, or with the options' one (random when unset)."""

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -36,7 +37,7 @@ from locvlm.data.instructions import (
     write_jsonl,
 )
 from locvlm.data.negatives import NegativeSampler, crowd_categories
-from locvlm.data.shapes import ShapesConfig
+from locvlm.data.shapes import CATEGORIES, UPRIGHT, ShapesConfig
 from locvlm.data.shapes_writer import write_clips_dataset, write_shapes_dataset
 
 app = typer.Typer(help="Generate datasets, instruction data and benchmarks.", no_args_is_help=True)
@@ -231,6 +232,21 @@ def instruct(
     typer.echo(f"wrote {count} rows to {out}")
 
 
+def _upright(given: str | None, dataset: CocoDataset) -> tuple[str, ...]:
+    """`--upright` as names, or the shapes world's upright shapes for a shapes dataset.
+
+    Raises:
+        ValueError: a name is neither a category nor a supercategory of `dataset`.
+    """
+    if given is None:
+        return UPRIGHT if set(dataset.category_names()) <= set(CATEGORIES) else ()
+    names = tuple(name.strip() for name in given.split(",") if name.strip())
+    known = {n for c in dataset.categories for n in (c.name, c.supercategory)}
+    if unknown := [n for n in names if n not in known]:
+        raise ValueError(f"not a category or supercategory of the dataset: {', '.join(unknown)}")
+    return names
+
+
 @app.command()
 def bench(
     kind: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(BENCHMARKS)}.")],
@@ -244,6 +260,14 @@ def bench(
     negatives: Annotated[
         str | None,
         typer.Option(help="One POPE split (default: all three); adds NegPred rows to grounding."),
+    ] = None,
+    upright: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated categories or supercategories that are not their own "
+            "top-to-bottom mirror: images showing one get no flipped above/below copy "
+            "(default: 'triangle' for a shapes-world dataset, none otherwise)."
+        ),
     ] = None,
 ) -> None:
     """Write benchmark JSONL: each question with its expected structured answer.
@@ -262,6 +286,10 @@ def bench(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     dataset = load_dataset(coco)
+    try:
+        options = replace(options, upright=_upright(upright, dataset))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--upright") from None
     if images is not None:
         check_images(dataset.records(), images)
     try:

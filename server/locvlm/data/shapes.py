@@ -26,6 +26,7 @@ __all__ = [
     "COLORS",
     "Placement",
     "SHAPES",
+    "UPRIGHT",
     "SceneObject",
     "ShapesConfig",
     "check_size",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 SHAPES = ("circle", "square", "triangle", "diamond")
+UPRIGHT = ("triangle",)
+"""Shapes that are not their own top-to-bottom mirror (a triangle is drawn apex up)."""
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
     "green": (40, 170, 60),

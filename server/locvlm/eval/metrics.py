@@ -54,11 +54,16 @@ def detection(rows: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
 
 
 def flip_consistency(rows: Sequence[tuple[Row, Judged]]) -> float:
-    """Share of groups (a question and its flipped twin) answered right every time."""
+    """Share of groups (a question and its flipped twin) answered right every time.
+
+    Rows without a group, or whose twin is not among `rows`, are not counted.
+    """
     groups: dict[str, list[bool]] = defaultdict(list)
     for row, judged in rows:
-        groups[str(row.get("group") or row["id"])].append(judged.correct)
-    return sum(all(v) for v in groups.values()) / max(len(groups), 1)
+        if row.get("group"):
+            groups[str(row["group"])].append(judged.correct)
+    twins = [v for v in groups.values() if len(v) > 1]
+    return sum(all(v) for v in twins) / max(len(twins), 1)
 
 
 def aspect_bucket(size: Sequence[int]) -> str:

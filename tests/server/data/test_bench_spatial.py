@@ -105,6 +105,32 @@ def test_abovebelow_flips_vertically(coco_tiny, shapes):
     }
 
 
+def _as_shown(rows) -> list[dict]:
+    return [
+        {k: v for k, v in r.items() if k not in ("id", "group")} for r in rows if not r["vflip"]
+    ]
+
+
+@pytest.mark.parametrize("upright", [("triangle",), ("red triangle", "blue triangle")])
+def test_upright_images_are_not_flipped_top_to_bottom(shapes, upright):
+    # named by supercategory (the shape) or by category
+    shows = {
+        r.file_name for r in shapes.records() if any(c.endswith(upright) for c, _ in r.objects)
+    }
+    rows = _rows(shapes, "abovebelow", upright=upright)
+    assert shows & {r["image"] for r in rows}  # still asked, as shown
+    for row in rows:
+        alone = row["image"] in shows
+        assert (row["group"] is None) is alone
+        assert not (alone and row["vflip"])
+    _check_groups([r for r in rows if r["group"]], Axis.VERTICAL, "vflip")
+    # the questions as shown are the same; left/right mirrors every image still
+    everything = _rows(shapes, "abovebelow")
+    assert _as_shown(rows) == _as_shown(everything)
+    assert len(everything) > len(rows)
+    assert _rows(shapes, "leftright", upright=upright) == _rows(shapes, "leftright")
+
+
 def test_max_per_image_caps_the_pairs(shapes):
     for cap in (1, 2):
         rows = _rows(shapes, "leftright", max_per_image=cap)

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from locvlm.cli import app
+from locvlm.data.coco import load_coco
 
 from .conftest import COCO_TINY
 
@@ -80,6 +81,31 @@ def test_bench_on_the_fixture(tmp_path):
     assert all(r["image"].startswith(IMAGES) for r in rows)
 
 
+@pytest.mark.parametrize("upright", [None, "triangle", "red triangle", ""])
+def test_bench_keeps_upside_down_triangles_out_of_shapes_benchmarks(shapes_dir, tmp_path, upright):
+    # A shapes world triangle is drawn apex up: flipped top to bottom it is no triangle,
+    # so by default (or when named) an image showing one gets no flipped copy.
+    coco = shapes_dir / "annotations.json"
+    named = {None: "triangle", "": "nothing"}.get(upright, upright)
+    shows = {
+        Path(r.file_name).name
+        for r in load_coco(coco).records()
+        if any(category.endswith(named) for category, _ in r.objects)
+    }
+    out = tmp_path / "bench.jsonl"
+    given = [] if upright is None else ["--upright", upright]
+    result, text = _run("bench", "--kind", "abovebelow", "--coco", str(coco), *given,
+                        "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, text
+    rows = _jsonl(out)
+    flipped = {Path(r["image"]).name for r in rows if r["vflip"]}
+    assert flipped
+    assert not shows & flipped
+    assert upright == "" or shows & {Path(r["image"]).name for r in rows}  # asked as shown
+    for row in rows:  # no twin, no group
+        assert (row["group"] is None) is (Path(row["image"]).name in shows)
+
+
 def test_bench_motion_on_clips(clips_dir, tmp_path):
     out = tmp_path / "motion.jsonl"
     result, text = _run("bench", "--kind", "motion", "--coco", str(clips_dir / "annotations.json"),
@@ -110,6 +136,7 @@ def _malformed(tmp_path: Path) -> str:
         (["--coco", "{tiny}", "--kind", "motion"], "no image has a video_id"),  # not clips
         (["--coco", "{tiny}", "--negatives", "hard"], "unknown negatives 'hard'"),  # split
         (["--coco", "{tiny}", "--images", "{tmp}"], "desk.png not found under"),  # wrong folder
+        (["--coco", "{tiny}", "--upright", "person,tree"], "supercategory of the dataset: tree"),
     ],
 )
 def test_bench_errors(tmp_path, args, message):

@@ -42,6 +42,8 @@ def test_flip_consistency_needs_both_twins() -> None:
         (_row(3, group="b"), Judged(False, True)),  # group b: flip wrong
     ]
     assert flip_consistency(rows) == 0.5
+    alone = [(_row(4), Judged(False, True)), (_row(5, group="c"), Judged(False, True))]
+    assert flip_consistency(rows + alone) == 0.5  # no group, or no twin: not counted
 
 
 @pytest.mark.parametrize(
