@@ -127,10 +127,27 @@ def train_and_eval(
     return report
 
 
+def _own(bench: dict[str, Any]) -> tuple[float, float, int, int]:
+    """A spatial bench's accuracy and flip consistency over the model's own answers.
+
+    The rows "as the API answers" (`_served`) are left out: they read the side from the
+    listing, a serving path, not the model's reasoning. Returns (accuracy, flip
+    consistency, questions, pairs); pairs are the flip pairs of each task.
+    """
+    tasks = [t for name, t in bench.get("tasks", {}).items() if not name.endswith("_served")]
+    n = sum(t["n"] for t in tasks)
+    pairs = [(t.get("pairs", t["n"] // 2), t.get("flip_consistency", 0.0)) for t in tasks]
+    n_pairs = sum(p for p, _ in pairs)
+    accuracy = sum(t["accuracy"] * t["n"] for t in tasks) / n if n else 0.0
+    flips = sum(p * f for p, f in pairs) / n_pairs if n_pairs else 0.0
+    return accuracy, flips, n, n_pairs
+
+
 def headline(report: dict[str, Any]) -> dict[str, Any]:
     """The ablation table's columns from an eval report, with their sample sizes.
 
-    Under "n": questions; pairs for flip consistency; a split's questions for POPE F1.
+    The model's own answers only (not the rows "as the API answers"). Under "n":
+    questions; pairs for flip consistency; a split's questions for POPE F1.
     """
     b = report["benches"]
     pope = b.get("pope", {})
@@ -140,15 +157,17 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
     split = pope.get("pope", {})
     lr_side = lr.get("tasks", {}).get("spatial_side", {})  # "which side": relations alone
     ab_side = ab.get("tasks", {}).get("spatial_side", {})
+    lr_all, lr_flip, lr_n, lr_pairs = _own(lr)
+    ab_all, ab_flip, ab_n, ab_pairs = _own(ab)
     values = {
         "grounding_acc50": (locpred.get("accuracy", 0.0), locpred.get("n", 0)),
         "revloc": (revloc.get("accuracy", 0.0), revloc.get("n", 0)),
-        "leftright": (lr.get("accuracy", 0.0), lr.get("n", 0)),
+        "leftright": (lr_all, lr_n),
         "leftright_side": (lr_side.get("accuracy", 0.0), lr_side.get("n", 0)),
-        "leftright_flip_consistent": (lr.get("flip_consistency", 0.0), lr.get("n", 0) // 2),
-        "abovebelow": (ab.get("accuracy", 0.0), ab.get("n", 0)),
+        "leftright_flip_consistent": (lr_flip, lr_pairs),
+        "abovebelow": (ab_all, ab_n),
         "abovebelow_side": (ab_side.get("accuracy", 0.0), ab_side.get("n", 0)),
-        "abovebelow_flip_consistent": (ab.get("flip_consistency", 0.0), ab.get("n", 0) // 2),
+        "abovebelow_flip_consistent": (ab_flip, ab_pairs),
         **{f"pope_f1_{name}": (split.get(name, {}).get("f1", 0.0), pope.get("n", 0) // 3)
            for name in ("random", "popular", "adversarial")},
     }  # fmt: skip

@@ -40,3 +40,31 @@ def test_a_run_s_own_setting_wins_over_one_given_to_every_run(tmp_path: Path, mo
     train = called[0]
     sets = [a for a in train if a.startswith("--set=stage0_coords=")]
     assert sets == ["--set=stage0_coords=true", "--set=stage0_coords=false"]  # the last wins
+
+
+def test_the_spatial_columns_are_the_model_s_own_answers_not_the_served_ones() -> None:
+    from ablations import headline
+
+    def task(accuracy: float, n: int, flips: float, pairs: int) -> dict:
+        return {"accuracy": accuracy, "n": n, "flip_consistency": flips, "pairs": pairs}
+
+    report = {"benches": {
+        "leftright": {"accuracy": 0.8, "flip_consistency": 0.7, "tasks": {
+            "spatial_side": task(0.6, 100, 0.4, 50),
+            "spatial_yes_no": task(0.5, 100, 0.2, 50),
+            "spatial_side_served": task(1.0, 100, 1.0, 50),  # the listing's sides
+        }},
+        "abovebelow": {"tasks": {
+            "spatial_side": task(0.9, 60, 0.8, 20),  # 20 of its 30 pairs have a twin
+            "spatial_yes_no": task(0.5, 60, 0.0, 20),
+        }},
+    }}  # fmt: skip
+    row = headline(report)
+    assert row["leftright"] == 0.55
+    assert row["n"]["leftright"] == 200
+    assert row["leftright_flip_consistent"] == 0.3
+    assert row["n"]["leftright_flip_consistent"] == 100
+    assert row["leftright_side"] == 0.6
+    assert row["abovebelow"] == 0.7
+    assert row["n"]["abovebelow_flip_consistent"] == 40
+    assert row["abovebelow_flip_consistent"] == 0.4

@@ -54,7 +54,6 @@ from transformers import (
 )
 
 from locvlm.engines._decode import Row, RunningRows
-from locvlm.engines._grammar import ConstrainRows, Grammars
 from locvlm.engines.base import (
     Engine,
     EngineStats,
@@ -65,6 +64,7 @@ from locvlm.engines.base import (
 )
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
+from locvlm.model.grammar import ConstrainRows, Grammars
 from locvlm.model.loading import LoadedModel, load_served
 from locvlm.model.served import ServedModel
 

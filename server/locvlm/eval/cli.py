@@ -46,7 +46,7 @@ def eval_command(
         try:
             report, records = evaluate(
                 rows,
-                loaded.generate,
+                lambda images, prompts, regexes: loaded.generate(images, prompts, regexes=regexes),
                 loaded.codec,
                 loaded.sidecar.spatial_evidence,
                 batch_size,
@@ -54,6 +54,7 @@ def eval_command(
                 saved,
                 loaded.sidecar.listing,
                 loaded.sidecar.grounds_from,
+                loaded.sidecar.vocabulary,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None

@@ -58,12 +58,17 @@ def flip_consistency(rows: Sequence[tuple[Row, Judged]]) -> float:
 
     Rows without a group, or whose twin is not among `rows`, are not counted.
     """
+    twins = _twins(rows)
+    return sum(all(v) for v in twins) / max(len(twins), 1)
+
+
+def _twins(rows: Sequence[tuple[Row, Judged]]) -> list[list[bool]]:
+    """Whether each row was right, by group, for the groups of two or more rows."""
     groups: dict[str, list[bool]] = defaultdict(list)
     for row, judged in rows:
         if row.get("group"):
             groups[str(row["group"])].append(judged.correct)
-    twins = [v for v in groups.values() if len(v) > 1]
-    return sum(all(v) for v in twins) / max(len(twins), 1)
+    return [v for v in groups.values() if len(v) > 1]
 
 
 def aspect_bucket(size: Sequence[int]) -> str:
@@ -129,6 +134,7 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             entry["detection"] = detection(items)
         if any(item[0].get("group") for item in items):
             entry["flip_consistency"] = flip_consistency(items)
+            entry["pairs"] = len(_twins(items))
         evidence = [j.evidence for _, j in items if j.evidence is not None]
         if evidence:
             entry["evidence_accuracy"] = sum(evidence) / len(evidence)
@@ -152,7 +158,7 @@ def _flips(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
     """The task's own flip consistency, where its rows come in flipped groups."""
     if not any(item[0].get("group") for item in items):
         return {}
-    return {"flip_consistency": flip_consistency(items)}
+    return {"flip_consistency": flip_consistency(items), "pairs": len(_twins(items))}
 
 
 def _by_boxes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:

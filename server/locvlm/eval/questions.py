@@ -8,12 +8,13 @@ scores models of any coordinate format.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation
+from locvlm.engines.base import Constraint
 from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
@@ -30,11 +31,24 @@ class BenchQuestion:
 
     `also`: more questions about the same image whose answers the judge needs too
     (`judge(text, *their_texts)`), as the API asks a listing beside region questions.
+    `regexes`: the constraints the API decodes `prompt` and `also` with, as engines take
+    them (`Constraint.for_engine`); empty: unconstrained, as the task's own question.
     """
 
     prompt: str
     judge: Callable[..., Judged]
     also: tuple[str, ...] = ()
+    regexes: tuple[str | None, ...] = ()
+
+    def asked(self) -> list[tuple[str, str | None]]:
+        """`prompt`, then each of `also`, with its constraint (None: unconstrained)."""
+        prompts = (self.prompt, *self.also)
+        return list(zip(prompts, self.regexes or (None,) * len(prompts), strict=True))
+
+    def constrained(self, regexes: Sequence[str | None]) -> BenchQuestion:
+        """This question with the API's constraints (`Task.constraint`) of it and `also`."""
+        engine = tuple(None if r is None else Constraint(regex=r).for_engine() for r in regexes)
+        return replace(self, regexes=engine)
 
 
 def bench_task(name: str, evidence: bool) -> Task[Any] | None:
@@ -67,6 +81,7 @@ def served_question(
     evidence: bool,
     listing: bool = False,
     grounds_from: str = "listing",
+    vocabulary: Sequence[str] = (),
 ) -> BenchQuestion | None:
     """A row asked the way the API asks it, where that differs from the task's question.
 
@@ -79,22 +94,28 @@ def served_question(
     the listing; a side or
     yes/no row with the listing beside, the side taken from it where it places both
     objects. None for any other row. The task's own question is still asked by
-    `question`; this is what an API user gets for the same row.
+    `question`; this is what an API user gets for the same row, decoded with the
+    constraints the API sets (`Task.constraint` with the model's `vocabulary`).
     """
     size = (int(row["size"][0]), int(row["size"][1]))
     if row["task"] in ("locpred", "negpred") and listing:
         if grounds_from == "answer":
-            return _checked_by_listing(row, codec, size)
-        return _from_listing(row, codec, size)
+            return _checked_by_listing(row, codec, size, vocabulary)
+        return _from_listing(row, codec, size, vocabulary)
     if row["task"] == "region" and listing:
-        return _related_by_listing(row, codec, size)
+        return _related_by_listing(row, codec, size, vocabulary)
     if row["task"] == "spatial_yes_no" or (row["task"] == "spatial_side" and listing):
-        return _side_served(row, codec, size, evidence, listing)
+        return _side_served(row, codec, size, evidence, listing, vocabulary)
     return None
 
 
 def _side_served(
-    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], evidence: bool, listing: bool
+    row: Mapping[str, Any],
+    codec: Codec,
+    size: tuple[int, int],
+    evidence: bool,
+    listing: bool,
+    vocabulary: Sequence[str],
 ) -> BenchQuestion | None:
     """A side or yes/no row as `/v1/spatial` asks it.
 
@@ -123,10 +144,14 @@ def _side_served(
         return Judged(right, side is not None, side)
 
     also = (lister.prompt({}, codec, size),) if listing else ()
-    return BenchQuestion(task.prompt(args, codec, size), judge, also)
+    regexes = [task.constraint(args, codec, vocabulary)]
+    regexes += [lister.constraint({}, codec, vocabulary)] if listing else []
+    return BenchQuestion(task.prompt(args, codec, size), judge, also).constrained(regexes)
 
 
-def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -> BenchQuestion:
+def _from_listing(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
+) -> BenchQuestion:
     """A grounding row answered from the listing of every object (right: the same boxes).
 
     Where the listing names none of the phrase, the phrase's own answer is the API's
@@ -144,11 +169,13 @@ def _from_listing(row: Mapping[str, Any], codec: Codec, size: tuple[int, int]) -
         return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
 
     own_prompt = own_task.prompt({"phrase": phrase}, codec, size)
-    return BenchQuestion(listing.prompt({}, codec, size), judge, (own_prompt,))
+    regexes = [listing.constraint({}, codec, vocabulary),
+               own_task.constraint({"phrase": phrase}, codec, vocabulary)]  # fmt: skip
+    return BenchQuestion(listing.prompt({}, codec, size), judge, (own_prompt,)).constrained(regexes)
 
 
 def _checked_by_listing(
-    row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
 ) -> BenchQuestion:
     """A grounding row answered by the phrase's own answer checked against the listing."""
     listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
@@ -162,11 +189,13 @@ def _checked_by_listing(
         return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
 
     prompt = own_task.prompt({"phrase": phrase}, codec, size)
-    return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),))
+    regexes = [own_task.constraint({"phrase": phrase}, codec, vocabulary),
+               listing.constraint({}, codec, vocabulary)]  # fmt: skip
+    return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),)).constrained(regexes)
 
 
 def _related_by_listing(
-    row: Mapping[str, Any], codec: Codec, size: tuple[int, int]
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
 ) -> BenchQuestion:
     """A region row as `/v1/describe` answers it in context, with the listing (`region.in_scene`).
 
@@ -181,4 +210,6 @@ def _related_by_listing(
             _, text = region.in_scene(said.category, as_box(args["box"]), listed)
         return task.judge(text, expected, codec, size)
 
-    return BenchQuestion(task.prompt(args, codec, size), judge, (listing.prompt({}, codec, size),))
+    regexes = [task.constraint(args, codec, vocabulary), listing.constraint({}, codec, vocabulary)]
+    also = (listing.prompt({}, codec, size),)
+    return BenchQuestion(task.prompt(args, codec, size), judge, also).constrained(regexes)

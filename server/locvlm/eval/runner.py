@@ -19,8 +19,11 @@ from locvlm.tasks import Judged
 
 __all__ = ["Generate", "evaluate", "load_rows", "markdown", "open_image"]
 
-Generate = Callable[[Sequence[Image.Image], Sequence[str]], list[str]]
-"""Greedy answers for a batch of (image, prompt) pairs."""
+Generate = Callable[[Sequence[Image.Image], Sequence[str], Sequence[str | None]], list[str]]
+"""Greedy answers for a batch of (image, prompt, constraint) triples (`LoadedModel.generate`).
+
+A constraint is a regular expression as engines take it (`Constraint.for_engine`), or
+None: unconstrained."""
 
 _REQUIRED = ("id", "bench", "task", "size")
 
@@ -81,6 +84,7 @@ def evaluate(
     answers: Mapping[str, str | Sequence[str]] | None = None,
     listing: bool = False,
     grounds_from: str = "listing",
+    vocabulary: Sequence[str] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
@@ -88,8 +92,10 @@ def evaluate(
     previous run's records) nothing is generated: the saved texts are judged again, as
     after a change to a judge. `listing` is the checkpoint's (`Sidecar.listing`): whether
     the API reads the scene from its listing, and `grounds_from` how it grounds with it
-    (`Sidecar.grounds_from`). The same question about the same image is
-    generated once (greedy: the same answer).
+    (`Sidecar.grounds_from`), and `vocabulary` the categories its constraints list
+    (`Sidecar.vocabulary`): served rows are decoded with the API's constraints. The same
+    question about the same image, under the same constraint, is generated once (greedy:
+    the same answer).
 
     Raises:
         KeyError: `answers` lacks a row that is asked.
@@ -100,12 +106,12 @@ def evaluate(
         # from before these rows existed have none, and are judged without them
         (served, q) for row in rows
         if row.get("image")
-        and (q := served_question(row, codec, evidence, listing, grounds_from))
+        and (q := served_question(row, codec, evidence, listing, grounds_from, vocabulary))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []
     records = []
-    said: dict[tuple[Any, ...], str] = {}  # (image, flips, prompt) -> the answer
+    said: dict[tuple[Any, ...], str] = {}  # (image, flips, prompt, constraint) -> the answer
     for chunk in _batches(asked, batch_size):
         if answers is None:
             texts = _answer(chunk, generate, said)
@@ -133,11 +139,12 @@ def _answer(
 
     Only those not in `said` are generated (and added to it).
     """
-    keys = [[(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), p)
-             for p in (q.prompt, *q.also)] for r, q in chunk]  # fmt: skip
+    keys = [[(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), p, c)
+             for p, c in q.asked()] for r, q in chunk]  # fmt: skip
     new = {k: r for ks, (r, _) in zip(keys, chunk, strict=True) for k in ks if k not in said}
     if new:
-        texts = generate([open_image(r) for r in new.values()], [k[3] for k in new])
+        images = [open_image(r) for r in new.values()]
+        texts = generate(images, [k[3] for k in new], [k[4] for k in new])
         said.update(zip(new, texts, strict=True))
     return [[said[k] for k in ks] for ks in keys]
 
@@ -168,7 +175,8 @@ def markdown(report: dict[str, Any]) -> str:
     extra = []
     for bench, entry in report["benches"].items():
         if "flip_consistency" in entry:
-            extra.append(f"- {bench}: flip consistency {entry['flip_consistency']:.3f}")
+            pairs = f" ({entry['pairs']} pairs)" if "pairs" in entry else ""
+            extra.append(f"- {bench}: flip consistency {entry['flip_consistency']:.3f}{pairs}")
         if "detection" in entry:
             d = entry["detection"]
             extra.append(f"- detection: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
@@ -177,7 +185,9 @@ def markdown(report: dict[str, Any]) -> str:
             extra.append(f"- {bench}: evidence boxes right {entry['evidence_accuracy']:.3f}")
         for task, t in entry["tasks"].items():
             if "flip_consistency" in t:
-                extra.append(f"- {bench} {task}: flip consistency {t['flip_consistency']:.3f}")
+                pairs = f" ({t['pairs']} pairs)" if "pairs" in t else ""
+                flips = f"flip consistency {t['flip_consistency']:.3f}{pairs}"
+                extra.append(f"- {bench} {task}: {flips}")
             if "by_boxes" in t:
                 parts = ", ".join(f"{k} {v:.3f}" for k, v in t["by_boxes"].items())
                 extra.append(f"- {bench} {task} by boxes expected: {parts}")

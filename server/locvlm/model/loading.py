@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from PIL import Image
-from transformers import AutoTokenizer, LlavaForConditionalGeneration, PreTrainedTokenizerFast
+from transformers import (
+    AutoTokenizer,
+    LlavaForConditionalGeneration,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedTokenizerFast,
+)
 
 from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
+from locvlm.model.grammar import ConstrainRows, Grammars
 from locvlm.model.inputs import Encoder, prompt_batch, rows_batch, text_prompt_batch
 from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
@@ -35,9 +43,14 @@ def greedy(
     images: Sequence[Image.Image],
     questions: Sequence[str],
     max_new_tokens: int = 64,
+    processors: Sequence[LogitsProcessor] = (),
 ) -> list[str]:
-    """Greedy answers to `questions` about `images` (one each), special tokens dropped."""
-    return _greedy(model, encoder.tok, prompt_batch(encoder, images, questions), max_new_tokens)
+    """Greedy answers to `questions` about `images` (one each), special tokens dropped.
+
+    `processors` change the logits before each token is picked (a constraint).
+    """
+    inputs = prompt_batch(encoder, images, questions)
+    return _greedy(model, encoder.tok, inputs, max_new_tokens, processors)
 
 
 def greedy_rows(
@@ -68,10 +81,12 @@ def _greedy(
     tok: PreTrainedTokenizerFast,
     inputs: dict[str, torch.Tensor],
     max_new_tokens: int,
+    processors: Sequence[LogitsProcessor] = (),
 ) -> list[str]:
     with torch.inference_mode():
         out = model.generate(
             **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+            logits_processor=LogitsProcessorList(processors),
             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
         )  # fmt: skip
     new = out[:, inputs["input_ids"].shape[1] :]
@@ -121,10 +136,29 @@ class LoadedModel:
         return None
 
     def generate(
-        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int = 64
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        max_new_tokens: int = 64,
+        regexes: Sequence[str | None] = (),
     ) -> list[str]:
-        """Greedy answers to `questions` about `images` (one each)."""
-        return greedy(self.model, self.encoder, images, questions, max_new_tokens)
+        """Greedy answers to `questions` about `images` (one each).
+
+        `regexes`: each answer's constraint, as engines take it
+        (`engines.base.Constraint.for_engine`), None for none; empty: none at all.
+        """
+        processors = []
+        if any(r is not None for r in regexes):
+            grammars = self._grammars
+            compiled = [None if r is None else grammars.compile(r) for r in regexes]
+            processors.append(ConstrainRows(compiled, grammars.vocab_size))
+        return greedy(self.model, self.encoder, images, questions, max_new_tokens, processors)
+
+    @cached_property
+    def _grammars(self) -> Grammars:
+        """The constraints' grammars, compiled for this tokenizer (on first use)."""
+        vocab_size = int(self.model.config.get_text_config().vocab_size)
+        return Grammars(self.tokenizer, vocab_size, self.eos_token_ids)
 
 
 def load_served(

@@ -44,6 +44,11 @@ def test_flip_consistency_needs_both_twins() -> None:
     assert flip_consistency(rows) == 0.5
     alone = [(_row(4), Judged(False, True)), (_row(5, group="c"), Judged(False, True))]
     assert flip_consistency(rows + alone) == 0.5  # no group, or no twin: not counted
+    for row, _ in rows + alone:
+        row["bench"] = "leftright"
+    entry = summarize(rows + alone)["benches"]["leftright"]
+    assert (entry["flip_consistency"], entry["pairs"]) == (0.5, 2)
+    assert entry["tasks"]["exists"]["pairs"] == 2
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,10 @@ from typer.testing import CliRunner
 
 from locvlm.cli import app
 from locvlm.coords import get_codec
+from locvlm.data.shapes import COLORS, SHAPES
+from locvlm.engines.base import Constraint
 from locvlm.eval.runner import evaluate, load_rows, markdown, open_image
+from locvlm.tasks import TASKS, spatial
 from locvlm.tasks.base import as_box
 
 runner = CliRunner()
@@ -56,7 +59,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _always(text: str):  # type: ignore[no-untyped-def]
-    def generate(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def generate(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         assert all(isinstance(i, Image.Image) for i in images)
         return [text] * len(prompts)
 
@@ -115,7 +120,9 @@ def test_saved_answers_are_judged_again_without_generating(bench: Path) -> None:
     report, records = evaluate(rows, _always("no"), codec, evidence=False)
     saved = {r["id"]: r["text"] for r in records}
 
-    def never(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def never(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         raise AssertionError("nothing is generated when answers are given")
 
     again, again_records = evaluate(rows, never, codec, evidence=False, answers=saved)
@@ -126,6 +133,35 @@ def test_saved_answers_are_judged_again_without_generating(bench: Path) -> None:
     assert changed != report
     with pytest.raises(KeyError):
         evaluate(rows, never, codec, evidence=False, answers={})
+
+
+def test_served_rows_are_decoded_with_the_api_s_constraints(bench: Path) -> None:
+    """The API constrains its side question; the task's own question goes unconstrained."""
+    rows = [r for r in load_rows([bench]) if r["task"] == "spatial_yes_no"]
+    codec, vocabulary = get_codec("ivb"), [f"{c} {s}" for c in COLORS for s in SHAPES]
+    asked: list[tuple[str, str | None]] = []
+
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
+        asked.extend(zip(prompts, regexes, strict=True))
+        # unconstrained, this model rambles; constrained, it can only name a side
+        return ["left" if r else "it is over there" for r in regexes]
+
+    report, records = evaluate(rows, model, codec, evidence=False, vocabulary=vocabulary)
+    side = TASKS["spatial_side"]
+    want = {
+        Constraint(
+            regex=side.constraint(spatial.side_args(r["args"]), codec, vocabulary)
+        ).for_engine()
+        for r in rows
+    }
+    assert {c for _, c in asked if c} == want  # the side question's own constraint
+    own = {r["prompt"] for r in records if not r["id"].endswith("/served")}
+    assert {p for p, c in asked if c is None} == own
+    tasks = report["benches"]["leftright"]["tasks"]
+    assert tasks["spatial_yes_no"]["parse_failures"] == 1.0
+    assert tasks["spatial_yes_no_served"]["parse_failures"] == 0.0
 
 
 def test_yes_no_rows_are_also_judged_as_the_api_answers_them(bench: Path) -> None:
@@ -173,7 +209,9 @@ def test_grounding_rows_are_also_judged_from_the_listing_asked_once_an_image(ben
     assert len(truth) == len({r["image"] for r in rows})
     asked: list[str] = []
 
-    def lister(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def lister(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         asked.extend(prompts)
         return ["; ".join(truth[im.size]) if p == "List every object." else "hmm"
                 for im, p in zip(images, prompts, strict=True)]  # fmt: skip
@@ -200,7 +238,9 @@ def test_region_rows_are_also_judged_with_the_relation_from_the_listing(tmp_path
            "size": [64, 64], "args": {"box": [4, 20, 20, 36]}, "expected": expected}  # fmt: skip
     codec = get_codec("ivb", bins=32)
 
-    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         return ["red circle [2, 10, 10, 18]; blue square [20, 10, 28, 18]"
                 if p == "List every object." else "the red circle above the red circle"
                 for p in prompts]  # fmt: skip
@@ -234,10 +274,12 @@ def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_pa
                 ("locpred", "red circle", [[2, 34, 18, 50]]),  # the listing misses it
                 ("negpred", "green circle", []),  # the model's own answer boxes a listed object
             ])]  # fmt: skip
-    asked: list[str] = []
+    asked: list[tuple[str, str | None]] = []
 
-    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
-        asked.extend(prompts)
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
+        asked.extend(zip(prompts, regexes, strict=True))
         answers = {"List every object.": "blue square [16, 0, 24, 8]",
                    "Where is the red circle?": "[1, 17, 9, 25]",
                    "Where is the green circle?": "[16, 0, 24, 8]"}  # fmt: skip
@@ -247,7 +289,7 @@ def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_pa
     tasks = report["benches"]["grounding"]["tasks"]
     assert (tasks["locpred"]["accuracy"], tasks["locpred_served"]["accuracy"]) == (1.0, 1.0)
     assert (tasks["negpred"]["accuracy"], tasks["negpred_served"]["accuracy"]) == (0.0, 1.0)
-    assert sorted(asked) == sorted(set(asked))  # each question generated once
+    assert len(asked) == len(set(asked))  # each question generated once, per constraint
     before = {r["id"]: r["text"] for r in records}  # saved without the second look's text
     report, _ = evaluate(rows, model, codec, evidence=False, listing=True, answers=before)
     assert report["benches"]["grounding"]["tasks"]["locpred_served"]["accuracy"] == 0.0
@@ -270,7 +312,9 @@ def test_own_answers_checked_against_the_listing_are_judged_as_the_api_serves_th
                 ("negpred", "green circle", []),  # the own answer boxes the listed square
             ])]  # fmt: skip
 
-    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         answers = {"List every object.": "blue square [16, 0, 24, 8]; red circle [0, 0, 8, 8]; "
                    "red circle [0, 16, 8, 24]", "Where is the red circle?": "[0, 0, 8, 8]",
                    "Where is the green circle?": "[16, 0, 24, 8]"}  # fmt: skip
@@ -296,7 +340,9 @@ def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) ->
                 ("spatial_side", {"axis": "vertical"}, "above"),  # listed apart on x only
             ])]  # fmt: skip
 
-    def model(images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
         listing = "blue square [0, 0, 8, 8]; red circle [20, 4, 30, 8]"
         return [listing if p == "List every object." else "left" if "side" in p else "yes"
                 for p in prompts]  # fmt: skip
