@@ -61,6 +61,23 @@ def test_detect_confidence(tmp_path: Path) -> None:
     assert "| confidence >= |" in out.with_suffix(".md").read_text()
 
 
+def test_detect_second_look_tables_each_way(tmp_path: Path) -> None:
+    data, bench = tmp_path / "data", tmp_path / "bench.jsonl"
+    locvlm = [sys.executable, "-m", "locvlm", "data"]
+    subprocess.run([*locvlm, "shapes", "--n", "2", "--seed", "5", "--out", str(data)], check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run([*locvlm, "bench", "--kind", "detection", "--coco",
+                    str(data / "annotations.json"), "--out", str(bench)],
+                   check=True, capture_output=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "detect_second_look.py"), "--bench", str(bench),
+         "--limit", "1"], check=True, cwd=ROOT, timeout=600, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert out.startswith("1 images, ")
+    assert out.count("| ") >= 5 * 4  # the header and four ways, four cells each
+    assert "| both |" in out
+
+
 @pytest.mark.slow
 def test_train(tmp_path: Path) -> None:
     _run("train.py", "--steps", "1", "--threads", "1", "--out", str(tmp_path / "train.json"))

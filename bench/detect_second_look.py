@@ -1,0 +1,128 @@
+"""Would a second look per category raise detection recall? Judged on a benchmark's rows.
+
+    python bench/detect_second_look.py --bench runs/fresh/bench.jsonl [--model default] \
+        [--answers bench/results/eval-default.answers.jsonl] [--limit N] [--threads 1]
+
+For each detection row: the model's listing of every object (from `--answers`, a saved
+`locvlm eval` run, where it has the row; else generated), then the presence question for
+each category of the model's vocabulary that the listing does not name, then the
+phrase's own grounding answer for each category said present and for each category the
+listing names. Every box of those answers that no listed or already added object covers
+(IoU > 0.3) is added with that category (`added`). Prints precision, recall and images
+right for the listing, each half of the second look, and both; the model's questions
+are asked greedily and unconstrained, as `locvlm eval` asks a task's own question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from locvlm.eval.runner import load_rows, open_image
+from locvlm.model.loading import LoadedModel, load_model
+from locvlm.tasks import TASKS, Obj, detect
+from locvlm.tasks.base import as_box
+from locvlm_client import Box
+
+COVERED = 0.3
+"""IoU above which a listed or added object already covers a box."""
+
+WAYS = ("the listing", "+ categories not listed", "+ the listed categories' answers", "both")
+
+
+def added(known: Sequence[Obj], answers: dict[str, Sequence[Box]]) -> list[Obj]:
+    """The boxes of each category's answer that no object of `known` (or added) covers."""
+    out: list[Obj] = []
+    for category, boxes in answers.items():
+        for box in boxes:
+            if all(box.iou(o.box) <= COVERED for o in [*known, *out]):
+                out.append(Obj(category, box))
+    return out
+
+
+def _grounded(
+    model: LoadedModel, image: Image.Image, categories: Sequence[str], size: tuple[int, int]
+) -> dict[str, Sequence[Box]]:
+    """Each category's own grounding answer, read (no boxes where none was read)."""
+    if not categories:
+        return {}
+    task = TASKS["locpred"]
+    prompts = [task.prompt({"phrase": c}, model.codec, size) for c in categories]
+    texts = model.generate([image] * len(prompts), prompts)
+    read = [task.read(t, model.codec, size) for t in texts]
+    return {c: (r.boxes if r else ()) for c, r in zip(categories, read, strict=True)}
+
+
+def looks(
+    model: LoadedModel, row: dict[str, Any], listing_text: str | None
+) -> tuple[dict[str, list[Obj]], int]:
+    """The objects each way finds in `row`'s image, and the presence questions asked."""
+    size, image = (int(row["size"][0]), int(row["size"][1])), open_image(row)
+    lister, exists = TASKS["detect"], TASKS["exists"]
+    if listing_text is None:
+        listing_text = model.generate([image], [lister.prompt({}, model.codec, size)])[0]
+    listed = list(lister.read(listing_text, model.codec, size) or ())
+    named = sorted({o.category for o in listed})
+    unnamed = [c for c in model.sidecar.vocabulary if c not in named]
+    prompts = [exists.prompt({"phrase": c}, model.codec, size) for c in unnamed]
+    said = model.generate([image] * len(prompts), prompts, max_new_tokens=4) if prompts else []
+    present = [c for c, s in zip(unnamed, said, strict=True) if s.lower().startswith("yes")]
+    new = added(listed, _grounded(model, image, present, size))
+    more = _grounded(model, image, named, size)
+    ways = {
+        WAYS[0]: listed,
+        WAYS[1]: [*listed, *new],
+        WAYS[2]: [*listed, *added(listed, more)],
+        WAYS[3]: [*listed, *new, *added([*listed, *new], more)],
+    }
+    return ways, len(prompts)
+
+
+def main() -> None:
+    """Judge every way on the benchmark's detection rows and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", type=Path, action="append", required=True)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--answers", type=Path, help="a locvlm eval run's saved answers")
+    parser.add_argument("--limit", type=int, help="only the first N detection rows")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    rows = [r for r in load_rows(args.bench) if r["task"] == "detect"][: args.limit]
+    saved = {}
+    if args.answers:
+        saved = {r["id"]: r["text"] for line in args.answers.read_text().splitlines()
+                 if (r := json.loads(line))["id"].startswith("detection/")}  # fmt: skip
+    counts: Counter[tuple[str, str]] = Counter()
+    start, asked = time.time(), 0
+    for row in rows:
+        want = [Obj(o["category"], as_box(o["box"])) for o in row["expected"]["objects"]]
+        ways, n = looks(model, row, saved.get(row["id"]))
+        asked += n
+        for way, got in ways.items():
+            hits = detect.matched(got, want)
+            counts[way, "predicted"] += len(got)
+            counts[way, "matched"] += hits
+            counts[way, "right"] += hits == len(got) == len(want)
+            counts[way, "expected"] += len(want)
+    print(f"{len(rows)} images, {asked} presence questions, {time.time() - start:.0f} s\n")
+    print("| way | precision | recall | images right |\n|---|---|---|---|")
+    for way in WAYS:
+        matched = counts[way, "matched"]
+        precision = matched / max(counts[way, "predicted"], 1)
+        recall = matched / max(counts[way, "expected"], 1)
+        right = counts[way, "right"] / max(len(rows), 1)
+        print(f"| {way} | {precision:.3f} | {recall:.3f} | {right:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
