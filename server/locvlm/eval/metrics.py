@@ -58,7 +58,11 @@ def flip_consistency(rows: Sequence[tuple[Row, Judged]]) -> float:
 
     Rows without a group, or whose twin is not among `rows`, are not counted.
     """
-    twins = _twins(rows)
+    return _consistent(_twins(rows))
+
+
+def _consistent(twins: Sequence[Sequence[bool]]) -> float:
+    """Share of `twins` (each group's rows, right or not) answered right every time."""
     return sum(all(v) for v in twins) / max(len(twins), 1)
 
 
@@ -132,9 +136,7 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             entry["pope"] = {s: pope(v) for s, v in sorted(splits.items())}
         if bench == "detection":
             entry["detection"] = detection(items)
-        if any(item[0].get("group") for item in items):
-            entry["flip_consistency"] = flip_consistency(items)
-            entry["pairs"] = len(_twins(items))
+        entry.update(_flips(items))
         evidence = [j.evidence for _, j in items if j.evidence is not None]
         if evidence:
             entry["evidence_accuracy"] = sum(evidence) / len(evidence)
@@ -155,10 +157,11 @@ def _by_split(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]
 
 
 def _flips(items: Sequence[tuple[Row, Judged]]) -> dict[str, float]:
-    """The task's own flip consistency, where its rows come in flipped groups."""
+    """Flip consistency and its pairs, where the rows come in flipped groups."""
     if not any(item[0].get("group") for item in items):
         return {}
-    return {"flip_consistency": flip_consistency(items), "pairs": len(_twins(items))}
+    twins = _twins(items)
+    return {"flip_consistency": _consistent(twins), "pairs": len(twins)}
 
 
 def _by_boxes(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:
