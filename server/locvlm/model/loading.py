@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
@@ -20,10 +21,12 @@ from transformers import (
 from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
-from locvlm.model.grammar import ConstrainRows, Grammars
 from locvlm.model.inputs import Encoder, prompt_batch, rows_batch, text_prompt_batch
 from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
+
+if TYPE_CHECKING:
+    from locvlm.model.grammar import Grammars
 
 # resolve_model_dir lives with the sidecar (no torch); here too for the callers that load.
 __all__ = [
@@ -149,6 +152,8 @@ class LoadedModel:
         """
         processors = []
         if any(r is not None for r in regexes):
+            from locvlm.model.grammar import ConstrainRows  # xgrammar: only when constrained
+
             grammars = self._grammars
             compiled = [None if r is None else grammars.compile(r) for r in regexes]
             processors.append(ConstrainRows(compiled, grammars.vocab_size))
@@ -157,6 +162,8 @@ class LoadedModel:
     @cached_property
     def _grammars(self) -> Grammars:
         """The constraints' grammars, compiled for this tokenizer (on first use)."""
+        from locvlm.model.grammar import Grammars
+
         vocab_size = int(self.model.config.get_text_config().vocab_size)
         return Grammars(self.tokenizer, vocab_size, self.eos_token_ids)
 
