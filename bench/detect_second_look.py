@@ -16,7 +16,6 @@ are asked greedily and unconstrained, as `locvlm eval` asks a task's own questio
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from grounding_offline import load  # beside this script
 from PIL import Image
 
 from locvlm.eval.runner import load_rows, open_image
@@ -98,10 +98,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     rows = [r for r in load_rows(args.bench) if r["task"] == "detect"][: args.limit]
-    saved = {}
-    if args.answers:
-        saved = {r["id"]: r["text"] for line in args.answers.read_text().splitlines()
-                 if (r := json.loads(line))["id"].startswith("detection/")}  # fmt: skip
+    saved = {r["id"]: r["text"] for r in (load(args.answers) if args.answers else [])}
     counts: Counter[tuple[str, str]] = Counter()
     start, asked = time.time(), 0
     for row in rows:
