@@ -5,11 +5,12 @@
 
 For each detection row: the model's listing of every object (from `--answers`, a saved
 `locvlm eval` run, where it has the row; else generated), then the presence question for
-each category of the model's vocabulary that the listing does not name, then the
-phrase's own grounding answer for each category said present and for each category the
-listing names. Every box of those answers that no listed or already added object covers
-(IoU > 0.3) is added with that category (`added`). Prints precision, recall and images
-right for the listing, each half of the second look, and both; the model's questions
+each category of the model's vocabulary that the listing does not name, and the
+phrase's own grounding answer for each category of the vocabulary. Every box of the
+answers of the categories said present, of the listed ones, or (last way: one round of
+questions, no presence question) of all, that no listed or already added object covers
+(IoU > 0.3) is added with that category (`detect.completed`). Prints precision, recall and images
+right for the listing, each half of the second look, both, and the last; the questions
 are asked greedily and unconstrained, as `locvlm eval` asks a task's own question.
 """
 
@@ -32,20 +33,13 @@ from locvlm.tasks import TASKS, Obj, detect
 from locvlm.tasks.base import as_box
 from locvlm_client import Box
 
-COVERED = 0.3
-"""IoU above which a listed or added object already covers a box."""
-
-WAYS = ("the listing", "+ categories not listed", "+ the listed categories' answers", "both")
-
-
-def added(known: Sequence[Obj], answers: dict[str, Sequence[Box]]) -> list[Obj]:
-    """The boxes of each category's answer that no object of `known` (or added) covers."""
-    out: list[Obj] = []
-    for category, boxes in answers.items():
-        for box in boxes:
-            if all(box.iou(o.box) <= COVERED for o in [*known, *out]):
-                out.append(Obj(category, box))
-    return out
+WAYS = (
+    "the listing",
+    "+ categories not listed",
+    "+ the listed categories' answers",
+    "both",
+    "+ every category's answer, no presence question",
+)
 
 
 def _grounded(
@@ -75,13 +69,16 @@ def looks(
     prompts = [exists.prompt({"phrase": c}, model.codec, size) for c in unnamed]
     said = model.generate([image] * len(prompts), prompts, max_new_tokens=4) if prompts else []
     present = [c for c, s in zip(unnamed, said, strict=True) if s.lower().startswith("yes")]
-    new = added(listed, _grounded(model, image, present, size))
+    unasked = _grounded(model, image, unnamed, size)  # every unnamed one, present or not
+    new = detect.completed(listed, {c: unasked[c] for c in present})
     more = _grounded(model, image, named, size)
+    every = {c: {**unasked, **more}[c] for c in model.sidecar.vocabulary}
     ways = {
         WAYS[0]: listed,
         WAYS[1]: [*listed, *new],
-        WAYS[2]: [*listed, *added(listed, more)],
-        WAYS[3]: [*listed, *new, *added([*listed, *new], more)],
+        WAYS[2]: [*listed, *detect.completed(listed, more)],
+        WAYS[3]: [*listed, *new, *detect.completed([*listed, *new], more)],
+        WAYS[4]: [*listed, *detect.completed(listed, every)],
     }
     return ways, len(prompts)
 

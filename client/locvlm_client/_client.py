@@ -221,9 +221,13 @@ class _Common(Generic[H, T]):
         categories: Sequence[str] | None,
         coords: CoordSpace,
         channels: Channels | None,
+        second_look: bool,
     ) -> dict[str, Any]:
         cats = list(categories) if categories is not None else None
-        body = DetectRequest(image=to_image_input(image, channels), categories=cats, coords=coords)
+        image_input = to_image_input(image, channels)
+        body = DetectRequest(
+            image=image_input, categories=cats, coords=coords, second_look=second_look
+        )
         return body.model_dump(exclude_none=True)
 
     @staticmethod
@@ -346,10 +350,14 @@ class Client(_Common[httpx.Client, httpx.BaseTransport]):
         *,
         coords: CoordSpace = "pixel",
         channels: Channels | None = None,
+        second_look: bool = True,
         timeout: float | None = None,
     ) -> DetectResponse:
-        """Every object (of `categories`, or of every category the model knows)."""
-        body = self._detect(image, categories, coords, channels)
+        """Every object (of `categories`, or of every category the model knows).
+
+        `second_look=False`: the model's listing alone (faster; lower recall).
+        """
+        body = self._detect(image, categories, coords, channels, second_look)
         return self._finish(self._send("POST", "/v1/detect", timeout, body), DetectResponse)
 
     def chat(
@@ -488,10 +496,14 @@ class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         *,
         coords: CoordSpace = "pixel",
         channels: Channels | None = None,
+        second_look: bool = True,
         timeout: float | None = None,
     ) -> DetectResponse:
-        """Every object (of `categories`, or of every category the model knows)."""
-        body = self._detect(image, categories, coords, channels)
+        """Every object (of `categories`, or of every category the model knows).
+
+        `second_look=False`: the model's listing alone (faster; lower recall).
+        """
+        body = self._detect(image, categories, coords, channels, second_look)
         return self._finish(await self._send("POST", "/v1/detect", timeout, body), DetectResponse)
 
     async def chat(

@@ -202,6 +202,12 @@ class DetectRequest(_Body):
     image: ImageInput
     categories: list[str] | None = None
     coords: CoordSpace = "pixel"
+    second_look: bool = Field(
+        True,
+        description="Also ask the model about each category on its own (in the same batch) "
+        "and add the objects those answers find where the listing has none: higher recall, "
+        "one more short answer per category. False: the listing alone.",
+    )
 
 
 class DetectResponse(_Boxes):

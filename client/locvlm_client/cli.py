@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     detect = task("detect", "every object")
     detect.add_argument("--category", action="append", help="only these (repeatable)")
+    detect.add_argument("--no-second-look", action="store_true",
+                        help="the model's listing alone (faster, lower recall)")  # fmt: skip
     track = sub.add_parser("track", help="each phrase through a clip, as tracks")
     track.add_argument("clip", help="video file, http(s) URL, - for stdin, or a frames folder")
     track.add_argument("phrases", nargs="+", metavar="PHRASE")
@@ -176,7 +178,7 @@ def _run(client: Client, args: argparse.Namespace) -> tuple[BaseModel, int]:
     elif command == "ask":
         answer = client.spatial(image, args.question)
     else:
-        answer = client.detect(image, args.category)
+        answer = client.detect(image, args.category, second_look=not args.no_second_look)
     if args.draw:
         if command == "ground" and args.coords == "normalized":
             raise ValueError("--draw needs pixel boxes: leave out --coords normalized")

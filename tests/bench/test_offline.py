@@ -105,24 +105,3 @@ def test_the_tower_probe_reads_each_object_from_the_patch_it_owns_most() -> None
         [False, True],
     ]
     assert [bucket for bucket, *_ in _read(cats, edges, scene, 4, 32, ids)] == [">=0.25", "<0.075"]
-
-
-def test_a_second_look_adds_only_boxes_no_object_covers() -> None:
-    from detect_second_look import added
-
-    from locvlm.tasks import Obj
-    from locvlm_client import Box
-
-    listed = [Obj("red circle", Box.from_xyxy((0, 0, 10, 10)))]
-    answers = {
-        "red square": [Box.from_xyxy((1, 1, 10, 10)),  # the listed circle again: a mix-up
-                       Box.from_xyxy((20, 0, 30, 10))],  # a new object
-        "blue square": [Box.from_xyxy((21, 0, 30, 10))],  # the one just added: covered
-        "red circle": [Box.from_xyxy((0, 20, 10, 30))],  # a second instance
-    }  # fmt: skip
-    got = added(listed, answers)
-    assert [(o.category, o.box.to_xyxy()) for o in got] == [
-        ("red square", (20, 0, 30, 10)),
-        ("red circle", (0, 20, 10, 30)),
-    ]
-    assert added(listed, {}) == []

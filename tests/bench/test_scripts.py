@@ -74,7 +74,7 @@ def test_detect_second_look_tables_each_way(tmp_path: Path) -> None:
          "--limit", "1"], check=True, cwd=ROOT, timeout=600, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert out.startswith("1 images, ")
-    assert out.count("| ") >= 5 * 4  # the header and four ways, four cells each
+    assert out.count("| ") >= 6 * 4  # the header and five ways, four cells each
     assert "| both |" in out
 
 

@@ -262,6 +262,18 @@ class Adapter(ABC):
             return found
         return [] if self.says_none(text) else None
 
+    def look_again(self, category: str, size: SizeLike) -> Question | None:
+        """The question asked about `category` beside a listing, for what it missed (or None).
+
+        `/v1/detect`'s second look (`tasks.detect.completed`). None: the family's
+        listing stands alone.
+        """
+        return None
+
+    def read_look_again(self, text: str, size: SizeLike) -> list[Box]:
+        """The boxes of an answer to `look_again`; [] when it says none or does not parse."""
+        return []
+
     def read_listing(self, text: str, size: SizeLike) -> list[Obj] | None:
         """An answer to `detect` as the tasks read a scene (a box without a label: "")."""
         found = self.read_detect(text, size)

@@ -116,6 +116,15 @@ class LocVLMAdapter(Adapter):
         found = TASKS["detect"].read(text, self.codec, size)
         return None if found is None else [Found(o.category, o.box) for o in found]
 
+    def look_again(self, category: str, size: SizeLike) -> Question | None:
+        """LocPred's question about `category`: its own boxes, or "There is no ..."."""
+        return self._locpred(category, size)
+
+    def read_look_again(self, text: str, size: SizeLike) -> list[Box]:
+        """LocPred's boxes ([] for the absent answer or an unreadable one)."""
+        own = TASKS["locpred"].read(text, self.codec, size)
+        return [] if own is None else list(own.boxes)
+
     def describe(self, box: Box, size: SizeLike, context: bool) -> Question:
         """The region task's question (contextual or plain)."""
         task, args = TASKS["region" if context else "region_plain"], {"box": box}

@@ -126,7 +126,7 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             tasks[str(item[0]["task"])].append(item)
         entry["tasks"] = {
             t: {**_accuracy(v), "by_aspect": _by_aspect(v), **_by_split(v), **_by_boxes(v),
-                **_flips(v), **_mistakes(v), **_by_object_size(v)}
+                **_flips(v), **_mistakes(v), **_by_object_size(v), **_detection(v)}
             for t, v in sorted(tasks.items())
         }  # fmt: skip
         if bench == "pope":
@@ -134,8 +134,6 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
             for item in items:
                 splits[str(item[0].get("split") or "all")].append(item)
             entry["pope"] = {s: pope(v) for s, v in sorted(splits.items())}
-        if bench == "detection":
-            entry["detection"] = detection(items)
         entry.update(_flips(items))
         evidence = [j.evidence for _, j in items if j.evidence is not None]
         if evidence:
@@ -143,6 +141,13 @@ def summarize(judged: Sequence[tuple[Row, Judged]]) -> dict[str, Any]:
         entry["by_aspect"] = _by_aspect(items)
         report["benches"][bench] = entry
     return report
+
+
+def _detection(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:
+    """Object-level precision and recall, for a task whose judge counts objects."""
+    if not any(isinstance(j.said, dict) and "matched" in j.said for _, j in items):
+        return {}
+    return {"detection": detection(items)}
 
 
 def _by_split(items: Sequence[tuple[Row, Judged]]) -> dict[str, dict[str, float]]:

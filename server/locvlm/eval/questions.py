@@ -91,7 +91,8 @@ def served_question(
     boxes taken from the listing (with `grounds_from` "answer": the phrase's own answer
     checked against the listing, `detect.checked`); a region row in context as
     `/v1/describe` asks it, the region question and the listing, the relation taken from
-    the listing; a side or
+    the listing; a detection row as `/v1/detect` asks it, the listing and each category's
+    own grounding question, what the listing missed added (`detect.completed`); a side or
     yes/no row with the listing beside, the side taken from it where it places both
     objects. None for any other row. The task's own question is still asked by
     `question`; this is what an API user gets for the same row, decoded with the
@@ -104,6 +105,8 @@ def served_question(
         return _from_listing(row, codec, size, vocabulary)
     if row["task"] == "region" and listing:
         return _related_by_listing(row, codec, size, vocabulary)
+    if row["task"] == "detect" and listing:
+        return _detect_served(row, codec, size, vocabulary)
     if row["task"] == "spatial_yes_no" or (row["task"] == "spatial_side" and listing):
         return _side_served(row, codec, size, evidence, listing, vocabulary)
     return None
@@ -192,6 +195,31 @@ def _checked_by_listing(
     regexes = [own_task.constraint({"phrase": phrase}, codec, vocabulary),
                listing.constraint({}, codec, vocabulary)]  # fmt: skip
     return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),)).constrained(regexes)
+
+
+def _detect_served(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
+) -> BenchQuestion:
+    """A detection row as `/v1/detect` answers it: the listing, with its second look.
+
+    Each category (the row's, else the vocabulary's) is asked its own grounding question
+    beside the listing; their boxes where nothing is listed are added (`detect.completed`).
+    """
+    listing, own_task, args = TASKS["detect"], TASKS["locpred"], row.get("args", {})
+    categories = list(args.get("categories") or vocabulary)
+
+    def judge(text: str, *own_texts: str) -> Judged:
+        listed = listing.read(text, codec, size)  # None: unreadable, as the API nothing listed
+        own = [own_task.read(t, codec, size) for t in own_texts]
+        answers = {c: (o.boxes if o else ()) for c, o in zip(categories, own, strict=True)}
+        found = [*(listed or ()), *detect.completed(listed or (), answers)]
+        judged = detect.judged(found, row["expected"])
+        return judged if listed is not None else replace(judged, parsed=False)
+
+    also = tuple(own_task.prompt({"phrase": c}, codec, size) for c in categories)
+    regexes = [listing.constraint(args, codec, vocabulary)]
+    regexes += [own_task.constraint({"phrase": c}, codec, vocabulary) for c in categories]
+    return BenchQuestion(listing.prompt(args, codec, size), judge, also).constrained(regexes)
 
 
 def _related_by_listing(

@@ -177,13 +177,13 @@ def markdown(report: dict[str, Any]) -> str:
         if "flip_consistency" in entry:
             pairs = f" ({entry['pairs']} pairs)" if "pairs" in entry else ""
             extra.append(f"- {bench}: flip consistency {entry['flip_consistency']:.3f}{pairs}")
-        if "detection" in entry:
-            d = entry["detection"]
-            extra.append(f"- detection: precision {d['precision']:.3f}, recall {d['recall']:.3f}"
-                         f" ({d['objects']} objects)")  # fmt: skip
         if "evidence_accuracy" in entry:
             extra.append(f"- {bench}: evidence boxes right {entry['evidence_accuracy']:.3f}")
         for task, t in entry["tasks"].items():
+            if "detection" in t:
+                d = t["detection"]
+                extra.append(f"- {bench} {task}: precision {d['precision']:.3f}, recall "
+                             f"{d['recall']:.3f} ({d['objects']} objects)")  # fmt: skip
             if "flip_consistency" in t:
                 pairs = f" ({t['pairs']} pairs)" if "pairs" in t else ""
                 flips = f"flip consistency {t['flip_consistency']:.3f}{pairs}"

@@ -20,13 +20,14 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from locvlm.adapters import Found
+from locvlm.adapters import Found, Question
 from locvlm.coords import Codec
 from locvlm.engines.base import GenerationResult
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import in_space
-from locvlm.tasks.base import distinct
-from locvlm_client import CoordSpace, Detection, DetectResponse, ImageSize, SizeLike
+from locvlm.tasks.base import Obj, distinct
+from locvlm.tasks.detect import completed
+from locvlm_client import Box, CoordSpace, Detection, DetectResponse, ImageSize, SizeLike
 
 __all__ = ["confidences", "detect", "scored"]
 
@@ -77,29 +78,76 @@ def scored(
     return out
 
 
+def _looks(
+    ctx: ServingContext, categories: Sequence[str] | None, size: SizeLike
+) -> dict[str, Question]:
+    """The second look's question about each category (asked, else every known one).
+
+    Categories outside the vocabulary are not looked for again; none where the family
+    takes no second look or an open vocabulary leaves nothing to name.
+    """
+    adapter = ctx.adapter
+    names = [adapter.known(c) for c in categories] if categories else adapter.vocabulary
+    asked = {c: adapter.look_again(c, size) for c in dict.fromkeys(n for n in names if n)}
+    return {c: q for c, q in asked.items() if q is not None}
+
+
+def _added(
+    ctx: ServingContext,
+    categories: Sequence[str],
+    results: Sequence[GenerationResult],
+    listed: Sequence[Found],
+    size: SizeLike,
+) -> list[tuple[str, Box, float | None]]:
+    """The objects the second look's answers (one per category) add to the listing.
+
+    Each with its category and the confidence of the answer's tokens that wrote its box.
+    """
+    adapter = ctx.adapter
+    answers: dict[str, list[Box]] = {}
+    scores: dict[int, float | None] = {}
+    for category, result in zip(categories, results, strict=True):
+        boxes = answers[category] = adapter.read_look_again(result.text, size)
+        read = [Found(category, b) for b in boxes]
+        scores.update(zip(map(id, boxes), scored(read, result, adapter.codec, size), strict=True))
+    seen = [Obj(f.label or "", f.box) for f in listed]
+    return [(o.category, o.box, scores[id(o.box)]) for o in completed(seen, answers)]
+
+
 async def detect(
     ctx: ServingContext,
     image: Image.Image,
     categories: Sequence[str] | None = None,
     coords: CoordSpace = "pixel",
+    second_look: bool = True,
 ) -> DetectResponse:
-    """List the objects with the family's detect prompt; boxes in the requested space."""
+    """List the objects with the family's detect prompt; boxes in the requested space.
+
+    With `second_look`, each category (of `categories`, else of the vocabulary) is also
+    asked about on its own in the same engine call (`Adapter.look_again`), and the boxes
+    of those answers where the listing has no object are added after the listed ones
+    (`tasks.detect.completed`): a listing of many objects misses some.
+    """
     size, adapter = image.size, ctx.adapter
     adapter.require("detect")
     question = adapter.detect(list(categories or ()), size)
-    (out,) = await ctx.ask(image, [question.text], [question.regex], logprobs=True)
+    looks = _looks(ctx, categories, size) if second_look else {}
+    asked = [question, *looks.values()]
+    out, *again = await ctx.ask(
+        image, [q.text for q in asked], [q.regex for q in asked], logprobs=True
+    )
     parsed = adapter.read_detect(out.text, size)
     found = parsed or []
     confidence = dict(zip(map(id, found), scored(found, out, adapter.codec, size), strict=True))
     wanted = set(categories or ())
+    unique = distinct(found, lambda f: f.box, lambda a, b: a.label == b.label)
+    listed = [
+        (f.label, f.box, confidence[id(f)]) for f in unique if not wanted or f.label in wanted
+    ]
+    added = _added(ctx, list(looks), again, unique, size)
     detections = [
-        Detection(
-            label=f.label or "object",
-            box=in_space(f.box, size, coords),
-            confidence=confidence[id(f)],
-        )
-        for f in distinct(found, lambda f: f.box, lambda a, b: a.label == b.label)
-        if not wanted or f.label in wanted
+        Detection(label=label or "object", box=in_space(box, size, coords), confidence=score)
+        for label, box, score in [*listed, *added]
     ]
     ctx.report("detect", parsed is not None, len(detections))
     return DetectResponse(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from locvlm.coords import Codec
 from locvlm.tasks._text import NOTHING, join_and, normalize, one_of
@@ -36,8 +36,10 @@ __all__ = [
     "DetectTask",
     "answer",
     "checked",
+    "completed",
     "grounded",
     "instances",
+    "judged",
     "listing",
     "matched",
     "outside",
@@ -163,6 +165,35 @@ def outside(own: Sequence[Box], listed: Sequence[Box], overlap: float = 0.3) -> 
     return tuple(b for b in own if all(b.iou(other) <= overlap for other in listed))
 
 
+def completed(
+    listed: Sequence[Obj], answers: Mapping[str, Sequence[Box]], overlap: float = 0.3
+) -> tuple[Obj, ...]:
+    """The objects a second look adds to a listing: each category's own boxes, unlisted.
+
+    `answers` maps categories to the boxes of their own grounding answers (LocPred's,
+    asked about each category after the listing). A box that no listed object and no
+    object already added covers (IoU > `overlap`) is an object the listing missed; a box
+    on a listed object is that object (the listing's label stands). In `answers`' order.
+    """
+    out: list[Obj] = []
+    for category, boxes in answers.items():
+        for box in boxes:
+            if all(box.iou(o.box) <= overlap for o in [*listed, *out]):
+                out.append(Obj(category, box))
+    return tuple(out)
+
+
+def judged(got: Sequence[Obj], expected: Args) -> Judged:
+    """Objects found, against `expected["objects"]`: right when they match one to one.
+
+    `said` counts found, expected and matched objects, for precision and recall.
+    """
+    want = [Obj(o["category"], as_box(o["box"])) for o in expected["objects"]]
+    hits = matched(got, want)
+    counts = {"predicted": len(got), "expected": len(want), "matched": hits}
+    return Judged(hits == len(got) == len(want), True, counts)
+
+
 def matched(got: Sequence[Obj], want: Sequence[Obj]) -> int:
     """How many of `got` match one of `want` each: same category, IoU > 0.5 (greedy)."""
     left = list(want)
@@ -220,9 +251,6 @@ class DetectTask(Task[tuple[Obj, ...] | None]):
         `said` counts listed, expected and matched objects, for precision and recall.
         """
         got = parse(text, codec, size)
-        want = [Obj(o["category"], as_box(o["box"])) for o in expected["objects"]]
-        listed = list(got or ())
-        hits = matched(listed, want)
-        counts = {"predicted": len(listed), "expected": len(want), "matched": hits}
-        right = got is not None and hits == len(listed) == len(want)
-        return Judged(right, got is not None, counts)
+        if got is None:  # unreadable: nothing found
+            return Judged(False, False, judged((), expected).said)
+        return judged(got, expected)

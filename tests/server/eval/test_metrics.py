@@ -83,15 +83,21 @@ def test_each_task_has_its_own_aspect_breakdown() -> None:
     assert report["benches"]["grounding"]["by_aspect"] == {"square": 1.0, "tall": 0.0}
 
 
-def test_detection_precision_and_recall_pool_the_objects_of_every_image() -> None:
+def test_detection_precision_and_recall_pool_the_objects_of_every_image_per_task() -> None:
     said = [
         {"predicted": 3, "expected": 2, "matched": 2},  # one extra
         {"predicted": 1, "expected": 2, "matched": 1},  # one missed
+        {"predicted": 2, "expected": 2, "matched": 2},  # as served: the second look found it
     ]
-    rows = [({**_row(i), "bench": "detection", "task": "detect"}, Judged(False, True, s))
-            for i, s in enumerate(said)]  # fmt: skip
-    d = summarize(rows)["benches"]["detection"]["detection"]
+    tasks = ["detect", "detect", "detect_served"]
+    rows = [({**_row(i), "bench": "detection", "task": t}, Judged(False, True, s))
+            for i, (t, s) in enumerate(zip(tasks, said, strict=True))]  # fmt: skip
+    by_task = summarize(rows)["benches"]["detection"]["tasks"]
+    d = by_task["detect"]["detection"]
     assert (d["precision"], d["recall"], d["objects"]) == (3 / 4, 3 / 4, 4)
+    assert by_task["detect_served"]["detection"]["recall"] == 1.0
+    other = summarize([(_row(9), Judged(True, True))])["benches"]["pope"]["tasks"]["exists"]
+    assert "detection" not in other
 
 
 def test_tasks_with_negative_splits_are_broken_down_by_split() -> None:

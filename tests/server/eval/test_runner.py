@@ -355,3 +355,34 @@ def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) ->
     plain = evaluate(rows, model, codec, evidence=False)[0]["benches"]["leftright"]["tasks"]
     assert "spatial_side_served" not in plain  # asked as the API asks it: nothing differs
     assert plain["spatial_yes_no_served"]["accuracy"] == 0.0  # the side said: left
+
+
+def test_detection_rows_are_also_judged_with_the_api_s_second_look(tmp_path: Path) -> None:
+    """As `/v1/detect` answers: beside the listing, each category of the vocabulary is
+    asked its own question in the same call; a box where nothing is listed is added."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    codec = get_codec("ivb", bins=32)
+    objects = [{"category": "blue square", "box": [32, 0, 48, 16]},
+               {"category": "red circle", "box": [0, 32, 16, 48]}]  # fmt: skip
+    row = {"id": "detection/0", "bench": "detection", "task": "detect", "image": str(image),
+           "size": [64, 64], "args": {}, "expected": {"objects": objects}}  # fmt: skip
+
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
+        answers = {"List every object.": "blue square [16, 0, 24, 8]",
+                   "Where is the red circle?": "[0, 16, 8, 24]",  # missed by the listing
+                   "Where is the blue square?": "[16, 0, 24, 8]"}  # fmt: skip
+        return [answers[p] for p in prompts]
+
+    vocabulary = ["red circle", "blue square"]
+    report, records = evaluate(
+        [row], model, codec, evidence=False, listing=True, vocabulary=vocabulary
+    )
+    tasks = report["benches"]["detection"]["tasks"]
+    assert (tasks["detect"]["detection"]["recall"], tasks["detect_served"]["detection"]) == (
+        0.5,
+        {"precision": 1.0, "recall": 1.0, "f1": 1.0, "objects": 2},
+    )
+    assert records[1]["also"] == ["[0, 16, 8, 24]", "[16, 0, 24, 8]"]

@@ -103,3 +103,52 @@ async def test_detections_carry_their_confidence() -> None:
         ("red circle", round(math.exp(-0.05), 4)),
         ("blue square", round(math.exp(-1.5), 4)),
     ]
+
+
+class _Missing(ScriptedEngine):
+    """Lists the red circle only; asked on its own, each category shows what it adds.
+
+    The blue square's answer finds a square where nothing is listed and one on the
+    listed circle (a mix-up); the red circle's answer finds the listed circle again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(SIDECAR)
+        self.calls: list[list[str]] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        self.calls.append([r.question for r in requests])
+        return [GenerationResult(self._answer(r.question), 5, 5) for r in requests]
+
+    @staticmethod
+    def _answer(question: str) -> str:
+        if "blue square" in question:
+            return "[2, 2, 10, 10] [20, 20, 30, 30]"
+        if "red circle" in question:
+            return "[2, 2, 10, 10]"
+        return "red circle [2, 2, 10, 10]"  # the listing
+
+
+@pytest.mark.anyio
+async def test_the_second_look_adds_what_the_listing_missed_in_the_same_call() -> None:
+    engine = _Missing()
+    ctx = ServingContext(engine, SIDECAR)
+    answer = await detect(ctx, Image.new("RGB", (64, 64)))  # ivb 32 bins: bin centres read
+    assert [(d.label, d.box.to_xyxy()) for d in answer.detections] == [
+        ("red circle", (5, 5, 21, 21)),
+        ("blue square", (41, 41, 61, 61)),
+    ]
+    assert [len(asked) for asked in engine.calls] == [3]  # one call: listing + 2 categories
+    assert answer.raw == "red circle [2, 2, 10, 10]"
+
+
+@pytest.mark.anyio
+async def test_the_second_look_asks_only_known_requested_categories_or_none() -> None:
+    engine = _Missing()
+    ctx = ServingContext(engine, SIDECAR)
+    answer = await detect(ctx, Image.new("RGB", (64, 64)), ["Blue squares", "green star"])
+    assert [d.label for d in answer.detections] == ["blue square"]
+    assert len(engine.calls[0]) == 2  # the listing, and the one known category
+    alone = await detect(ctx, Image.new("RGB", (64, 64)), second_look=False)
+    assert [d.label for d in alone.detections] == ["red circle"]
+    assert len(engine.calls[1]) == 1

@@ -140,3 +140,19 @@ def test_checked_drops_own_boxes_on_another_listed_object_and_adds_missed_instan
     assert detect.checked(listed, RC, [CIRCLE.box]) == (CIRCLE.box,)  # covered: once
     assert detect.checked(listed, RC, []) == (CIRCLE.box,)  # said none: the listing's
     assert detect.checked((), RC, [on_square]) == (on_square,)  # nothing listed
+
+
+def test_a_second_look_adds_only_boxes_no_object_covers() -> None:
+    listed = [Obj("red circle", Box.from_xyxy((0, 0, 10, 10)))]
+    answers = {
+        "red square": [Box.from_xyxy((1, 1, 10, 10)),  # the listed circle again: a mix-up
+                       Box.from_xyxy((20, 0, 30, 10))],  # a new object
+        "blue square": [Box.from_xyxy((21, 0, 30, 10))],  # the one just added: covered
+        "red circle": [Box.from_xyxy((0, 20, 10, 30))],  # a second instance
+    }  # fmt: skip
+    got = detect.completed(listed, answers)
+    assert [(o.category, o.box.to_xyxy()) for o in got] == [
+        ("red square", (20, 0, 30, 10)),
+        ("red circle", (0, 20, 10, 30)),
+    ]
+    assert detect.completed(listed, {}) == ()
