@@ -78,6 +78,20 @@ def test_detect_second_look_tables_each_way(tmp_path: Path) -> None:
     assert "| both |" in out
 
 
+def test_detect_latency_times_both_arms_at_each_level(tmp_path: Path) -> None:
+    out = tmp_path / "latency"
+    _run("detect_latency.py", "--requests", "3", "--levels", "1", "--rounds", "1",
+         "--out", str(out))  # fmt: skip
+    report = json.loads(out.with_suffix(".json").read_text())
+    level = report["levels"]["1"]
+    assert set(level) == {"listing alone", "second look", "ratio"}
+    assert (
+        level["second look"]["detections_per_image"]
+        >= level["listing alone"]["detections_per_image"]
+    )  # the second look only adds
+    assert "| 1 | second look / listing alone |" in out.with_suffix(".md").read_text()
+
+
 @pytest.mark.slow
 def test_train(tmp_path: Path) -> None:
     _run("train.py", "--steps", "1", "--threads", "1", "--out", str(tmp_path / "train.json"))
