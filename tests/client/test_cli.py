@@ -53,7 +53,8 @@ def test_text_output_of_each_command(server: LiveServer, image_file: Path, capsy
         == OK
     )
     assert capsys.readouterr().out.strip()  # yes/no, or the raw text a weak model wrote
-    assert main(_cli(server, "detect", str(image_file), "--category", "red circle")) == OK
+    assert main(_cli(server, "detect", str(image_file), "--category", "red circle",
+                     "--no-second-look")) == OK  # fmt: skip
     capsys.readouterr()
     assert main(_cli(server, "models", "--json")) == OK
     assert json.loads(capsys.readouterr().out)["object"] == "list"

@@ -118,6 +118,27 @@ def test_a_grounding_request_counts_everywhere(server: LiveServer) -> None:
     assert grew("locvlm_parse_failures_total", task="ground") == unread
 
 
+def test_a_detect_request_asks_each_category_again(
+    server: LiveServer,
+) -> None:
+    """The second look: one answer per known category (or per requested one) beside the
+    listing; `second_look: false` asks the listing alone."""
+    body = {"image": b64(PNG)}
+    with server.client() as client:
+        vocabulary = client.get("/v1/models").json()["data"][0]["vocabulary"]
+        counts = [scrape(server)]
+        for extra in ({"second_look": False}, {}, {"categories": [OBJECTS[0].category]}):
+            response = client.post("/v1/detect", json=body | extra)
+            assert response.status_code == 200, response.text
+            counts.append(scrape(server))
+
+    def grew(name: str, k: int) -> float:
+        return total(counts[k + 1], name) - total(counts[k], name)
+
+    answers = [grew("locvlm_engine_generations_total", k) for k in range(3)]
+    assert answers == [1, 1 + len(vocabulary), 2]  # one call: tests/server/serving/test_detect
+
+
 def test_rejections_by_reason(server: LiveServer) -> None:
     big = b'{"pad": "' + b"x" * (64 * 1024) + b'"}'
     bad_image = json.dumps({"image": {"data": "%%%"}, "phrases": ["a"]}).encode()
