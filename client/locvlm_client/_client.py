@@ -221,7 +221,7 @@ class _Common(Generic[H, T]):
         categories: Sequence[str] | None,
         coords: CoordSpace,
         channels: Channels | None,
-        second_look: bool,
+        second_look: bool | None,
     ) -> dict[str, Any]:
         cats = list(categories) if categories is not None else None
         image_input = to_image_input(image, channels)
@@ -350,12 +350,13 @@ class Client(_Common[httpx.Client, httpx.BaseTransport]):
         *,
         coords: CoordSpace = "pixel",
         channels: Channels | None = None,
-        second_look: bool = True,
+        second_look: bool | None = None,
         timeout: float | None = None,
     ) -> DetectResponse:
         """Every object (of `categories`, or of every category the model knows).
 
-        `second_look=False`: the model's listing alone (faster; lower recall).
+        `second_look`: each category asked again, what the listing missed added (higher
+        recall, slower); False: the listing alone; None: the server's default (on).
         """
         body = self._detect(image, categories, coords, channels, second_look)
         return self._finish(self._send("POST", "/v1/detect", timeout, body), DetectResponse)
@@ -496,12 +497,13 @@ class AsyncClient(_Common[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         *,
         coords: CoordSpace = "pixel",
         channels: Channels | None = None,
-        second_look: bool = True,
+        second_look: bool | None = None,
         timeout: float | None = None,
     ) -> DetectResponse:
         """Every object (of `categories`, or of every category the model knows).
 
-        `second_look=False`: the model's listing alone (faster; lower recall).
+        `second_look`: each category asked again, what the listing missed added (higher
+        recall, slower); False: the listing alone; None: the server's default (on).
         """
         body = self._detect(image, categories, coords, channels, second_look)
         return self._finish(await self._send("POST", "/v1/detect", timeout, body), DetectResponse)

@@ -202,11 +202,12 @@ class DetectRequest(_Body):
     image: ImageInput
     categories: list[str] | None = None
     coords: CoordSpace = "pixel"
-    second_look: bool = Field(
-        True,
+    second_look: bool | None = Field(
+        None,
         description="Also ask the model about each category on its own (in the same batch) "
         "and add the objects those answers find where the listing has none: higher recall, "
-        "one more short answer per category. False: the listing alone.",
+        "one more short answer per category. False: the listing alone. None: the server's "
+        "default (LOCVLM_DETECT_SECOND_LOOK, on unless set).",
     )
 
 

@@ -178,7 +178,8 @@ def _run(client: Client, args: argparse.Namespace) -> tuple[BaseModel, int]:
     elif command == "ask":
         answer = client.spatial(image, args.question)
     else:
-        answer = client.detect(image, args.category, second_look=not args.no_second_look)
+        second_look = False if args.no_second_look else None  # None: the server's default
+        answer = client.detect(image, args.category, second_look=second_look)
     if args.draw:
         if command == "ground" and args.coords == "normalized":
             raise ValueError("--draw needs pixel boxes: leave out --coords normalized")

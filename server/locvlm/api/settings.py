@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         "that way); false: one question per phrase or region. Default: the checkpoint's "
         "locvlm.json.",
     )
+    detect_second_look: bool = Field(
+        True,
+        description="/v1/detect's default for a request that does not set second_look: "
+        "also ask the model about each category on its own, in the same engine call, and "
+        "add what the listing missed (recall 0.896 -> 0.950 for the shipped checkpoint; "
+        "one more short answer per category, bench/results/detect-latency.md).",
+    )
     engine_process: bool = Field(
         _ENGINE.child_process,
         description="Run the transformers engine in a child process, so that the server's "

@@ -24,7 +24,8 @@ async def detect_json(
     """Every object of `categories` (all the model knows when none are given)."""
     check_texts(body.categories or [], settings, "categories", max_count=settings.max_phrases)
     image = await images.load(body.image)
-    return await detect(serving, image, body.categories, body.coords, body.second_look)
+    second_look = settings.detect_second_look if body.second_look is None else body.second_look
+    return await detect(serving, image, body.categories, body.coords, second_look)
 
 
 @router.post("/detect/upload", dependencies=[MULTIPART_BODY])
@@ -35,9 +36,10 @@ async def detect_upload(
     settings: SettingsDep,
     categories: Annotated[list[str] | None, Form(description="Repeat for more; none: all.")] = None,
     coords: Annotated[CoordSpace, Form()] = "pixel",
-    second_look: Annotated[bool, Form(description="See DetectRequest.second_look.")] = True,
+    second_look: Annotated[bool | None, Form(description="See DetectRequest.second_look.")] = None,
 ) -> DetectResponse:
     """`/v1/detect` for an uploaded file."""
     check_texts(categories or [], settings, "categories", max_count=settings.max_phrases)
     image = await images.upload(file)
-    return await detect(serving, image, categories, coords, second_look)
+    look = settings.detect_second_look if second_look is None else second_look
+    return await detect(serving, image, categories, coords, look)

@@ -4,9 +4,19 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from locvlm_client import DetectResponse
-from tests.server.api.live import LiveServer, assert_inside, b64, encoded, error_of, scene, send_all
+from tests.server.api.live import (
+    LiveServer,
+    assert_inside,
+    b64,
+    encoded,
+    error_of,
+    scene,
+    send_all,
+    serving,
+)
 
 IMAGE, OBJECTS = scene((200, 128), seed=3)
 PNG = encoded(IMAGE)
@@ -55,3 +65,31 @@ def test_detections(
 )
 def test_bad_requests(body: dict[str, Any], param: str, client: httpx.Client) -> None:
     assert error_of(client.post("/v1/detect", json=body), 422)["param"] == param
+
+
+def _generations(server: LiveServer) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == "locvlm_engine_generations_total")  # fmt: skip
+
+
+def test_the_server_default_of_the_second_look_is_a_setting(request: pytest.FixtureRequest) -> None:
+    """`LOCVLM_DETECT_SECOND_LOOK=false`: a request that does not say asks the listing
+    alone; one that sets `second_look` (JSON or form) gets what it asked for."""
+    json, form = {"image": b64(PNG)}, {"files": {"file": ("s.png", PNG)}}
+    sent: list[tuple[str, dict[str, Any]]] = [
+        ("/v1/detect", {"json": json}),
+        ("/v1/detect", {"json": json | {"second_look": True}}),
+        ("/v1/detect/upload", form | {"data": {"second_look": "true"}}),
+    ]
+    asked = []
+    with serving(request, "no-second-look", LOCVLM_DETECT_SECOND_LOOK="false") as server:
+        client = server.client()
+        known = len(client.get("/v1/models").json()["data"][0]["vocabulary"])
+        for path, kwargs in sent:
+            before = _generations(server)
+            assert client.post(path, **kwargs).status_code == 200
+            asked.append(_generations(server) - before)
+        client.close()
+    assert asked == [1, 1 + known, 1 + known]
