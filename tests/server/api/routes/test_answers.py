@@ -10,13 +10,15 @@ model was not trained on or a misread answer all fall to chance or zero.
 Measured on this tree with the checkpoint of session 19 (runs/k2; 56 scenes of 1-4
 objects), each phrase's own answer checked against its listing of every object
 (`Sidecar.grounds_from` "answer"): grounding 55/56, absent phrases rejected 56/56, region
-labels 56/56, detection precision 112/114 and recall 112/117 (mean confidence of right
-detections 0.95), left/right 19/20; chat (the official `openai` SDK) presence questions
-39/40 (answering "yes" to all scores 20/40). The checkpoint of session 13 (runs/r11,
-grounding from its listing) scored 52, 56, 50, 108/110, 108/117, 20 and 40/40. Floors:
-0.9, 0.92, 0.9, 0.9, 0.87, 0.85 and 0.9, about 0.05-0.1 under each measured share: on 56
-scenes one standard error of a share near 0.95 is 0.03 (0.05 on the 20 left/right
-questions), so a floor 2-3 errors down fails only on a real loss.
+labels 56/56, detection precision 112/114 and recall 112/117 with the listing alone and
+115/117 and 115/117 with `/v1/detect`'s second look (session 22; mean confidence of
+right detections 0.95), left/right 19/20; chat (the official `openai` SDK) presence
+questions 39/40 (answering "yes" to all scores 20/40). The checkpoint of session 13
+(runs/r11, grounding from its listing) scored 52, 56, 50, 108/110, 108/117, 20 and 40/40.
+Floors: 0.9, 0.92, 0.9, 0.9, 0.92 (detection recall; 0.87 before the second look), 0.85
+and 0.9, about 0.05-0.1 under each measured share: on 56 scenes one standard error of a
+share near 0.95 is 0.03 (0.05 on the 20 left/right questions), so a floor 2-3 errors
+down fails only on a real loss.
 """
 
 from collections.abc import Iterator
@@ -83,7 +85,9 @@ CASES = [c for c in map(_case, range(SCENES)) if c is not None]
 @pytest.fixture(scope="module")
 def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.LiveServer]:
     """`locvlm serve` with no --model: the checkpoint shipped inside the package."""
-    env = {"LOCVLM_MAX_NEW_TOKENS": "96", "LOCVLM_MAX_IN_FLIGHT": str(2 * WORKERS)}
+    # a detect request asks 25 questions: on a slow, busy machine 32 in flight queue long
+    env = {"LOCVLM_MAX_NEW_TOKENS": "96", "LOCVLM_MAX_IN_FLIGHT": str(2 * WORKERS),
+           "LOCVLM_REQUEST_TIMEOUT_S": "900"}  # fmt: skip
     server = live.launch(None, tmp_path_factory.mktemp("default_server"), **env)
     try:
         server.wait_ready()
@@ -159,7 +163,7 @@ def test_detection_lists_the_objects_present(answers: dict[str, httpx.Response])
     assert listed, "nothing detected in any scene"
     precision, recall = found / listed, found / truth
     assert precision >= 0.9, f"{found}/{listed} listed labels are in the scene"
-    assert recall >= 0.87, f"{found}/{truth} categories present are listed"
+    assert recall >= 0.92, f"{found}/{truth} categories present are found"
 
 
 def test_detections_are_confident_where_right(answers: dict[str, httpx.Response]) -> None:
