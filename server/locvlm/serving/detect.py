@@ -3,7 +3,10 @@
 A box the model wrote without a label (a family whose format has none) is `object`.
 An object listed twice (the same label, boxes overlapping at IoU > `DUPLICATE_IOU`) is
 returned once, at its first mention (`tasks.base.distinct`, the rule every reader of a
-listing follows): models repeat items of long listings.
+listing follows): models repeat items of long listings. A listing also leaves objects out:
+the second look (on unless the request or `LOCVLM_DETECT_SECOND_LOOK` says otherwise)
+asks each category its own question in the same engine call and adds, after the listed
+objects, the boxes of those answers where nothing is listed; `raw` is the listing's text.
 
 Each detection's `confidence` is the geometric mean of the probabilities the model gave
 the tokens that wrote it (its label, its box, the separator before it), before the
