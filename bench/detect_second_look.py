@@ -30,7 +30,6 @@ from PIL import Image
 from locvlm.eval.runner import load_rows, open_image
 from locvlm.model.loading import LoadedModel, load_model
 from locvlm.tasks import TASKS, Obj, detect
-from locvlm.tasks.base import as_box
 from locvlm_client import Box
 
 WAYS = (
@@ -99,15 +98,12 @@ def main() -> None:
     counts: Counter[tuple[str, str]] = Counter()
     start, asked = time.time(), 0
     for row in rows:
-        want = [Obj(o["category"], as_box(o["box"])) for o in row["expected"]["objects"]]
         ways, n = looks(model, row, saved.get(row["id"]))
         asked += n
         for way, got in ways.items():
-            hits = detect.matched(got, want)
-            counts[way, "predicted"] += len(got)
-            counts[way, "matched"] += hits
-            counts[way, "right"] += hits == len(got) == len(want)
-            counts[way, "expected"] += len(want)
+            judged = detect.judged(got, row["expected"])
+            counts.update({(way, k): v for k, v in judged.said.items()})
+            counts[way, "right"] += judged.correct
     print(f"{len(rows)} images, {asked} presence questions, {time.time() - start:.0f} s\n")
     print("| way | precision | recall | images right |\n|---|---|---|---|")
     for way in WAYS:
