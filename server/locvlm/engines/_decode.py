@@ -68,11 +68,20 @@ class RunningRows:
         """Columns of the cache: the longest running row's tokens, prompt and answer."""
         return int(self._mask.shape[1])
 
-    def join(self, rows: Sequence[Row], inputs: dict[str, torch.Tensor]) -> None:
-        """Prefill `rows` (left-padded `inputs`, one row each) and add them to the batch."""
+    def join(self, rows: Sequence[Row], inputs: dict[str, Any]) -> None:
+        """Prefill `rows` (left-padded `inputs`, one row each) and add them to the batch.
+
+        `inputs` may hold a `cache` of their first columns already (`model.prefix`): only
+        the columns after it are prefilled then.
+        """
+        inputs = dict(inputs)
         mask = inputs["attention_mask"].long()
         positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        cache = DynamicCache()
+        cache = inputs.pop("cache", None)
+        cache = DynamicCache() if cache is None else cache
+        done = cache.get_seq_length()
+        if done:
+            inputs["input_ids"], positions = inputs["input_ids"][:, done:], positions[:, done:]
         out = self._model(**inputs, position_ids=positions, cache=cache, use_cache=True,
                           logits_to_keep=1)  # fmt: skip
         logits = out.logits[:, -1].float()

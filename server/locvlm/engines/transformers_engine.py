@@ -13,16 +13,22 @@ away (closed-loop callers answered at its end come back a few ms later, through 
 server); and a request that says more are coming (`GenerationRequest.coming`: the API's
 count of requests it has admitted and not yet sent).
 
-It hands the batch to the one worker thread, which runs a single left-padded greedy
-`model.generate` for it while the event loop stays free; each row is answered as soon as
-it is complete (end token or its limit), not when the batch's longest row is, so its
-caller (an API handler) can get on with it meanwhile. A request whose caller was
-cancelled is skipped when batches form, and a running row is stopped at its next token,
-so cancelled work frees the worker.
+It hands the batch to the one worker thread, which decodes it greedily while the event
+loop stays free: our LLaVA checkpoints as the decode loop's rows (`_decode.RunningRows`,
+with no joins), where a complete row leaves the batch, other families with one
+left-padded `model.generate`. Either way each row is answered as soon as it is complete
+(end token or its limit), not when the batch's longest row is, so its caller (an API
+handler) can get on with it meanwhile. A request whose caller was cancelled is skipped
+when batches form, and a running row is stopped at its next token, so cancelled work
+frees the worker.
 
 Constraints compile to xgrammar grammars (cached by regular expression) and mask each
 constrained row's logits with its own matcher, so rows with different constraints, or
 none, share a batch.
+
+Rows that ask about one image (the same object: `/v1/detect`'s listing and its second
+look, `/v1/ground`'s phrases) prefill the image's prompt prefix once and share its keys
+and values (`model.prefix`; our LLaVA checkpoints, either way of batching).
 
 With `batching="continuous"` (our LLaVA checkpoints; other families keep micro-batches)
 the worker runs one decode loop instead (`_decode.RunningRows`): requests join the
@@ -66,6 +72,7 @@ from locvlm.engines.config import EngineConfig
 from locvlm.engines.errors import EngineDeadError, PromptTooLongError
 from locvlm.model.grammar import ConstrainRows, Grammars
 from locvlm.model.loading import LoadedModel, load_served
+from locvlm.model.prefix import share_prefix
 from locvlm.model.served import ServedModel
 
 __all__ = ["TransformersEngine"]
@@ -172,7 +179,7 @@ class TransformersEngine(Engine):
         self._last_batch = (0, float("-inf"))  # its size, when it ended
         self._counts = dict.fromkeys(
             ("finished", "batches", "batched", "largest_batch", "skipped_cancelled",
-             "stopped_cancelled", "prompt_tokens", "completion_tokens"), 0,
+             "stopped_cancelled", "prompt_tokens", "completion_tokens", "shared_prefix_rows"), 0,
         )  # fmt: skip
         self._dead: BaseException | None = None
         self._closed = False
@@ -298,14 +305,17 @@ class TransformersEngine(Engine):
     async def _serve_batch(self, batch: list[_Pending]) -> None:
         self._batch = batch
         self.changed.set()
-        job = self._worker.submit(self._run, batch)  # RuntimeError: the worker is gone
+        # Our checkpoints' rows are each answered from the worker (`_run_rows`).
+        run = self._run_rows if isinstance(self.loaded, LoadedModel) else self._run
+        job = self._worker.submit(run, batch)  # RuntimeError: the worker is gone
         try:
             results = await asyncio.wrap_future(job)
         except Exception as exc:  # generation failed for this batch; the engine goes on
             _log.exception("transformers engine: a batch of %d failed", len(batch))
             results = [exc] * len(batch)
-        for p, result in zip(batch, results, strict=True):
-            self._settle(p, result)  # rows answered early are done already
+        if results is not None:
+            for p, result in zip(batch, results, strict=True):
+                self._settle(p, result)  # rows answered early are done already
         self._batch = []
         self._last_batch = (len(batch), self._loop.time())
         self.changed.set()
@@ -391,6 +401,19 @@ class TransformersEngine(Engine):
                 p.future.set_exception(error)
 
     # --- the worker thread ---------------------------------------------------------
+    def _run_rows(self, batch: Sequence[_Pending]) -> None:
+        """A micro-batch of our checkpoints: the decode loop's rows, with no joins.
+
+        Each row leaves as soon as it is complete (a detect request's short answers do not
+        decode on, as padding, until its listing ends), and is answered from here.
+        """
+        loaded = self.loaded
+        running = RunningRows(loaded.model, self._grammars.vocab_size, loaded.eos_token_ids)
+        with torch.inference_mode():
+            self._join(running, list(batch))
+            while running and not self._closed:  # shutting down: `_fail_all` answers them
+                self._step(running)
+
     def _run(self, batch: Sequence[_Pending]) -> list[GenerationResult | Exception]:
         """Prepare each request on its own, then generate the rest together.
 
@@ -426,7 +449,7 @@ class TransformersEngine(Engine):
         self, batch: Sequence[_Pending], images: Sequence[Image.Image]
     ) -> list[GenerationResult]:
         loaded = self.loaded
-        inputs = loaded.inputs(images, [p.request.question for p in batch])
+        inputs = self._shared(batch, loaded.inputs(images, [p.request.question for p in batch]))
         prompt_len = loaded.prompt_length(inputs)
         early: dict[int, GenerationResult] = {}
 
@@ -464,6 +487,25 @@ class TransformersEngine(Engine):
             early[i] if i in early else self._result(p, rows[i], stop.logprobs[i])
             for i, p in enumerate(batch)
         ]
+
+    def _shared(
+        self, batch: Sequence[_Pending], inputs: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """`inputs`, or where rows ask about one image, its prefix prefilled once for them.
+
+        The result then carries the prefix's key/value `cache` and no pixels
+        (`model.prefix`); `generate` prefills the questions only. Our LLaVA checkpoints only.
+        """
+        if not isinstance(self.loaded, LoadedModel):
+            return inputs
+        shared = share_prefix(
+            self.loaded.model, inputs, [id(p.request.image) for p in batch],
+            self.loaded.encoder.image_id, self.loaded.pad_token_id,
+        )  # fmt: skip
+        if shared is None:
+            return inputs
+        self._counts["shared_prefix_rows"] += len(batch) - shared.images
+        return {**shared.inputs, "cache": shared.cache}  # type: ignore[dict-item]
 
     def _decode_loop(self) -> None:
         """Continuous batching: run the rows, letting new ones join between steps.
@@ -533,7 +575,8 @@ class TransformersEngine(Engine):
             for p in ready
         ]  # fmt: skip
         try:
-            running.join(rows, self.loaded.inputs(images, [p.request.question for p in ready]))
+            inputs = self.loaded.inputs(images, [p.request.question for p in ready])
+            running.join(rows, self._shared(ready, inputs))
         except Exception as exc:
             _log.exception("transformers engine: a prefill of %d failed", len(ready))
             for p in ready:
@@ -550,8 +593,10 @@ class TransformersEngine(Engine):
             keep = []
             for i, row in enumerate(running.rows):
                 p: _Pending = row.handle
-                if p.future.done():  # its caller went away
+                if p.future.done():  # its caller went away: its work is still counted
                     self._counts["stopped_cancelled"] += 1
+                    self._counts["prompt_tokens"] += self.loaded.prompt_tokens(p.request.question)
+                    self._counts["completion_tokens"] += len(row.tokens)
                 elif running.finished(row):
                     result = self._result(p, row.tokens, row.scores)
                     self._loop.call_soon_threadsafe(self._settle, p, result)

@@ -143,7 +143,11 @@ def _answer(
              for p, c in q.asked()] for r, q in chunk]  # fmt: skip
     new = {k: r for ks, (r, _) in zip(keys, chunk, strict=True) for k in ks if k not in said}
     if new:
-        images = [open_image(r) for r in new.values()]
+        opened: dict[tuple[Any, ...], Image.Image] = {}  # one object an image (and flips):
+        for k, r in new.items():  # its rows prefill the image once (`model.prefix`)
+            if k[:3] not in opened:
+                opened[k[:3]] = open_image(r)
+        images = [opened[k[:3]] for k in new]
         texts = generate(images, [k[3] for k in new], [k[4] for k in new])
         said.update(zip(new, texts, strict=True))
     return [[said[k] for k in ks] for ks in keys]

@@ -70,7 +70,7 @@ class Encoder:
         image_first: bool = True,
     ) -> None:
         self.tok = tokenizer
-        self.image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.image_id = int(tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))  # type: ignore[arg-type]
         self.image_tokens = image_tokens
         self.side, self.mean, self.std = image_side, list(mean), list(std)
         self.image_first = image_first

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -22,6 +22,7 @@ from locvlm.adapters import read_sidecar
 from locvlm.coords import Codec, get_codec
 from locvlm.model.build import image_stats
 from locvlm.model.inputs import Encoder, prompt_batch, rows_batch, text_prompt_batch
+from locvlm.model.prefix import share_prefix
 from locvlm.model.served import ServedModel
 from locvlm.model.sidecar import Sidecar, resolve_model_dir
 
@@ -50,9 +51,14 @@ def greedy(
 ) -> list[str]:
     """Greedy answers to `questions` about `images` (one each), special tokens dropped.
 
-    `processors` change the logits before each token is picked (a constraint).
+    `processors` change the logits before each token is picked (a constraint). Rows
+    that ask about one image (the same object) prefill its prefix once (`model.prefix`).
     """
-    inputs = prompt_batch(encoder, images, questions)
+    inputs: dict[str, Any] = prompt_batch(encoder, images, questions)
+    owners = [id(image) for image in images]
+    shared = share_prefix(model, inputs, owners, encoder.image_id, encoder.tok.pad_token_id)
+    if shared is not None:
+        inputs = {**shared.inputs, "cache": shared.cache}
     return _greedy(model, encoder.tok, inputs, max_new_tokens, processors)
 
 
@@ -82,7 +88,7 @@ def greedy_text(
 def _greedy(
     model: LlavaForConditionalGeneration,
     tok: PreTrainedTokenizerFast,
-    inputs: dict[str, torch.Tensor],
+    inputs: dict[str, Any],
     max_new_tokens: int,
     processors: Sequence[LogitsProcessor] = (),
 ) -> list[str]:

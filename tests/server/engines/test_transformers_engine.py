@@ -213,6 +213,28 @@ async def test_concurrent_requests_share_batches(
 
 
 @pytest.mark.anyio
+@BATCHINGS
+async def test_questions_about_one_image_prefill_it_once(
+    tiny_config: EngineConfig, loaded: LoadedModel, batching: str
+):
+    """A detect request's 25 questions about one image: its prefix is prefilled once for
+    them (`model.prefix`), and each answer is the one it gets alone."""
+    (first, _), (second, _) = _scene(3), _scene(4)
+    questions = [locpred.prompt(c) for c in CATEGORIES[:8]] + [counting.prompt("red circle")]
+    asked = [(image, q) for image in (first, second) for q in questions]
+    config = replace(tiny_config, max_batch=32, batching=batching)
+    async with TransformersEngine.open(config) as engine:
+        outs = await engine.generate([GenerationRequest(im, q, 10) for im, q in asked])
+        stats = engine.stats()
+    alone = [_greedy(loaded, [im], [q], 10)[0] for im, q in asked]
+    assert [out.text for out in outs] == alone
+    assert stats.details["batches"] == 1
+    assert stats.details["shared_prefix_rows"] == len(asked) - 2  # all but one row an image
+    for out, (_, q) in zip(outs, asked, strict=True):
+        assert out.prompt_tokens == len(loaded.encoder.prompt_ids(q))
+
+
+@pytest.mark.anyio
 async def test_a_trickle_of_requests_is_one_batch(tiny_config: EngineConfig):
     """Requests 10 ms apart, over 50 ms: each comes within the 30 ms wait of the one
     before, so they form one batch (a fixed 30 ms window from the first would cut it)."""
