@@ -32,7 +32,7 @@ class EngineConfig:
     max_new_tokens: int = 96  # the longest answer generated; callers may ask for less
     # --- transformers ----------------------------------------------------------------
     threads: int = 2  # torch threads of the transformers engine
-    max_batch: int = 16  # the largest micro-batch the transformers engine forms
+    max_batch: int = 32  # rows in one micro-batch: a /v1/detect request's 25 fit in one
     batch_wait_ms: float = 5.0  # a quiet wait for one more request; 8 of them at most
     # micro: a batch runs to its end; continuous: requests join the running rows between steps
     batching: Literal["micro", "continuous"] = "micro"
