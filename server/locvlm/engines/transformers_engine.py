@@ -415,7 +415,7 @@ class TransformersEngine(Engine):
                 self._step(running)
 
     def _run(self, batch: Sequence[_Pending]) -> list[GenerationResult | Exception]:
-        """Prepare each request on its own, then generate the rest together.
+        """Other families: prepare each request on its own, then generate the rest together.
 
         A bad image or a constraint the grammar compiler refuses fails only its request.
         """
@@ -449,7 +449,7 @@ class TransformersEngine(Engine):
         self, batch: Sequence[_Pending], images: Sequence[Image.Image]
     ) -> list[GenerationResult]:
         loaded = self.loaded
-        inputs = self._shared(batch, loaded.inputs(images, [p.request.question for p in batch]))
+        inputs = loaded.inputs(images, [p.request.question for p in batch])
         prompt_len = loaded.prompt_length(inputs)
         early: dict[int, GenerationResult] = {}
 
@@ -494,7 +494,8 @@ class TransformersEngine(Engine):
         """`inputs`, or where rows ask about one image, its prefix prefilled once for them.
 
         The result then carries the prefix's key/value `cache` and no pixels
-        (`model.prefix`); `generate` prefills the questions only. Our LLaVA checkpoints only.
+        (`model.prefix`): `RunningRows.join` prefills the questions only. Our LLaVA
+        checkpoints only.
         """
         if not isinstance(self.loaded, LoadedModel):
             return inputs
