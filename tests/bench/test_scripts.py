@@ -78,6 +78,26 @@ def test_detect_second_look_tables_each_way(tmp_path: Path) -> None:
     assert "| both |" in out
 
 
+def test_grounding_tiles_tables_whole_and_tiled_by_aspect(tmp_path: Path) -> None:
+    data, bench = tmp_path / "data", tmp_path / "bench.jsonl"
+    locvlm = [sys.executable, "-m", "locvlm", "data"]
+    subprocess.run([*locvlm, "shapes", "--n", "3", "--seed", "5", "--size", "96x192",
+                    "--out", str(data)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*locvlm, "bench", "--kind", "grounding", "--coco",
+                    str(data / "annotations.json"), "--out", str(bench)],
+                   check=True, capture_output=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "grounding_tiles.py"), "--bench", str(bench),
+         "--limit", "2", "--margins", "0.05"], check=True, cwd=ROOT, timeout=600,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert out.startswith("2 grounding rows (LocPred and NegPred)")
+    assert "locpred, right by aspect:" in out
+    assert "| way | square (0) | tall (2) | wide (0) | all |" in out
+    assert "| whole | - | " in out
+    assert "| tiles, margin 0.05 | - | " in out
+
+
 def test_detect_latency_times_both_arms_at_each_level(tmp_path: Path) -> None:
     out = tmp_path / "latency"
     _run("detect_latency.py", "--requests", "3", "--levels", "1", "--rounds", "1",
