@@ -58,8 +58,8 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 def _listing(served: dict[str, Any]) -> str:
-    """The listing's text of a served grounding row (asked first, or beside the phrase)."""
-    return str(served["text"] if served["prompt"] == detect.prompt() else served["also"][0])
+    """The listing's text of a served grounding row (asked first, or last beside the phrase)."""
+    return str(served["text"] if served["prompt"] == detect.prompt() else served["also"][-1])
 
 
 def judge(rows: Sequence[dict[str, Any]], answers: dict[str, dict[str, Any]], bins: int) -> str:

@@ -39,54 +39,21 @@ from PIL import Image
 
 from locvlm.eval.runner import load_rows, open_image
 from locvlm.model.loading import LoadedModel, load_model
-from locvlm.tasks import TASKS, Obj, detect, locpred
+from locvlm.tasks import TASKS, locpred
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
+from locvlm.tasks.tiles import MARGIN, checked, crops, merged, square
 from locvlm_client import Box
 
 ASPECTS = ("square", "tall", "wide")
-_LIMIT = 48  # tokens an answer may take: three boxes and more
 
 
-def crops(width: int, height: int) -> list[tuple[int, int, int, int]] | None:
-    """Three squares of the short side along the long one; None for a square-ish image."""
-    if aspect(width, height) == "square":
-        return None
-    short, long = min(width, height), max(width, height)
-    starts = sorted({0, (long - short) // 2, long - short})
-    if height > width:
-        return [(0, s, short, s + short) for s in starts]
-    return [(s, 0, s + short, short) for s in starts]
-
-
-def aspect(width: int, height: int) -> str:
+def aspect(size: tuple[int, int]) -> str:
     """As the eval groups images: square within 15%, else tall or wide."""
-    return "square" if abs(width / height - 1) < 0.15 else ("tall" if height > width else "wide")
+    return "square" if square(size) else ("tall" if size[1] > size[0] else "wide")
 
 
-def merged(
-    answers: Sequence[tuple[tuple[int, int, int, int], Sequence[Box]]],
-    size: tuple[int, int],
-    margin: float,
-    dedup: float,
-) -> list[Box]:
-    """Each crop's boxes in image pixels, less those at an inner cut, once each."""
-    width, height = size
-    kept: list[Box] = []
-    for (x0, y0, x1, y1), boxes in answers:
-        side = x1 - x0
-        near = margin * side
-        for b in boxes:
-            if height > width:  # cuts across: the crop's top (unless the image's) and bottom
-                start, end, first, last = b.y1, b.y2, y0 > 0, y1 < height
-            else:
-                start, end, first, last = b.x1, b.x2, x0 > 0, x1 < width
-            if (first and start <= near) or (last and end >= side - near):
-                continue
-            moved = Box(x1=b.x1 + x0, y1=b.y1 + y0, x2=b.x2 + x0, y2=b.y2 + y0)
-            if all(moved.iou(k) <= dedup for k in kept):
-                kept.append(moved)
-    return kept
+_LIMIT = 48  # tokens an answer may take: three boxes and more
 
 
 def _ask(model: LoadedModel, images: list[Image.Image], phrases: list[str]) -> list[Sequence[Box]]:
@@ -97,15 +64,6 @@ def _ask(model: LoadedModel, images: list[Image.Image], phrases: list[str]) -> l
         said = locpred.parse(text, model.codec, image.size)
         out.append(() if said is None else said.boxes)
     return out
-
-
-CHECKED_MARGIN = 0.1
-
-
-def checked(boxes: Sequence[Box], listed: Sequence[Obj], phrase: str) -> list[Box]:
-    """`boxes` less those on a listed object of another category (IoU > 0.5)."""
-    others = [o.box for o in listed if o.category != phrase]
-    return list(detect.outside(boxes, others, 0.5))
 
 
 def run(
@@ -124,14 +82,14 @@ def run(
     for group in by_image.values():
         image = open_image(group[0])
         size = image.size
-        cut = crops(*size)
+        cut = crops(size)
         pieces = [image] + ([image.crop(c) for c in cut] if cut else [])
         asked = [(row, k) for row in group for k in range(len(pieces))]
         said = _ask(model, [pieces[k] for _, k in asked], [r["args"]["phrase"] for r, _ in asked])
         said_by: dict[str, list[Sequence[Box]]] = defaultdict(list)
         for (row, _), boxes in zip(asked, said, strict=True):
             said_by[row["id"]].append(boxes)
-        group_aspect = aspect(*size)
+        group_aspect = aspect(size)
         for row in group:
             want = [as_box(b) for b in row["expected"]["boxes"]]
             whole, *tiled = said_by[row["id"]]
@@ -148,7 +106,7 @@ def run(
                 right[(group_aspect, "tiles, checked")] += bool(served["correct"])
                 continue
             listed = TASKS["detect"].read(_listing(served), model.codec, size) or []
-            tiles = merged(list(zip(cut, tiled, strict=True)), size, CHECKED_MARGIN, dedup)
+            tiles = merged(list(zip(cut, tiled, strict=True)), size, MARGIN, dedup)
             got = checked(tiles, listed, row["args"]["phrase"])
             right[(group_aspect, "tiles, checked")] += boxes_match(got, want)
     return right, total

@@ -105,28 +105,3 @@ def test_the_tower_probe_reads_each_object_from_the_patch_it_owns_most() -> None
         [False, True],
     ]
     assert [bucket for bucket, *_ in _read(cats, edges, scene, 4, 32, ids)] == [">=0.25", "<0.075"]
-
-
-def test_tiles_keep_whole_objects_once_in_image_pixels() -> None:
-    from grounding_tiles import crops, merged
-
-    from locvlm_client import Box
-
-    assert crops(100, 110) is None  # square enough: asked whole
-    tall = crops(100, 200)
-    assert tall == [(0, 0, 100, 100), (0, 50, 100, 150), (0, 100, 100, 200)]
-    assert crops(200, 100) == [(0, 0, 100, 100), (50, 0, 150, 100), (100, 0, 200, 100)]
-    assert tall is not None
-    answers = [  # crops at 0, 50 and 100 px down
-        (tall[0], [Box(x1=10, y1=20, x2=40, y2=50), Box(x1=10, y1=60, x2=40, y2=90),
-                   Box(x1=60, y1=70, x2=90, y2=99)]),  # the last at the crop's bottom cut
-        (tall[1], [Box(x1=61, y1=20, x2=90, y2=49),  # that one whole
-                   Box(x1=11, y1=10, x2=40, y2=40)]),  # the second one again
-        (tall[2], [Box(x1=60, y1=0, x2=90, y2=1)]),  # at its top cut: dropped
-    ]  # fmt: skip
-    got = merged(answers, (100, 200), margin=0.02, dedup=0.5)
-    assert got == [
-        Box(x1=10, y1=20, x2=40, y2=50),
-        Box(x1=10, y1=60, x2=40, y2=90),
-        Box(x1=61, y1=70, x2=90, y2=99),
-    ]

@@ -32,6 +32,7 @@ from locvlm.tasks._plural import singular
 from locvlm.tasks._text import normalize
 from locvlm.tasks.base import Obj
 from locvlm.tasks.locpred import is_absent
+from locvlm.tasks.tiles import Crop
 from locvlm_client import Box, SizeLike
 
 __all__ = [
@@ -232,6 +233,25 @@ class Adapter(ABC):
         (`Sidecar.grounds_from` "answer"): the listing. None: the family checks nothing.
         """
         return None
+
+    def ground_crops(self, size: SizeLike) -> tuple[Crop, ...]:
+        """The crops of an image of `size` each phrase is asked about instead of the whole.
+
+        With `grounding_check`'s listing of the whole image. Empty (the default): the
+        whole image is asked.
+        """
+        return ()
+
+    def read_tiled(
+        self, answers: Sequence[tuple[Crop, str]], listed: Sequence[Obj], phrase: str,
+        size: SizeLike,
+    ) -> list[Box] | None:  # fmt: skip
+        """The answers to `ground` about each of `ground_crops`, as one answer, read.
+
+        `listed`: the `grounding_check` answer about the whole image, as read. A family
+        that asks crops overrides this.
+        """
+        raise NotImplementedError
 
     def read_checked(
         self, text: str, listed: Sequence[Obj], phrase: str, size: SizeLike

@@ -19,7 +19,8 @@ from PIL import Image
 from locvlm.adapters.base import Adapter, Described, Found, Question
 from locvlm.model.image import square
 from locvlm.model.prompt_format import prompt
-from locvlm.tasks import TASKS, Obj, detect, region
+from locvlm.tasks import TASKS, Obj, detect, region, tiles
+from locvlm.tasks.tiles import Crop
 from locvlm_client import Box, SizeLike
 
 __all__ = ["LocVLMAdapter"]
@@ -77,6 +78,32 @@ class LocVLMAdapter(Adapter):
         """
         found = TASKS["locpred"].read(text, self.codec, size)
         return list(detect.checked(listed, phrase, () if found is None else found.boxes))
+
+    def ground_crops(self, size: SizeLike) -> tuple[Crop, ...]:
+        """Square crops of a non-square image (`tasks.tiles.crops`), or none.
+
+        For a checkpoint whose own answers are checked against its listing and that
+        grounds in tiles (`Sidecar.grounds_in_tiles`).
+        """
+        if self.sidecar.grounds_in_tiles and self.grounding_check(size) is not None:
+            return tiles.crops(size)
+        return ()
+
+    def read_tiled(
+        self, answers: Sequence[tuple[Crop, str]], listed: Sequence[Obj], phrase: str,
+        size: SizeLike,
+    ) -> list[Box] | None:  # fmt: skip
+        """Each crop's LocPred boxes, in the image's pixels, checked against the listing.
+
+        `tasks.tiles.merged`, then `tasks.tiles.checked`. No crop's answer read: the
+        listing's boxes of the phrase.
+        """
+        read = [(c, TASKS["locpred"].read(t, self.codec, (c[2] - c[0], c[3] - c[1])))
+                for c, t in answers]  # fmt: skip
+        if all(found is None for _, found in read):
+            return list(detect.checked(listed, phrase, ()))
+        merged = tiles.merged([(c, () if f is None else f.boxes) for c, f in read], size)
+        return tiles.checked(merged, listed, phrase)
 
     def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}

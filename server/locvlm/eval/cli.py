@@ -55,6 +55,7 @@ def eval_command(
                 loaded.sidecar.listing,
                 loaded.sidecar.grounds_from,
                 loaded.sidecar.vocabulary,
+                loaded.sidecar.grounds_in_tiles,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None

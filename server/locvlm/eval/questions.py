@@ -18,6 +18,7 @@ from locvlm.engines.base import Constraint
 from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
+from locvlm.tasks.tiles import Crop, checked, crops, merged
 
 __all__ = ["SERVED", "BenchQuestion", "Judged", "bench_task", "question", "served_question"]
 
@@ -39,11 +40,16 @@ class BenchQuestion:
     judge: Callable[..., Judged]
     also: tuple[str, ...] = ()
     regexes: tuple[str | None, ...] = ()
+    crops: tuple[Crop | None, ...] = ()
+    """Where `prompt` and each of `also` is asked about a crop of the image (`tasks.tiles`):
+    its box; None (or empty: for all), the whole image."""
 
-    def asked(self) -> list[tuple[str, str | None]]:
-        """`prompt`, then each of `also`, with its constraint (None: unconstrained)."""
+    def asked(self) -> list[tuple[str, str | None, Crop | None]]:
+        """`prompt`, then each of `also`: its constraint (None: unconstrained) and crop."""
         prompts = (self.prompt, *self.also)
-        return list(zip(prompts, self.regexes or (None,) * len(prompts), strict=True))
+        regexes = self.regexes or (None,) * len(prompts)
+        crops = self.crops or (None,) * len(prompts)
+        return list(zip(prompts, regexes, crops, strict=True))
 
     def constrained(self, regexes: Sequence[str | None]) -> BenchQuestion:
         """This question with the API's constraints (`Task.constraint`) of it and `also`."""
@@ -82,6 +88,7 @@ def served_question(
     listing: bool = False,
     grounds_from: str = "listing",
     vocabulary: Sequence[str] = (),
+    tiles: bool = False,
 ) -> BenchQuestion | None:
     """A row asked the way the API asks it, where that differs from the task's question.
 
@@ -89,7 +96,8 @@ def served_question(
     a checkpoint read from its listing (`Sidecar.listing`): a grounding row (present or
     absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
     boxes taken from the listing (with `grounds_from` "answer": the phrase's own answer
-    checked against the listing, `detect.checked`); a region row in context as
+    checked against the listing, `detect.checked`; with `tiles` too, a non-square
+    image's phrase asked on its square crops, `tasks.tiles`); a region row in context as
     `/v1/describe` asks it, the region question and the listing, the relation taken from
     the listing; a detection row as `/v1/detect` asks it, the listing and each category's
     own grounding question, what the listing missed added (`detect.completed`); a side or
@@ -100,6 +108,8 @@ def served_question(
     """
     size = (int(row["size"][0]), int(row["size"][1]))
     if row["task"] in ("locpred", "negpred") and listing:
+        if grounds_from == "answer" and tiles and (cut := crops(size)):
+            return _tiled_by_listing(row, codec, size, vocabulary, cut)
         if grounds_from == "answer":
             return _checked_by_listing(row, codec, size, vocabulary)
         return _from_listing(row, codec, size, vocabulary)
@@ -195,6 +205,41 @@ def _checked_by_listing(
     regexes = [own_task.constraint({"phrase": phrase}, codec, vocabulary),
                listing.constraint({}, codec, vocabulary)]  # fmt: skip
     return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),)).constrained(regexes)
+
+
+def _tiled_by_listing(
+    row: Mapping[str, Any],
+    codec: Codec,
+    size: tuple[int, int],
+    vocabulary: Sequence[str],
+    cut: Sequence[Crop],
+) -> BenchQuestion:
+    """A grounding row of a non-square image as `/v1/ground` answers it in tiles.
+
+    The phrase's own question about each crop, the listing about the whole image; the
+    crops' boxes merged and checked against the listing (`Adapter.read_tiled`).
+    """
+    listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
+    want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
+
+    def judge(*texts: str) -> Judged:
+        *said, listing_text = texts
+        listed = listing.read(listing_text, codec, size) or []  # unreadable: nothing listed
+        read = [own_task.read(t, codec, (c[2] - c[0], c[3] - c[1]))
+                for c, t in zip(cut, said, strict=True)]  # fmt: skip
+        if all(r is None for r in read):
+            got = list(detect.checked(listed, phrase, ()))
+        else:
+            found = [(c, () if r is None else r.boxes) for c, r in zip(cut, read, strict=True)]
+            got = checked(merged(found, size), listed, phrase)
+        return Judged(boxes_match(got, want), any(r is not None for r in read),
+                      [b.to_xyxy() for b in got])  # fmt: skip
+
+    prompt = own_task.prompt({"phrase": phrase}, codec, size)
+    own = own_task.constraint({"phrase": phrase}, codec, vocabulary)
+    also = (*(prompt,) * (len(cut) - 1), listing.prompt({}, codec, size))
+    question = BenchQuestion(prompt, judge, also, crops=(*cut, None))
+    return question.constrained([*(own,) * len(cut), listing.constraint({}, codec, vocabulary)])
 
 
 def _detect_served(

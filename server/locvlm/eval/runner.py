@@ -85,6 +85,7 @@ def evaluate(
     listing: bool = False,
     grounds_from: str = "listing",
     vocabulary: Sequence[str] = (),
+    tiles: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
@@ -92,7 +93,8 @@ def evaluate(
     previous run's records) nothing is generated: the saved texts are judged again, as
     after a change to a judge. `listing` is the checkpoint's (`Sidecar.listing`): whether
     the API reads the scene from its listing, and `grounds_from` how it grounds with it
-    (`Sidecar.grounds_from`), and `vocabulary` the categories its constraints list
+    (`Sidecar.grounds_from`; `tiles`: `Sidecar.grounds_in_tiles`), and `vocabulary` the
+    categories its constraints list
     (`Sidecar.vocabulary`): served rows are decoded with the API's constraints. The same
     question about the same image, under the same constraint, is generated once (greedy:
     the same answer).
@@ -106,7 +108,8 @@ def evaluate(
         # from before these rows existed have none, and are judged without them
         (served, q) for row in rows
         if row.get("image")
-        and (q := served_question(row, codec, evidence, listing, grounds_from, vocabulary))
+        and (q := served_question(row, codec, evidence, listing, grounds_from, vocabulary,
+                                  tiles))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []
@@ -139,16 +142,18 @@ def _answer(
 
     Only those not in `said` are generated (and added to it).
     """
-    keys = [[(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), p, c)
-             for p, c in q.asked()] for r, q in chunk]  # fmt: skip
+    keys = [[(r["image"], bool(r.get("hflip")), bool(r.get("vflip")), crop, p, c)
+             for p, c, crop in q.asked()] for r, q in chunk]  # fmt: skip
     new = {k: r for ks, (r, _) in zip(keys, chunk, strict=True) for k in ks if k not in said}
     if new:
-        opened: dict[tuple[Any, ...], Image.Image] = {}  # one object an image (and flips):
+        opened: dict[tuple[Any, ...], Image.Image] = {}  # one object an image (flips, crop):
         for k, r in new.items():  # its rows prefill the image once (`model.prefix`)
             if k[:3] not in opened:
                 opened[k[:3]] = open_image(r)
-        images = [opened[k[:3]] for k in new]
-        texts = generate(images, [k[3] for k in new], [k[4] for k in new])
+            if k[:4] not in opened:
+                opened[k[:4]] = opened[k[:3]] if k[3] is None else opened[k[:3]].crop(k[3])
+        images = [opened[k[:4]] for k in new]
+        texts = generate(images, [k[4] for k in new], [k[5] for k in new])
         said.update(zip(new, texts, strict=True))
     return [[said[k] for k in ks] for ks in keys]
 

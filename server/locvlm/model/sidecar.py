@@ -70,6 +70,12 @@ class Sidecar:
     listing asked in the same call (`tasks.detect.checked`): for a checkpoint whose own
     answers ground better than its listing (`docs/results.md`, "runs/k2")."""
 
+    grounds_in_tiles: bool = False
+    """With `grounds_from` "answer": a non-square image's phrases are asked on three
+    square crops of it (`tasks.tiles`), so objects keep their shape and size; the boxes
+    are merged and checked against the whole image's listing (`tasks.tiles.checked`)
+    (`docs/results.md`, "Square tiles of non-square images")."""
+
     def __post_init__(self) -> None:
         if self.grounds_from not in ("listing", "answer"):
             raise ValueError(f'grounds_from is "listing" or "answer", not {self.grounds_from!r}')

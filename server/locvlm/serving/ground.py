@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
+from locvlm.tasks.tiles import Crop
 from locvlm_client import Box, CoordSpace, GroundResponse, GroundResult, ImageSize
 
 __all__ = ["ground", "in_space"]
@@ -66,6 +68,9 @@ async def ground(
     adapter.require("ground")
     known = {p: adapter.known(p) for p in phrases}
     asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
+    if asked and (crops := adapter.ground_crops(size)):
+        found, texts = await _tiled(ctx, image, {p: known[p] or p for p in asked}, crops)
+        return _response(ctx, phrases, found, texts, size, coords)
     questions = {p: adapter.ground(known[p] or p, size) for p in asked}
     unique = list(dict.fromkeys(questions.values()))  # a listing is asked once for all
     check = adapter.grounding_check(size) if asked else None
@@ -81,6 +86,45 @@ async def ground(
         for p, t in texts.items()
     }
     await _second_look(ctx, image, {p: known[p] or p for p in texts}, found, texts)
+    return _response(ctx, phrases, found, texts, size, coords)
+
+
+async def _tiled(
+    ctx: ServingContext, image: Image.Image, names: dict[str, str], crops: Sequence[Crop]
+) -> tuple[dict[str, list[Box] | None], dict[str, str]]:
+    """Each phrase asked on each crop, the listing on the whole image, all at once.
+
+    `names` maps each phrase to its category. Returns each phrase's boxes
+    (`Adapter.read_tiled`) and its answers' texts (one line a crop).
+    """
+    adapter, size = ctx.adapter, image.size
+    check = adapter.grounding_check(size)
+    assert check is not None  # a family asks crops only beside its listing
+    asks = []
+    for piece in (image.crop(c) for c in crops):
+        questions = [adapter.ground(name, piece.size) for name in names.values()]
+        asks.append(ctx.ask(piece, [q.text for q in questions], [q.regex for q in questions]))
+    *per_crop, [listing] = await asyncio.gather(*asks, ctx.ask(image, [check.text], [check.regex]))
+    listed = adapter.read_listing(listing.text, size) or []
+    found: dict[str, list[Box] | None] = {}
+    texts: dict[str, str] = {}
+    for k, (phrase, name) in enumerate(names.items()):
+        said = [(c, outs[k].text) for c, outs in zip(crops, per_crop, strict=True)]
+        found[phrase] = adapter.read_tiled(said, listed, name, size)
+        texts[phrase] = "\n".join(text for _, text in said)
+    return found, texts
+
+
+def _response(
+    ctx: ServingContext,
+    phrases: Sequence[str],
+    found: dict[str, list[Box] | None],
+    texts: dict[str, str],
+    size: tuple[int, int],
+    coords: CoordSpace,
+) -> GroundResponse:
+    """Each phrase's result, in the order asked; phrases not asked are unknown."""
+    adapter = ctx.adapter
     results = []
     for phrase in phrases:
         if phrase not in texts:

@@ -326,6 +326,51 @@ def test_own_answers_checked_against_the_listing_are_judged_as_the_api_serves_th
     assert (tasks["negpred"]["accuracy"], tasks["negpred_served"]["accuracy"]) == (0.0, 1.0)
 
 
+def test_a_tall_image_s_grounding_rows_are_judged_in_tiles_as_the_api_serves_them(
+    tmp_path: Path,
+) -> None:
+    """`Sidecar.grounds_in_tiles`: the phrase asked on three square crops (each its own
+    image), the listing on the whole; the crops' boxes merged, mix-ups with listed
+    objects of another category dropped (`tasks.tiles`)."""
+    image = tmp_path / "tall.png"
+    picture = Image.new("RGB", (64, 128))
+    picture.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])  # red = the row
+    picture.save(image)
+    codec = get_codec("ivb", bins=32)
+    rows = [{"id": f"grounding/0/{i}", "bench": "grounding", "task": task, "image": str(image),
+             "size": [64, 128], "args": {"phrase": phrase}, "expected": {"boxes": boxes}}
+            for i, (task, phrase, boxes) in enumerate([
+                ("locpred", "red circle", [[4, 4, 20, 20], [4, 104, 20, 120]]),
+                ("negpred", "blue circle", []),  # its crop boxes the listed blue square
+            ])]  # fmt: skip
+    seen: list[tuple[str, tuple[int, int], int]] = []
+
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
+        out = []
+        for im, p in zip(images, prompts, strict=True):
+            top = im.getpixel((0, 0))[0]  # where the crop starts: 0, 32 or 64
+            seen.append((p, im.size, top))
+            answers = {("List every object.", 0): "blue square [20, 9, 28, 13]",
+                       ("Where is the red circle?", 0): "[2, 2, 10, 10]",
+                       ("Where is the red circle?", 64): "[2, 20, 10, 28]",
+                       ("Where is the blue circle?", 32): "[20, 2, 28, 10]"}  # fmt: skip
+            out.append(answers.get((p, top), "There is no such thing."))
+        return out
+
+    report, records = evaluate(rows, model, codec, evidence=False, listing=True,
+                               grounds_from="answer", tiles=True)  # fmt: skip
+    tasks = report["benches"]["grounding"]["tasks"]
+    assert tasks["locpred_served"]["accuracy"] == 1.0
+    assert tasks["negpred_served"]["accuracy"] == 1.0
+    assert tasks["locpred"]["accuracy"] == 0.0  # the whole image's own answer: nothing
+    crops = sorted({(size, top) for p, size, top in seen if p != "List every object."})
+    assert crops == [((64, 64), 0), ((64, 64), 32), ((64, 64), 64), ((64, 128), 0)]
+    served = next(r for r in records if r["id"] == "grounding/0/0/served")
+    assert len(served["also"]) == 3  # the two other crops' answers, then the listing
+
+
 def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) -> None:
     """As `/v1/spatial` answers for a checkpoint read from its listing: the listing's side
     where it places both objects once, apart on the axis; else the model's own."""
