@@ -95,15 +95,12 @@ class LocVLMAdapter(Adapter):
     ) -> list[Box] | None:  # fmt: skip
         """Each crop's LocPred boxes, in the image's pixels, checked against the listing.
 
-        `tasks.tiles.merged`, then `tasks.tiles.checked`. No crop's answer read: the
-        listing's boxes of the phrase.
+        `tasks.tiles.grounded` (no crop's answer read: the listing's boxes of the phrase).
         """
-        read = [(c, TASKS["locpred"].read(t, self.codec, (c[2] - c[0], c[3] - c[1])))
+        read = [(c, TASKS["locpred"].read(t, self.codec, tiles.crop_size(c)))
                 for c, t in answers]  # fmt: skip
-        if all(found is None for _, found in read):
-            return list(detect.checked(listed, phrase, ()))
-        merged = tiles.merged([(c, () if f is None else f.boxes) for c, f in read], size)
-        return tiles.checked(merged, listed, phrase)
+        return tiles.grounded([(c, None if f is None else f.boxes) for c, f in read],
+                              listed, phrase, size)  # fmt: skip
 
     def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}

@@ -18,7 +18,7 @@ from locvlm.engines.base import Constraint
 from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
 from locvlm.tasks.base import as_box
 from locvlm.tasks.scoring import boxes_match
-from locvlm.tasks.tiles import Crop, checked, crops, merged
+from locvlm.tasks.tiles import Crop, crop_size, crops, grounded
 
 __all__ = ["SERVED", "BenchQuestion", "Judged", "bench_task", "question", "served_question"]
 
@@ -217,7 +217,8 @@ def _tiled_by_listing(
     """A grounding row of a non-square image as `/v1/ground` answers it in tiles.
 
     The phrase's own question about each crop, the listing about the whole image; the
-    crops' boxes merged and checked against the listing (`Adapter.read_tiled`).
+    crops' boxes merged and checked against the listing (`tasks.tiles.grounded`, as
+    `Adapter.read_tiled`).
     """
     listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
     want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
@@ -225,13 +226,9 @@ def _tiled_by_listing(
     def judge(*texts: str) -> Judged:
         *said, listing_text = texts
         listed = listing.read(listing_text, codec, size) or []  # unreadable: nothing listed
-        read = [own_task.read(t, codec, (c[2] - c[0], c[3] - c[1]))
-                for c, t in zip(cut, said, strict=True)]  # fmt: skip
-        if all(r is None for r in read):
-            got = list(detect.checked(listed, phrase, ()))
-        else:
-            found = [(c, () if r is None else r.boxes) for c, r in zip(cut, read, strict=True)]
-            got = checked(merged(found, size), listed, phrase)
+        read = [own_task.read(t, codec, crop_size(c)) for c, t in zip(cut, said, strict=True)]
+        boxes = [(c, None if r is None else r.boxes) for c, r in zip(cut, read, strict=True)]
+        got = grounded(boxes, listed, phrase, size)
         return Judged(boxes_match(got, want), any(r is not None for r in read),
                       [b.to_xyxy() for b in got])  # fmt: skip
 

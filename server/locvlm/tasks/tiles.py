@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from locvlm.tasks import detect
 from locvlm.tasks._text import normalize
 from locvlm.tasks.base import Obj
-from locvlm.tasks.detect import outside
 from locvlm_client import Box, SizeLike, as_size
 
-__all__ = ["MARGIN", "Crop", "checked", "crops", "merged", "square"]
+__all__ = ["MARGIN", "Crop", "checked", "crop_size", "crops", "grounded", "merged", "square"]
 
 Crop = tuple[int, int, int, int]
 """A crop's left, top, right and bottom edges in the image's pixels (PIL's order)."""
@@ -49,6 +49,11 @@ def crops(size: SizeLike) -> tuple[Crop, ...]:
     if height > width:
         return tuple((0, s, short, s + short) for s in starts)
     return tuple((s, 0, s + short, short) for s in starts)
+
+
+def crop_size(crop: Crop) -> tuple[int, int]:
+    """A crop's width and height: the size its answers' boxes are read in."""
+    return crop[2] - crop[0], crop[3] - crop[1]
 
 
 def merged(
@@ -85,4 +90,22 @@ def checked(boxes: Sequence[Box], listed: Sequence[Obj], phrase: str) -> list[Bo
     points at a same-colour one; the listing of the whole image names that object.
     """
     others = [o.box for o in listed if o.category != normalize(phrase)]
-    return list(outside(boxes, others, 0.5))
+    return list(detect.outside(boxes, others, 0.5))
+
+
+def grounded(
+    read: Sequence[tuple[Crop, Sequence[Box] | None]],
+    listed: Sequence[Obj],
+    phrase: str,
+    size: SizeLike,
+) -> list[Box]:
+    """A phrase's boxes from its answers about each crop (None: not readable).
+
+    `merged`, then `checked` against the whole image's listing; where no crop's answer
+    could be read, the listing's boxes of the phrase (`detect.checked` with none of its
+    own), as for an unreadable answer about the whole image.
+    """
+    if all(boxes is None for _, boxes in read):
+        return list(detect.checked(listed, phrase, ()))
+    found = merged([(c, () if boxes is None else boxes) for c, boxes in read], size)
+    return checked(found, listed, phrase)
