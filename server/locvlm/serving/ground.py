@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
+from locvlm.serving.together import together
 from locvlm.tasks.tiles import Crop
 from locvlm_client import Box, CoordSpace, GroundResponse, GroundResult, ImageSize
 
@@ -104,7 +104,7 @@ async def _tiled(
     for piece in (image.crop(c) for c in crops):
         questions = [adapter.ground(name, piece.size) for name in names.values()]
         asks.append(ctx.ask(piece, [q.text for q in questions], [q.regex for q in questions]))
-    *per_crop, [listing] = await asyncio.gather(*asks, ctx.ask(image, [check.text], [check.regex]))
+    *per_crop, [listing] = await together(*asks, ctx.ask(image, [check.text], [check.regex]))
     listed = adapter.read_listing(listing.text, size) or []
     found: dict[str, list[Box] | None] = {}
     texts: dict[str, str] = {}

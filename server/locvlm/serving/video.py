@@ -14,7 +14,6 @@ them as evidence.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Sequence
 
@@ -25,6 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from locvlm.coords.relations import relation
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground, in_space
+from locvlm.serving.together import together
 from locvlm.tasks import motion
 from locvlm.tasks._text import yes_or_no
 from locvlm.tasks.classify import classify_motion
@@ -72,7 +72,7 @@ async def _tracks(
     ctx: ServingContext, frames: Sequence[Image.Image], phrases: Sequence[str]
 ) -> tuple[list[Track], list[str]]:
     """Tracks of `phrases` in pixels, ids from 1; and the warnings of unknown phrases."""
-    answers = await asyncio.gather(*(ground(ctx, frame, phrases) for frame in frames))
+    answers = await together(*(ground(ctx, frame, phrases) for frame in frames))
     ids = itertools.count(1)
     tracks: list[Track] = []
     warnings: list[str] = []
