@@ -16,12 +16,15 @@ boxes one to one at IoU > 0.5), against the whole image's own answer (asked here
 by aspect. Square images keep their own answer in the tiled columns.
 
 With `--answers` (a saved `locvlm eval` run of the same rows, with their rows as served)
-two more ways: as served (`/v1/ground`: the own answer checked against the listing of
-every object, `detect.checked`), and the tiles (margin 0.1) checked against the whole
+two more ways: as served (what `/v1/ground` answered when they were saved: in session 23,
+the own answer checked against the listing of every object, `detect.checked`; since
+session 24 a non-square image's phrases are read from `/v1/detect`'s answer in tiles,
+`bench/detect_tiles.py`), and the tiles (margin 0.1) checked against the whole
 image's listing from those answers: a tile box on a listed object of another category
 (IoU > 0.5) is a mix-up and dropped (a crop that lacks the phrase's object shows the
 model only its same-colour neighbours). NegPred rows (absent phrases) are asked too:
-their right answer is no box.
+their right answer is no box. Session 23 served these tiles (`docs/results.md`, "Square
+tiles of non-square images"); `merged` and `checked` below are that reader.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +42,43 @@ from PIL import Image
 
 from locvlm.eval.runner import load_rows, open_image
 from locvlm.model.loading import LoadedModel, load_model
-from locvlm.tasks import TASKS, locpred
-from locvlm.tasks.base import as_box
+from locvlm.tasks import TASKS, detect, locpred
+from locvlm.tasks._text import normalize
+from locvlm.tasks.base import Obj, as_box
 from locvlm.tasks.scoring import boxes_match
-from locvlm.tasks.tiles import MARGIN, checked, crops, merged, square
-from locvlm_client import Box
+from locvlm.tasks.tiles import MARGIN, Crop, crops, moved, square
+from locvlm_client import Box, SizeLike
 
 ASPECTS = ("square", "tall", "wide")
+
+
+def merged(
+    answers: Iterable[tuple[Crop, Sequence[Box]]],
+    size: SizeLike,
+    margin: float = MARGIN,
+    dedup: float = 0.5,
+) -> list[Box]:
+    """Each crop's boxes (in the crop's pixels) in the image's, less those at a cut, once.
+
+    A box that overlaps one kept already (IoU > `dedup`) is the same object seen again.
+    """
+    kept: list[Box] = []
+    for crop, boxes in answers:
+        for b in boxes:
+            box = moved(crop, b, size, margin)
+            if box is not None and all(box.iou(k) <= dedup for k in kept):
+                kept.append(box)
+    return kept
+
+
+def checked(boxes: Sequence[Box], listed: Sequence[Obj], phrase: str) -> list[Box]:
+    """`boxes` less those on a listed object of another category (IoU > 0.5).
+
+    A crop that lacks the phrase's object shows the model only its neighbours, and it
+    points at a same-colour one; the listing of the whole image names that object.
+    """
+    others = [o.box for o in listed if o.category != normalize(phrase)]
+    return list(detect.outside(boxes, others, 0.5))
 
 
 def aspect(size: tuple[int, int]) -> str:

@@ -98,6 +98,27 @@ def test_grounding_tiles_tables_whole_and_tiled_by_aspect(tmp_path: Path) -> Non
     assert "| tiles, margin 0.05 | - | " in out
 
 
+def test_detect_tiles_tables_each_way_by_aspect(tmp_path: Path) -> None:
+    data, bench, report = tmp_path / "data", tmp_path / "bench.jsonl", tmp_path / "eval.json"
+    locvlm = [sys.executable, "-m", "locvlm"]
+    subprocess.run([*locvlm, "data", "shapes", "--n", "2", "--seed", "5", "--size", "96x192",
+                    "--out", str(data)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*locvlm, "data", "bench", "--kind", "detection", "--coco",
+                    str(data / "annotations.json"), "--out", str(bench)],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*locvlm, "eval", "--model", "default", "--bench", str(bench), "--out",
+                    str(report)], check=True, capture_output=True, timeout=600)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "detect_tiles.py"), "--bench", str(bench),
+         "--answers", str(report.with_suffix(".answers.jsonl"))], check=True, cwd=ROOT,
+        timeout=600, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert out.startswith("2 detection rows")
+    assert "| way | square (P / R / images) | tall (P / R / images) |" in out
+    assert "| whole: listing + second look | 0.000 / 0.000 / 0.000 | " in out  # no square
+    assert "| crop listings, supported or confirmed + second look (shipped) |" in out
+
+
 def test_detect_latency_times_both_arms_at_each_level(tmp_path: Path) -> None:
     out = tmp_path / "latency"
     _run("detect_latency.py", "--requests", "3", "--levels", "1", "--rounds", "1",

@@ -235,23 +235,20 @@ class Adapter(ABC):
         return None
 
     def ground_crops(self, size: SizeLike) -> tuple[Crop, ...]:
-        """The crops of an image of `size` each phrase is asked about instead of the whole.
+        """The crops of an image of `size` whose detection in tiles grounds its phrases.
 
-        With `grounding_check`'s listing of the whole image. Empty (the default): the
-        whole image is asked.
+        Each phrase's boxes are then those `/v1/detect` finds of its category, with these
+        crops listed beside the whole (`serving.detect.detected`). Empty (the default):
+        each phrase is asked about the whole image.
         """
         return ()
 
-    def read_tiled(
-        self, answers: Sequence[tuple[Crop, str]], listed: Sequence[Obj], phrase: str,
-        size: SizeLike,
-    ) -> list[Box] | None:  # fmt: skip
-        """The answers to `ground` about each of `ground_crops`, as one answer, read.
+    def detect_crops(self, size: SizeLike) -> tuple[Crop, ...]:
+        """The crops of an image of `size` listed too, beside the whole (`tasks.tiles.listed`).
 
-        `listed`: the `grounding_check` answer about the whole image, as read. A family
-        that asks crops overrides this.
+        Empty (the default): the whole image's listing stands alone.
         """
-        raise NotImplementedError
+        return ()
 
     def read_checked(
         self, text: str, listed: Sequence[Obj], phrase: str, size: SizeLike

@@ -83,24 +83,19 @@ class LocVLMAdapter(Adapter):
         """Square crops of a non-square image (`tasks.tiles.crops`), or none.
 
         For a checkpoint whose own answers are checked against its listing and that
-        grounds in tiles (`Sidecar.grounds_in_tiles`).
+        grounds in tiles (`Sidecar.grounds_in_tiles`): its phrases are read from the
+        detection in tiles of every object.
         """
         if self.sidecar.grounds_in_tiles and self.grounding_check(size) is not None:
             return tiles.crops(size)
         return ()
 
-    def read_tiled(
-        self, answers: Sequence[tuple[Crop, str]], listed: Sequence[Obj], phrase: str,
-        size: SizeLike,
-    ) -> list[Box] | None:  # fmt: skip
-        """Each crop's LocPred boxes, in the image's pixels, checked against the listing.
+    def detect_crops(self, size: SizeLike) -> tuple[Crop, ...]:
+        """Square crops of a non-square image (`tasks.tiles.crops`), or none.
 
-        `tasks.tiles.grounded` (no crop's answer read: the listing's boxes of the phrase).
+        For a checkpoint that detects in tiles (`Sidecar.detects_in_tiles`).
         """
-        read = [(c, TASKS["locpred"].read(t, self.codec, tiles.crop_size(c)))
-                for c, t in answers]  # fmt: skip
-        return tiles.grounded([(c, None if f is None else f.boxes) for c, f in read],
-                              listed, phrase, size)  # fmt: skip
+        return tiles.crops(size) if self.sidecar.detects_in_tiles else ()
 
     def _locpred(self, phrase: str, size: SizeLike) -> Question:
         task, args = TASKS["locpred"], {"phrase": phrase}

@@ -56,6 +56,7 @@ def eval_command(
                 loaded.sidecar.grounds_from,
                 loaded.sidecar.vocabulary,
                 loaded.sidecar.grounds_in_tiles,
+                loaded.sidecar.detects_in_tiles,
             )
         except KeyError as exc:
             raise typer.BadParameter(f"{answers} has no answer to row {exc}") from None

@@ -16,9 +16,10 @@ from locvlm.coords import Codec
 from locvlm.coords.relations import Axis, Relation
 from locvlm.engines.base import Constraint
 from locvlm.tasks import TASKS, Judged, Task, detect, region, spatial
-from locvlm.tasks.base import as_box
+from locvlm.tasks.base import Obj, as_box
 from locvlm.tasks.scoring import boxes_match
-from locvlm.tasks.tiles import Crop, crop_size, crops, grounded
+from locvlm.tasks.tiles import Crop, crop_size, crops, listed
+from locvlm_client import Box
 
 __all__ = ["SERVED", "BenchQuestion", "Judged", "bench_task", "question", "served_question"]
 
@@ -89,6 +90,7 @@ def served_question(
     grounds_from: str = "listing",
     vocabulary: Sequence[str] = (),
     tiles: bool = False,
+    detect_tiles: bool = False,
 ) -> BenchQuestion | None:
     """A row asked the way the API asks it, where that differs from the task's question.
 
@@ -97,11 +99,13 @@ def served_question(
     absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
     boxes taken from the listing (with `grounds_from` "answer": the phrase's own answer
     checked against the listing, `detect.checked`; with `tiles` too, a non-square
-    image's phrase asked on its square crops, `tasks.tiles`); a region row in context as
-    `/v1/describe` asks it, the region question and the listing, the relation taken from
-    the listing; a detection row as `/v1/detect` asks it, the listing and each category's
-    own grounding question, what the listing missed added (`detect.completed`); a side or
-    yes/no row with the listing beside, the side taken from it where it places both
+    image's phrase read from `/v1/detect`'s answer in tiles, `_Detection`); a region row
+    in context as `/v1/describe` asks it, the region question and the listing, the
+    relation taken from the listing; a detection row as `/v1/detect` asks it, the listing
+    and each category's own grounding question, what the listing missed added
+    (`detect.completed`; with `detect_tiles`, a non-square image's crops listed too,
+    `tasks.tiles.listed`); a side or yes/no row with the listing beside, the side taken
+    from it where it places both
     objects. None for any other row. The task's own question is still asked by
     `question`; this is what an API user gets for the same row, decoded with the
     constraints the API sets (`Task.constraint` with the model's `vocabulary`).
@@ -109,14 +113,14 @@ def served_question(
     size = (int(row["size"][0]), int(row["size"][1]))
     if row["task"] in ("locpred", "negpred") and listing:
         if grounds_from == "answer" and tiles and (cut := crops(size)):
-            return _tiled_by_listing(row, codec, size, vocabulary, cut)
+            return _by_detection(row, codec, size, vocabulary, cut)
         if grounds_from == "answer":
             return _checked_by_listing(row, codec, size, vocabulary)
         return _from_listing(row, codec, size, vocabulary)
     if row["task"] == "region" and listing:
         return _related_by_listing(row, codec, size, vocabulary)
     if row["task"] == "detect" and listing:
-        return _detect_served(row, codec, size, vocabulary)
+        return _detect_served(row, codec, size, vocabulary, crops(size) if detect_tiles else ())
     if row["task"] == "spatial_yes_no" or (row["task"] == "spatial_side" and listing):
         return _side_served(row, codec, size, evidence, listing, vocabulary)
     return None
@@ -207,7 +211,67 @@ def _checked_by_listing(
     return BenchQuestion(prompt, judge, (listing.prompt({}, codec, size),)).constrained(regexes)
 
 
-def _tiled_by_listing(
+@dataclass(frozen=True)
+class _Detection:
+    """`/v1/detect`'s questions about one image, and its answers read as the API does.
+
+    As `serving.detect.detected` asks and reads them: the listing, each category's own
+    grounding question (the second look); with `cut` (a checkpoint that detects in
+    tiles), each crop's listing and each category's own question about each crop. The
+    API asks a crop's category only where `tiles.to_confirm` names it; all are asked
+    here, for the reader to take those (the same greedy answers).
+    """
+
+    codec: Codec
+    size: tuple[int, int]
+    vocabulary: Sequence[str]
+    args: Mapping[str, Any]
+    cut: Sequence[Crop] = ()
+
+    @property
+    def categories(self) -> list[str]:
+        """Those asked about (the row's, else the vocabulary's)."""
+        return list(self.args.get("categories") or self.vocabulary)
+
+    def question(self, judge: Callable[..., Judged]) -> BenchQuestion:
+        """The questions, with `judge` (taking every answer's text, as `found` does)."""
+        listing, own_task, codec, size = TASKS["detect"], TASKS["locpred"], self.codec, self.size
+        looks = tuple(own_task.prompt({"phrase": c}, codec, size) for c in self.categories)
+        own = [own_task.constraint({"phrase": c}, codec, self.vocabulary) for c in self.categories]
+        prompt = listing.prompt(self.args, codec, size)
+        regexes = [listing.constraint(self.args, codec, self.vocabulary), *own]
+        if not self.cut:
+            return BenchQuestion(prompt, judge, looks).constrained(regexes)
+        n = len(self.cut)
+        also = (*looks, *(prompt,) * n, *looks * n)
+        where = (None, *(None,) * len(looks), *self.cut, *(c for c in self.cut for _ in looks))
+        regexes += [regexes[0]] * n + own * n
+        return BenchQuestion(prompt, judge, also, crops=where).constrained(regexes)
+
+    def found(self, text: str, *also: str) -> tuple[list[Obj], bool]:
+        """The objects the API returns from these answers; whether the listing was read."""
+        listing, codec, size, n = TASKS["detect"], self.codec, self.size, len(self.categories)
+        whole = listing.read(text, codec, size)  # None: unreadable, as the API nothing listed
+        answers = {c: self._boxes(t, size) for c, t in zip(self.categories, also, strict=False)}
+        objects = list(whole or ())
+        if self.cut:
+            listings = [(c, listing.read(t, codec, crop_size(c)) or ())
+                        for c, t in zip(self.cut, also[n:], strict=False)]  # fmt: skip
+            looks = also[n + len(self.cut) :]
+            crop_looks = {
+                (k, category): self._boxes(looks[k * n + j], crop_size(c))
+                for k, c in enumerate(self.cut)
+                for j, category in enumerate(self.categories)
+            }
+            objects = [o for _, _, o in listed(listings, objects, answers, crop_looks, size)]
+        return [*objects, *detect.completed(objects, answers)], whole is not None
+
+    def _boxes(self, text: str, size: tuple[int, int]) -> list[Box]:
+        said = TASKS["locpred"].read(text, self.codec, size)
+        return list(said.boxes) if said else []
+
+
+def _by_detection(
     row: Mapping[str, Any],
     codec: Codec,
     size: tuple[int, int],
@@ -216,52 +280,43 @@ def _tiled_by_listing(
 ) -> BenchQuestion:
     """A grounding row of a non-square image as `/v1/ground` answers it in tiles.
 
-    The phrase's own question about each crop, the listing about the whole image; the
-    crops' boxes merged and checked against the listing (`tasks.tiles.grounded`, as
-    `Adapter.read_tiled`).
+    The boxes of the phrase's category among the objects `/v1/detect` finds in tiles
+    (`_Detection`).
     """
-    listing, own_task, phrase = TASKS["detect"], TASKS["locpred"], str(row["args"]["phrase"])
+    phrase = str(row["args"]["phrase"])
     want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
+    detection = _Detection(codec, size, vocabulary, {}, cut)
 
     def judge(*texts: str) -> Judged:
-        *said, listing_text = texts
-        listed = listing.read(listing_text, codec, size) or []  # unreadable: nothing listed
-        read = [own_task.read(t, codec, crop_size(c)) for c, t in zip(cut, said, strict=True)]
-        boxes = [(c, None if r is None else r.boxes) for c, r in zip(cut, read, strict=True)]
-        got = grounded(boxes, listed, phrase, size)
-        return Judged(boxes_match(got, want), any(r is not None for r in read),
-                      [b.to_xyxy() for b in got])  # fmt: skip
+        objects, _ = detection.found(*texts)
+        got = [o.box for o in objects if o.category == phrase]
+        return Judged(boxes_match(got, want), True, [b.to_xyxy() for b in got])
 
-    prompt = own_task.prompt({"phrase": phrase}, codec, size)
-    own = own_task.constraint({"phrase": phrase}, codec, vocabulary)
-    also = (*(prompt,) * (len(cut) - 1), listing.prompt({}, codec, size))
-    question = BenchQuestion(prompt, judge, also, crops=(*cut, None))
-    return question.constrained([*(own,) * len(cut), listing.constraint({}, codec, vocabulary)])
+    return detection.question(judge)
 
 
 def _detect_served(
-    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
+    row: Mapping[str, Any],
+    codec: Codec,
+    size: tuple[int, int],
+    vocabulary: Sequence[str],
+    cut: Sequence[Crop] = (),
 ) -> BenchQuestion:
     """A detection row as `/v1/detect` answers it: the listing, with its second look.
 
     Each category (the row's, else the vocabulary's) is asked its own grounding question
     beside the listing; their boxes where nothing is listed are added (`detect.completed`).
+    With `cut` (a checkpoint that detects in tiles): each crop's listing too, the crops'
+    objects checked (`tasks.tiles.listed`) are the listing (`_Detection`).
     """
-    listing, own_task, args = TASKS["detect"], TASKS["locpred"], row.get("args", {})
-    categories = list(args.get("categories") or vocabulary)
+    detection = _Detection(codec, size, vocabulary, row.get("args", {}), cut)
 
-    def judge(text: str, *own_texts: str) -> Judged:
-        listed = listing.read(text, codec, size)  # None: unreadable, as the API nothing listed
-        own = [own_task.read(t, codec, size) for t in own_texts]
-        answers = {c: (o.boxes if o else ()) for c, o in zip(categories, own, strict=True)}
-        found = [*(listed or ()), *detect.completed(listed or (), answers)]
-        judged = detect.judged(found, row["expected"])
-        return judged if listed is not None else replace(judged, parsed=False)
+    def judge(*texts: str) -> Judged:
+        objects, parsed = detection.found(*texts)
+        judged = detect.judged(objects, row["expected"])
+        return judged if parsed else replace(judged, parsed=False)
 
-    also = tuple(own_task.prompt({"phrase": c}, codec, size) for c in categories)
-    regexes = [listing.constraint(args, codec, vocabulary)]
-    regexes += [own_task.constraint({"phrase": c}, codec, vocabulary) for c in categories]
-    return BenchQuestion(listing.prompt(args, codec, size), judge, also).constrained(regexes)
+    return detection.question(judge)
 
 
 def _related_by_listing(

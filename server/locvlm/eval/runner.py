@@ -86,6 +86,7 @@ def evaluate(
     grounds_from: str = "listing",
     vocabulary: Sequence[str] = (),
     tiles: bool = False,
+    detect_tiles: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every supported row, judge the answers; returns (report, per-row records).
 
@@ -93,7 +94,8 @@ def evaluate(
     previous run's records) nothing is generated: the saved texts are judged again, as
     after a change to a judge. `listing` is the checkpoint's (`Sidecar.listing`): whether
     the API reads the scene from its listing, and `grounds_from` how it grounds with it
-    (`Sidecar.grounds_from`; `tiles`: `Sidecar.grounds_in_tiles`), and `vocabulary` the
+    (`Sidecar.grounds_from`; `tiles`: `Sidecar.grounds_in_tiles`; `detect_tiles`:
+    `Sidecar.detects_in_tiles`), and `vocabulary` the
     categories its constraints list
     (`Sidecar.vocabulary`): served rows are decoded with the API's constraints. The same
     question about the same image, under the same constraint, is generated once (greedy:
@@ -109,7 +111,7 @@ def evaluate(
         (served, q) for row in rows
         if row.get("image")
         and (q := served_question(row, codec, evidence, listing, grounds_from, vocabulary,
-                                  tiles))
+                                  tiles, detect_tiles))
         and (served := _served_row(row)) and (answers is None or served["id"] in answers)
     ]  # fmt: skip
     judged: list[tuple[dict[str, Any], Judged]] = []

@@ -71,10 +71,17 @@ class Sidecar:
     answers ground better than its listing (`docs/results.md`, "runs/k2")."""
 
     grounds_in_tiles: bool = False
-    """With `grounds_from` "answer": a non-square image's phrases are asked on three
-    square crops of it (`tasks.tiles`), so objects keep their shape and size; the boxes
-    are merged and checked against the whole image's listing (`tasks.tiles.checked`)
-    (`docs/results.md`, "Square tiles of non-square images")."""
+    """With `grounds_from` "answer": a non-square image's phrases are read from the
+    detection in tiles of every object (`serving.detect.detected` with three square crops
+    of it, `tasks.tiles.listed`), so objects keep their shape and size (`docs/results.md`,
+    "Detection in square tiles"; before, each phrase was asked on the crops: "Square
+    tiles of non-square images")."""
+
+    detects_in_tiles: bool = False
+    """`/v1/detect` of a non-square image lists the objects of three square crops of it
+    too (`tasks.tiles.listed`): a crop's object is kept where the whole image's listing
+    or second look, or the crop's own answer about its category, has it (`docs/results.md`,
+    "Detection in square tiles")."""
 
     def __post_init__(self) -> None:
         if self.grounds_from not in ("listing", "answer"):

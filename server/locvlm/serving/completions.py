@@ -36,7 +36,7 @@ from PIL import Image
 from locvlm.engines.base import Constraint, GenerationResult
 from locvlm.engines.errors import EngineDeadError, InvalidInputError
 from locvlm.serving.context import ServingContext
-from locvlm.serving.ground import in_space
+from locvlm.serving.space import in_space
 from locvlm_client import CoordSpace, ErrorBody
 from locvlm_client.openai_types import (
     ChatBox,

@@ -8,7 +8,7 @@ from PIL import Image
 
 from locvlm.adapters import Described
 from locvlm.serving.context import ServingContext
-from locvlm.serving.ground import in_space
+from locvlm.serving.space import in_space
 from locvlm.tasks import region
 from locvlm_client import Box, CoordSpace, DescribeResponse, ImageSize, RegionResult
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -27,12 +28,15 @@ from locvlm.adapters import Found, Question
 from locvlm.coords import Codec
 from locvlm.engines.base import GenerationResult
 from locvlm.serving.context import ServingContext
-from locvlm.serving.ground import in_space
+from locvlm.serving.space import in_space
+from locvlm.serving.together import together
+from locvlm.tasks import tiles
 from locvlm.tasks.base import Obj, distinct
 from locvlm.tasks.detect import completed
+from locvlm.tasks.tiles import Crop
 from locvlm_client import Box, CoordSpace, Detection, DetectResponse, ImageSize, SizeLike
 
-__all__ = ["confidences", "detect", "scored"]
+__all__ = ["Detected", "confidences", "detect", "detected", "scored"]
 
 _SAME_BOX = 0.99  # a read box and the text's box it was read from
 
@@ -95,17 +99,13 @@ def _looks(
     return {c: q for c, q in asked.items() if q is not None}
 
 
-def _added(
+def _read_looks(
     ctx: ServingContext,
     categories: Sequence[str],
     results: Sequence[GenerationResult],
-    listed: Sequence[Found],
     size: SizeLike,
-) -> list[tuple[str, Box, float | None]]:
-    """The objects the second look's answers (one per category) add to the listing.
-
-    Each with its category and the confidence of the answer's tokens that wrote its box.
-    """
+) -> tuple[dict[str, list[Box]], dict[int, float | None]]:
+    """Each category's boxes from its second-look answer, and each box's confidence (by id)."""
     adapter = ctx.adapter
     answers: dict[str, list[Box]] = {}
     scores: dict[int, float | None] = {}
@@ -113,8 +113,107 @@ def _added(
         boxes = answers[category] = adapter.read_look_again(result.text, size)
         read = [Found(category, b) for b in boxes]
         scores.update(zip(map(id, boxes), scored(read, result, adapter.codec, size), strict=True))
-    seen = [Obj(f.label or "", f.box) for f in listed]
-    return [(o.category, o.box, scores[id(o.box)]) for o in completed(seen, answers)]
+    return answers, scores
+
+
+Scored = tuple[str | None, Box, float | None]
+"""A detection before it is put in the caller's space: label, box, confidence."""
+
+
+def _listed(ctx: ServingContext, out: GenerationResult, size: SizeLike) -> list[Scored]:
+    """A listing's objects (none when unreadable), repeats once, each with its confidence."""
+    found = ctx.adapter.read_detect(out.text, size) or []
+    confidence = dict(zip(map(id, found), scored(found, out, ctx.codec, size), strict=True))
+    unique = distinct(found, lambda f: f.box, lambda a, b: a.label == b.label)
+    return [(f.label, f.box, confidence[id(f)]) for f in unique]
+
+
+async def _tiled(
+    ctx: ServingContext,
+    pieces: Sequence[tuple[Crop, Image.Image]],
+    listings: Sequence[GenerationResult],
+    whole: Sequence[Scored],
+    looks: dict[str, list[Box]],
+    size: SizeLike,
+) -> list[Scored]:
+    """The crops' listings as one listing of the image (`tasks.tiles.listed`).
+
+    A crop's object that the whole image's answers do not support is asked about again,
+    on that crop, by its category's own question (`Adapter.look_again`), all at once.
+    """
+    adapter = ctx.adapter
+    read = [_listed(ctx, out, piece.size) for (_, piece), out in zip(pieces, listings, strict=True)]
+    objects = [(crop, [Obj(label or "", box) for label, box, _ in r])
+               for (crop, _), r in zip(pieces, read, strict=True)]  # fmt: skip
+    seen = [Obj(label or "", box) for label, box, _ in whole]
+    asked: dict[tuple[int, str], Question] = {}
+    for k, category in tiles.to_confirm(objects, seen, looks, size):
+        if (q := adapter.look_again(category, pieces[k][1].size)) is not None:
+            asked[(k, category)] = q
+    crops = sorted({k for k, _ in asked})
+    per_crop = [[(key, q) for key, q in asked.items() if key[0] == k] for k in crops]
+    answered = await together(*(
+        ctx.ask(pieces[k][1], [q.text for _, q in qs], [q.regex for _, q in qs])
+        for k, qs in zip(crops, per_crop, strict=True)
+    ))  # fmt: skip
+    crop_looks = {
+        key: adapter.read_look_again(out.text, pieces[key[0]][1].size)
+        for qs, outs in zip(per_crop, answered, strict=True)
+        for (key, _), out in zip(qs, outs, strict=True)
+    }
+    kept = tiles.listed(objects, seen, looks, crop_looks, size)
+    return [(o.category, o.box, read[k][i][2]) for k, i, o in kept]
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What the listing (and its second look) found: each object with its confidence."""
+
+    objects: list[Scored]  # the listed ones, then those the second look added
+    raw: str  # the listing's text (with tiles: the whole image's, then each crop's)
+    parsed: bool  # the whole image's listing could be read
+
+
+async def detected(
+    ctx: ServingContext,
+    image: Image.Image,
+    categories: Sequence[str] | None = None,
+    second_look: bool = True,
+    crops: Sequence[Crop] = (),
+) -> Detected:
+    """The objects the family's listing finds, in the image's pixels.
+
+    With `second_look`, each category (of `categories`, else of the vocabulary) is also
+    asked about on its own in the same engine call (`Adapter.look_again`), and the boxes
+    of those answers where the listing has no object are added after the listed ones
+    (`tasks.detect.completed`): a listing of many objects misses some. With `crops`
+    (`Adapter.detect_crops`: a non-square image's square crops), each crop is listed
+    too, at the same time, and the crops' objects, checked, are the listing
+    (`tasks.tiles.listed`).
+    """
+    size, adapter = image.size, ctx.adapter
+    adapter.require("detect")
+    question = adapter.detect(list(categories or ()), size)
+    looks = _looks(ctx, categories, size) if second_look else {}
+    asked = [question, *looks.values()]
+    pieces = [(c, image.crop(c)) for c in crops]
+    listings = [adapter.detect(list(categories or ()), piece.size) for _, piece in pieces]
+    (out, *again), *crop_listings = await together(
+        ctx.ask(image, [q.text for q in asked], [q.regex for q in asked], logprobs=True),
+        *(ctx.ask(piece, [q.text], [q.regex], logprobs=True)
+          for (_, piece), q in zip(pieces, listings, strict=True)),
+    )  # fmt: skip
+    answers, scores = _read_looks(ctx, list(looks), again, size)
+    listed = _listed(ctx, out, size)
+    if pieces:
+        crop_outs = [r for [r] in crop_listings]
+        listed = await _tiled(ctx, pieces, crop_outs, listed, answers, size)
+    seen = [Obj(label or "", box) for label, box, _ in listed]
+    added = [(o.category, o.box, scores[id(o.box)]) for o in completed(seen, answers)]
+    wanted = set(categories or ())
+    shown = [d for d in listed if not wanted or d[0] in wanted]
+    raw = "\n".join([out.text, *(r.text for [r] in crop_listings)])
+    return Detected([*shown, *added], raw, adapter.read_detect(out.text, size) is not None)
 
 
 async def detect(
@@ -124,35 +223,19 @@ async def detect(
     coords: CoordSpace = "pixel",
     second_look: bool = True,
 ) -> DetectResponse:
-    """List the objects with the family's detect prompt; boxes in the requested space.
+    """List the objects (`detected`); boxes in the requested space.
 
-    With `second_look`, each category (of `categories`, else of the vocabulary) is also
-    asked about on its own in the same engine call (`Adapter.look_again`), and the boxes
-    of those answers where the listing has no object are added after the listed ones
-    (`tasks.detect.completed`): a listing of many objects misses some.
+    A checkpoint that detects in tiles (`Adapter.detect_crops`) lists a non-square
+    image's square crops too; `raw` is then the whole image's listing, then each
+    crop's, one a line.
     """
-    size, adapter = image.size, ctx.adapter
-    adapter.require("detect")
-    question = adapter.detect(list(categories or ()), size)
-    looks = _looks(ctx, categories, size) if second_look else {}
-    asked = [question, *looks.values()]
-    out, *again = await ctx.ask(
-        image, [q.text for q in asked], [q.regex for q in asked], logprobs=True
-    )
-    parsed = adapter.read_detect(out.text, size)
-    found = parsed or []
-    confidence = dict(zip(map(id, found), scored(found, out, adapter.codec, size), strict=True))
-    wanted = set(categories or ())
-    unique = distinct(found, lambda f: f.box, lambda a, b: a.label == b.label)
-    listed = [
-        (f.label, f.box, confidence[id(f)]) for f in unique if not wanted or f.label in wanted
-    ]
-    added = _added(ctx, list(looks), again, unique, size)
+    size = image.size
+    found = await detected(ctx, image, categories, second_look, ctx.adapter.detect_crops(size))
     detections = [
         Detection(label=label or "object", box=in_space(box, size, coords), confidence=score)
-        for label, box, score in [*listed, *added]
+        for label, box, score in found.objects
     ]
-    ctx.report("detect", parsed is not None, len(detections))
+    ctx.report("detect", found.parsed, len(detections))
     return DetectResponse(
-        image_size=ImageSize(width=size[0], height=size[1]), detections=detections, raw=out.text
+        image_size=ImageSize(width=size[0], height=size[1]), detections=detections, raw=found.raw
     )

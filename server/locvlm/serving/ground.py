@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from PIL import Image
 
 from locvlm.serving.context import ServingContext
-from locvlm.serving.together import together
-from locvlm.tasks.tiles import Crop
+from locvlm.serving.detect import detected
+from locvlm.serving.space import in_space
 from locvlm_client import Box, CoordSpace, GroundResponse, GroundResult, ImageSize
 
-__all__ = ["ground", "in_space"]
+__all__ = ["ground"]
 
 
 async def _second_look(
@@ -43,13 +43,6 @@ async def _second_look(
             found[p], texts[p] = boxes, out.text
 
 
-def in_space(box: Box, size: tuple[int, int], coords: CoordSpace) -> Box:
-    """`box` (pixels of an image of `size`) in the requested space."""
-    if coords == "pixel":
-        return box
-    return Box.from_xyxy(box.to_normalized(size))
-
-
 async def ground(
     ctx: ServingContext, image: Image.Image, phrases: Sequence[str], coords: CoordSpace = "pixel"
 ) -> GroundResponse:
@@ -62,15 +55,21 @@ async def ground(
     own, and boxes of that answer where nothing is listed are kept (`second_look`: a
     listing misses objects). A checkpoint whose own answers ground better is asked each
     phrase and the listing in one call, and its answers are checked against the listing
-    (`grounding_check`: mix-ups dropped, missed instances added).
+    (`grounding_check`: mix-ups dropped, missed instances added). One that grounds a
+    non-square image in tiles (`Adapter.ground_crops`) reads each phrase's boxes from
+    `/v1/detect`'s answer in tiles (`detect.detected`: the listings of the whole image
+    and of its square crops, and each category's second look), asked once for all.
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
     known = {p: adapter.known(p) for p in phrases}
     asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
     if asked and (crops := adapter.ground_crops(size)):
-        found, texts = await _tiled(ctx, image, {p: known[p] or p for p in asked}, crops)
-        return _response(ctx, phrases, found, texts, size, coords)
+        scene = await detected(ctx, image, crops=crops)  # every category, in tiles
+        tiled: dict[str, list[Box] | None] = {
+            p: [b for label, b, _ in scene.objects if label == known[p]] for p in asked
+        }
+        return _response(ctx, phrases, tiled, {p: scene.raw for p in asked}, size, coords)
     questions = {p: adapter.ground(known[p] or p, size) for p in asked}
     unique = list(dict.fromkeys(questions.values()))  # a listing is asked once for all
     check = adapter.grounding_check(size) if asked else None
@@ -87,32 +86,6 @@ async def ground(
     }
     await _second_look(ctx, image, {p: known[p] or p for p in texts}, found, texts)
     return _response(ctx, phrases, found, texts, size, coords)
-
-
-async def _tiled(
-    ctx: ServingContext, image: Image.Image, names: dict[str, str], crops: Sequence[Crop]
-) -> tuple[dict[str, list[Box] | None], dict[str, str]]:
-    """Each phrase asked on each crop, the listing on the whole image, all at once.
-
-    `names` maps each phrase to its category. Returns each phrase's boxes
-    (`Adapter.read_tiled`) and its answers' texts (one line a crop).
-    """
-    adapter, size = ctx.adapter, image.size
-    check = adapter.grounding_check(size)
-    assert check is not None  # a family asks crops only beside its listing
-    asks = []
-    for piece in (image.crop(c) for c in crops):
-        questions = [adapter.ground(name, piece.size) for name in names.values()]
-        asks.append(ctx.ask(piece, [q.text for q in questions], [q.regex for q in questions]))
-    *per_crop, [listing] = await together(*asks, ctx.ask(image, [check.text], [check.regex]))
-    listed = adapter.read_listing(listing.text, size) or []
-    found: dict[str, list[Box] | None] = {}
-    texts: dict[str, str] = {}
-    for k, (phrase, name) in enumerate(names.items()):
-        said = [(c, outs[k].text) for c, outs in zip(crops, per_crop, strict=True)]
-        found[phrase] = adapter.read_tiled(said, listed, name, size)
-        texts[phrase] = "\n".join(text for _, text in said)
-    return found, texts
 
 
 def _response(

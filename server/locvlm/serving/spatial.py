@@ -22,8 +22,8 @@ from PIL import Image
 
 from locvlm.adapters.base import Question
 from locvlm.serving.context import ServingContext
-from locvlm.serving.ground import in_space
 from locvlm.serving.reasoned import reason_spatial
+from locvlm.serving.space import in_space
 from locvlm.tasks import TASKS, Task, spatial
 from locvlm.tasks._text import yes_or_no
 from locvlm.tasks.classify import ClassifiedQuestion, classify

@@ -23,7 +23,8 @@ from scipy.optimize import linear_sum_assignment
 
 from locvlm.coords.relations import relation
 from locvlm.serving.context import ServingContext
-from locvlm.serving.ground import ground, in_space
+from locvlm.serving.ground import ground
+from locvlm.serving.space import in_space
 from locvlm.serving.together import together
 from locvlm.tasks import motion
 from locvlm.tasks._text import yes_or_no

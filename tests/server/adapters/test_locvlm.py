@@ -142,25 +142,18 @@ def test_a_checkpoint_that_grounds_from_its_answers_has_them_checked_by_its_list
     assert get_adapter(SIDECAR.replace(listing=True)).grounding_check(size) is None
 
 
-def test_a_checkpoint_that_grounds_in_tiles_reads_each_crop_in_its_own_pixels():
+def test_a_checkpoint_that_grounds_in_tiles_grounds_a_non_square_image_from_its_crops():
     tiled = SIDECAR.replace(listing=True, grounds_from="answer", grounds_in_tiles=True)
     adapter = get_adapter(tiled)
     assert adapter.ground_crops((64, 64)) == ()  # square: asked whole
-    crops = adapter.ground_crops((128, 64))
-    assert crops == ((0, 0, 64, 64), (32, 0, 96, 64), (64, 0, 128, 64))
+    assert adapter.ground_crops((128, 64)) == ((0, 0, 64, 64), (32, 0, 96, 64), (64, 0, 128, 64))
     for sidecar in (SIDECAR.replace(grounds_in_tiles=True),  # no listing to check against
                     SIDECAR.replace(listing=True, grounds_from="answer")):  # fmt: skip
         assert get_adapter(sidecar).ground_crops((128, 64)) == ()
-    encode, piece = adapter.codec.encode, (64, 64)
-    circle = Box(x1=8, y1=8, x2=24, y2=24)  # in the last crop's pixels: x 72-88 of the image
-    square = Box(x1=0, y1=40, x2=16, y2=56)  # in the first crop's: listed as a blue square
-    listed = adapter.read_listing(f"blue square {encode([square], (128, 64))}", (128, 64))
-    assert listed is not None
-    said = [(crops[0], encode([square], piece)), (crops[1], "There is no red circle."),
-            (crops[2], encode([circle], piece))]  # fmt: skip
-    got = adapter.read_tiled(said, listed, "red circle", (128, 64))
-    assert got is not None
-    assert len(got) == 1
-    assert got[0].iou(Box(x1=72, y1=8, x2=88, y2=24)) > 0.5
-    unread = [(c, "somewhere") for c in crops]
-    assert adapter.read_tiled(unread, listed, "blue square", (128, 64)) == [b.box for b in listed]
+
+
+def test_a_checkpoint_that_detects_in_tiles_lists_a_non_square_image_s_crops_too():
+    adapter = get_adapter(SIDECAR.replace(detects_in_tiles=True))
+    assert adapter.detect_crops((64, 70)) == ()  # square enough: listed whole
+    assert adapter.detect_crops((64, 128)) == ((0, 0, 64, 64), (0, 32, 64, 96), (0, 64, 64, 128))
+    assert get_adapter(SIDECAR).detect_crops((64, 128)) == ()  # the default: whole only

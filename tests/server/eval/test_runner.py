@@ -326,49 +326,77 @@ def test_own_answers_checked_against_the_listing_are_judged_as_the_api_serves_th
     assert (tasks["negpred"]["accuracy"], tasks["negpred_served"]["accuracy"]) == (0.0, 1.0)
 
 
+def _tall(tmp_path: Path) -> Path:
+    """A 64x128 image whose red is its row (a crop's top row tells where it starts)."""
+    image = tmp_path / "tall.png"
+    picture = Image.new("RGB", (64, 128))
+    picture.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])
+    picture.save(image)
+    return image
+
+
+def _tiled_model(
+    images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+) -> list[str]:
+    """The whole 64x128 image shows a circle; each crop lists what lies whole in it: crop
+    1 a square that is not there, crop 2 the square, found again by its own question."""
+    out = []
+    for im, p in zip(images, prompts, strict=True):
+        where = "whole" if im.size == (64, 128) else im.getpixel((0, 0))[0]
+        answers = {("whole", "List every object."): "red circle [1, 1, 5, 5]",
+                   ("whole", "Where is the red circle?"): "[1, 1, 5, 5]",
+                   (0, "List every object."): "red circle [2, 2, 10, 10]",
+                   (32, "List every object."): "blue square [2, 4, 10, 12]",  # a ghost
+                   (64, "List every object."): "blue square [20, 10, 28, 18]",
+                   (64, "Where is the blue square?"): "[20, 10, 28, 18]"}  # fmt: skip
+        out.append(answers.get((where, p), "There is no such thing."))
+    return out
+
+
+_OBJECTS = [{"category": "red circle", "box": [4, 4, 20, 20]},
+            {"category": "blue square", "box": [40, 84, 56, 100]}]  # fmt: skip
+
+
 def test_a_tall_image_s_grounding_rows_are_judged_in_tiles_as_the_api_serves_them(
     tmp_path: Path,
 ) -> None:
-    """`Sidecar.grounds_in_tiles`: the phrase asked on three square crops (each its own
-    image), the listing on the whole; the crops' boxes merged, mix-ups with listed
-    objects of another category dropped (`tasks.tiles`)."""
-    image = tmp_path / "tall.png"
-    picture = Image.new("RGB", (64, 128))
-    picture.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])  # red = the row
-    picture.save(image)
-    codec = get_codec("ivb", bins=32)
+    """`Sidecar.grounds_in_tiles`: a phrase's boxes are its category's among the objects
+    `/v1/detect` finds in tiles (`tasks.tiles.listed`)."""
+    image, codec = _tall(tmp_path), get_codec("ivb", bins=32)
     rows = [{"id": f"grounding/0/{i}", "bench": "grounding", "task": task, "image": str(image),
              "size": [64, 128], "args": {"phrase": phrase}, "expected": {"boxes": boxes}}
             for i, (task, phrase, boxes) in enumerate([
-                ("locpred", "red circle", [[4, 4, 20, 20], [4, 104, 20, 120]]),
-                ("negpred", "blue circle", []),  # its crop boxes the listed blue square
+                ("locpred", "blue square", [_OBJECTS[1]["box"]]),  # crop 2 only sees it
+                ("negpred", "green circle", []),
             ])]  # fmt: skip
-    seen: list[tuple[str, tuple[int, int], int]] = []
-
-    def model(
-        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
-    ) -> list[str]:
-        out = []
-        for im, p in zip(images, prompts, strict=True):
-            top = im.getpixel((0, 0))[0]  # where the crop starts: 0, 32 or 64
-            seen.append((p, im.size, top))
-            answers = {("List every object.", 0): "blue square [20, 9, 28, 13]",
-                       ("Where is the red circle?", 0): "[2, 2, 10, 10]",
-                       ("Where is the red circle?", 64): "[2, 20, 10, 28]",
-                       ("Where is the blue circle?", 32): "[20, 2, 28, 10]"}  # fmt: skip
-            out.append(answers.get((p, top), "There is no such thing."))
-        return out
-
-    report, records = evaluate(rows, model, codec, evidence=False, listing=True,
-                               grounds_from="answer", tiles=True)  # fmt: skip
+    report, records = evaluate(rows, _tiled_model, codec, evidence=False, listing=True,
+                               grounds_from="answer", vocabulary=["red circle", "blue square"],
+                               tiles=True)  # fmt: skip
     tasks = report["benches"]["grounding"]["tasks"]
     assert tasks["locpred_served"]["accuracy"] == 1.0
     assert tasks["negpred_served"]["accuracy"] == 1.0
     assert tasks["locpred"]["accuracy"] == 0.0  # the whole image's own answer: nothing
-    crops = sorted({(size, top) for p, size, top in seen if p != "List every object."})
-    assert crops == [((64, 64), 0), ((64, 64), 32), ((64, 64), 64), ((64, 128), 0)]
     served = next(r for r in records if r["id"] == "grounding/0/0/served")
-    assert len(served["also"]) == 3  # the two other crops' answers, then the listing
+    assert len(served["also"]) == 2 + 3 + 3 * 2  # looks; crops' listings; crops' looks
+
+
+def test_a_tall_image_s_detection_row_is_judged_in_tiles_as_the_api_serves_it(
+    tmp_path: Path,
+) -> None:
+    """`Sidecar.detects_in_tiles`: each crop listed too, its objects kept where the whole
+    image's answers or the crop's own answer about the category have them
+    (`tasks.tiles.listed`); here crop 1 lists a square that is not there."""
+    image, codec = _tall(tmp_path), get_codec("ivb", bins=32)
+    row = {"id": "detection/0/0", "bench": "detection", "task": "detect", "image": str(image),
+           "size": [64, 128], "args": {}, "expected": {"objects": _OBJECTS}}  # fmt: skip
+    vocabulary = ["red circle", "blue square"]
+    report, records = evaluate([row], _tiled_model, codec, evidence=False, listing=True,
+                               vocabulary=vocabulary, detect_tiles=True)  # fmt: skip
+    tasks = report["benches"]["detection"]["tasks"]
+    assert tasks["detect"]["accuracy"] == 0.0  # the whole image's listing misses the square
+    assert tasks["detect_served"]["accuracy"] == 1.0  # crop 2's square; crop 1's ghost gone
+    served = next(r for r in records if r["id"] == "detection/0/0/served")
+    assert len(served["also"]) == 2 + 3 + 3 * 2  # looks; crops' listings; crops' looks
 
 
 def test_side_rows_are_judged_with_the_side_the_listing_gives(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from locvlm.coords import get_codec
 from locvlm.engines.base import GenerationRequest, GenerationResult, TokenLogprob
 from locvlm.serving.context import ServingContext
 from locvlm.serving.detect import confidences, detect, scored
+from locvlm_client import Box
 from tests.server.engines.scripted import ScriptedEngine
 from tests.server.serving.recording import SIDECAR
 
@@ -152,3 +153,82 @@ async def test_the_second_look_asks_only_known_requested_categories_or_none() ->
     alone = await detect(ctx, Image.new("RGB", (64, 64)), second_look=False)
     assert [d.label for d in alone.detections] == ["red circle"]
     assert len(engine.calls[1]) == 1
+
+
+_CODEC = get_codec("ivb", bins=32)
+_CIRCLE = Box(x1=10, y1=10, x2=22, y2=22)  # in the 64x128 image: whole in crop 0
+_SQUARE = Box(x1=40, y1=90, x2=56, y2=106)  # whole in crop 2 (y 64-128) only
+_GHOST = Box(x1=6, y1=40, x2=22, y2=56)  # crop 1 (y 32-96) lists a square that is not there
+
+
+class _TiledLister(ScriptedEngine):
+    """A checkpoint that detects in tiles, shown a 64x128 image whose red is its row.
+
+    The whole image's listing and second look find only the circle; each crop lists what
+    lies whole in it (crop 1 a ghost square too); asked on its own about a crop, the
+    blue square is found in crop 2 only. Which image is asked is read from its pixels.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(SIDECAR.replace(detects_in_tiles=True))
+        self.calls: list[list[tuple[str, str]]] = []
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        asked = [(self._which(r.image), r.question) for r in requests]
+        self.calls.append(asked)
+        return [GenerationResult(self._answer(*a), 5, 5) for a in asked]
+
+    @staticmethod
+    def _which(image: Image.Image) -> str:
+        top, bottom = image.getpixel((0, 0))[0], image.getpixel((0, 63))[0]
+        return "whole" if bottom - top > 100 else f"crop {top // 32}"
+
+    @staticmethod
+    def _answer(where: str, question: str) -> str:
+        def at(box: Box, top: int = 0) -> str:
+            moved = Box(x1=box.x1, y1=box.y1 - top, x2=box.x2, y2=box.y2 - top)
+            return _CODEC.encode([moved], (64, 128) if where == "whole" else (64, 64))
+
+        listing = "List" in question
+        if where == "whole":
+            return f"red circle {at(_CIRCLE)}" if listing or "red" in question else "none"
+        crop = int(where[-1])
+        if listing:
+            return {0: f"red circle {at(_CIRCLE)}", 1: f"blue square {at(_GHOST, 32)}",
+                    2: f"blue square {at(_SQUARE, 64)}"}[crop]  # fmt: skip
+        return at(_SQUARE, 64) if crop == 2 and "blue square" in question else "none"
+
+
+@pytest.mark.anyio
+async def test_a_tall_image_is_listed_in_square_crops_whose_unsupported_objects_are_asked_again():
+    engine = _TiledLister()
+    image = Image.new("RGB", (64, 128))
+    image.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])
+    answer = await detect(ServingContext(engine, engine.sidecar), image)
+    # the circle from crop 0 (the whole image's answers have it too); the square from
+    # crop 2, found again by its own question there; crop 1's ghost square dropped
+    got = [(d.label, d.box) for d in answer.detections]
+    assert [label for label, _ in got] == ["red circle", "blue square"]
+    assert got[0][1].iou(_CIRCLE) > 0.5  # bins of 2 px (crops) or 4 px (the whole, in y)
+    assert got[1][1].iou(_SQUARE) > 0.5
+    first, second = engine.calls[:4], engine.calls[4:]
+    # at once: the whole image's listing and second look, and each crop's listing
+    assert sorted(first) == sorted([
+        [("whole", "List every object."), ("whole", "Where is the red circle?"),
+         ("whole", "Where is the blue square?")],
+        *[[(f"crop {k}", "List every object.")] for k in (0, 1, 2)],
+    ])  # fmt: skip
+    # then the square, on each crop that listed it without support, once a crop
+    assert sorted(second) == [[("crop 1", "Where is the blue square?")],
+                              [("crop 2", "Where is the blue square?")]]  # fmt: skip
+    assert answer.raw.count("\n") == 3  # the whole image's listing, then each crop's
+
+
+@pytest.mark.anyio
+async def test_a_square_image_of_a_tiled_checkpoint_is_listed_whole():
+    engine = _TiledLister()
+    image = Image.new("RGB", (64, 64))
+    image.putdata([(0, 0, 0)] * 64 * 63 + [(200, 0, 0)] * 64)  # read as the whole image
+    answer = await detect(ServingContext(engine, engine.sidecar), image)
+    assert [len(call) for call in engine.calls] == [3]  # the listing and two categories
+    assert [d.label for d in answer.detections] == ["red circle"]

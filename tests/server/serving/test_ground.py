@@ -13,6 +13,7 @@ from locvlm.engines.base import GenerationRequest, GenerationResult
 from locvlm.serving.context import ServingContext
 from locvlm.serving.ground import ground
 from tests.server.serving.recording import SIDECAR, RecordingEngine
+from tests.server.serving.test_detect import _CIRCLE, _SQUARE, _TiledLister
 
 
 @pytest.mark.anyio
@@ -124,57 +125,43 @@ async def test_own_answers_are_checked_against_the_listing_asked_in_the_same_cal
     assert square.boxes == boxes("[40, 40, 48, 48]", size) + boxes("[16, 0, 24, 8]", size)
 
 
-class _Tiled(RecordingEngine):
-    """A tiled checkpoint: each crop's own answers by where the crop starts (its top row's
-    red), the listing of the whole image; every question and image kept."""
-
-    LISTING = "blue square [20, 9, 28, 13]"  # x 40-58, y 36-56 of the 64x128 image
-    OWN: ClassVar[dict[tuple[str, int], str]] = {
-        ("Where is the red circle?", 0): "[2, 2, 10, 10]; [2, 28, 10, 31]",  # one at the cut
-        ("Where is the red circle?", 64): "[2, 20, 10, 28]",  # a second one, lower down
-        ("Where is the blue circle?", 32): "[20, 2, 28, 10]",  # on the listed blue square
-    }
+class _Tiled(_TiledLister):
+    """`_TiledLister` (a 64x128 image: a circle, a square only the crops see, a ghost in
+    crop 1) as a checkpoint that grounds in tiles."""
 
     def __init__(self) -> None:
-        known = [*SIDECAR.vocabulary, "blue circle"]
-        super().__init__(SIDECAR.replace(listing=True, grounds_from="answer", vocabulary=known,
-                                         grounds_in_tiles=True))  # fmt: skip
-
-    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        self.asked += [r.question for r in requests]
-        self.images += [r.image for r in requests]
-        out = []
-        for r in requests:
-            start = min((0, 32, 64), key=lambda s: abs(s - r.image.getpixel((0, 0))[0]))
-            text = self.OWN.get((r.question, start), "There is no such thing.")
-            out.append(GenerationResult(self.LISTING if "List" in r.question else text, 5, 5))
-        return out
+        super().__init__()
+        tiled = {"listing": True, "grounds_from": "answer", "grounds_in_tiles": True}
+        self.sidecar = self.sidecar.replace(detects_in_tiles=False, **tiled)
 
 
 @pytest.mark.anyio
-async def test_a_tall_image_is_grounded_on_square_crops_checked_by_the_whole_listing():
+async def test_a_tall_image_s_phrases_are_read_from_its_detection_in_tiles():
     engine = _Tiled()
     image = Image.new("RGB", (64, 128))
     image.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])  # red = the row
-    answer = await ground(ServingContext(engine, engine.sidecar), image,
-                          ["red circle", "blue circle"])  # fmt: skip
-    circles, blue_circle = answer.results
-    # each phrase on each of three crops, the listing once on the whole (squashed) image
-    assert sorted(engine.asked) == sorted(
-        ["Where is the red circle?", "Where is the blue circle?"] * 3 + ["List every object."]
-    )
-    assert all(im.size == (64, 64) for im in engine.images)
-    # the red circles: the first crop's whole one and the last crop's, in image pixels;
-    # the first crop's box at its cut is dropped (that object may be cut in two)
-    assert len(circles.boxes) == 2
-    first, second = sorted(circles.boxes, key=lambda b: b.y1)
-    assert first.y2 < 32 < 96 < second.y1
-    assert circles.raw.count("\n") == 2  # one answer a crop
-    assert (blue_circle.found, blue_circle.boxes) == (False, [])  # the listed blue square
+    ctx = ServingContext(engine, engine.sidecar)
+    answer = await ground(ctx, image, ["red circle", "blue squares", "red circle"])
+    circle, square, again = answer.results
+    assert circle.boxes == again.boxes
+    assert len(circle.boxes) == 1
+    assert circle.boxes[0].iou(_CIRCLE) > 0.5
+    # the square only crop 2 shows, confirmed by its own question there; not the ghost
+    assert len(square.boxes) == 1
+    assert square.boxes[0].iou(_SQUARE) > 0.5
+    # once for every phrase: the whole image's listing and second look, each crop's
+    # listing, then the crops' unsupported squares asked about again
+    assert len(engine.calls) == 4 + 2
+    assert circle.raw == square.raw
+    assert circle.raw.count("\n") == 3
 
 
 @pytest.mark.anyio
 async def test_a_square_image_of_a_tiled_checkpoint_is_asked_whole():
     engine = _Tiled()
-    await ground(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 70)), ["red circle"])
-    assert engine.asked == ["Where is the red circle?", "List every object."]
+    image = Image.new("RGB", (64, 70))
+    image.putdata([(0, 0, 0)] * 64 * 69 + [(200, 0, 0)] * 64)  # read as the whole image
+    await ground(ServingContext(engine, engine.sidecar), image, ["red circle"])
+    assert [[q for _, q in call] for call in engine.calls] == [
+        ["Where is the red circle?", "List every object."]
+    ]

@@ -65,15 +65,15 @@ async def test_cancelling_the_caller_cancels_every_work() -> None:
 
 
 class _ListingFails(_Tiled):
-    """The whole image's listing fails at once; each crop's questions wait for an answer
-    that never comes (until cancelled)."""
+    """The whole image's call (its listing and second look) fails at once; each crop's
+    listing waits for an answer that never comes (until cancelled)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cancelled = 0
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        if any("List" in r.question for r in requests):
+        if len(requests) > 1:  # the whole image's listing and its categories' questions
             raise EngineUnavailableError("out of memory")
         try:
             await asyncio.Event().wait()
@@ -84,9 +84,9 @@ class _ListingFails(_Tiled):
 
 
 @pytest.mark.anyio
-async def test_a_tiled_ground_whose_listing_fails_stops_asking_its_crops() -> None:
+async def test_a_tiled_ground_whose_whole_image_call_fails_stops_listing_its_crops() -> None:
     engine = _ListingFails()
     image = Image.new("RGB", (64, 128))
     with pytest.raises(EngineUnavailableError, match="out of memory"):
         await ground(ServingContext(engine, engine.sidecar), image, ["red circle"])
-    assert engine.cancelled == 3  # the three crops' asks, not left running
+    assert engine.cancelled == 3  # the three crops' listings, not left running
