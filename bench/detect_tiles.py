@@ -132,14 +132,10 @@ def ways(
 ) -> dict[str, list[Obj]]:
     """The objects each way finds in a non-square image."""
     size = (int(row["size"][0]), int(row["size"][1]))
-    whole = list(TASKS["detect"].read(served["text"], codec, size) or ())
-    whole_looks = {}
-    for c, text in zip(categories, served["also"], strict=False):  # then the crops'
-        said = TASKS["locpred"].read(text, codec, size)
-        whole_looks[c] = list(said.boxes) if said else []
+    whole, whole_looks = _whole(served, categories, codec, size)
     listings = [(c, objects) for c, objects, _ in tiles]
-    crop_looks = {(k, c): looks[c] for k, (_, _, looks) in enumerate(tiles) for c in categories}
-    shipped = [o for _, _, o in tiling.listed(listings, whole, whole_looks, crop_looks, size)]
+    asked = {(k, c): looks[c] for k, (_, _, looks) in enumerate(tiles) for c in categories}
+    shipped = [o for _, _, o in tiling.listed(listings, whole, whole_looks, asked, size)]
     listed = merged_objects([(c, objects) for c, objects, _ in tiles], size)
     crop_looks = {
         c: [o.box for o in merged_objects([(crop, [Obj(c, b) for b in looks[c]])
@@ -222,6 +218,18 @@ def run(
     return counts
 
 
+def _whole(
+    served: dict[str, Any], categories: Sequence[str], codec: Any, size: tuple[int, int]
+) -> tuple[list[Obj], dict[str, list[Box]]]:
+    """A saved served row's whole-image answers: its listing, each category's boxes."""
+    listed = list(TASKS["detect"].read(served["text"], codec, size) or ())
+    looks = {}
+    for c, text in zip(categories, served["also"], strict=False):  # then the crops'
+        said = TASKS["locpred"].read(text, codec, size)
+        looks[c] = list(said.boxes) if said else []
+    return listed, looks
+
+
 def served_counts(
     row: dict[str, Any], served: dict[str, Any], codec: Any, categories: Sequence[str]
 ) -> tuple[dict[str, int], bool]:
@@ -229,12 +237,7 @@ def served_counts(
 
     The first answers of a saved served row.
     """
-    size = (int(row["size"][0]), int(row["size"][1]))
-    listed = list(TASKS["detect"].read(served["text"], codec, size) or ())
-    looks = {}
-    for c, text in zip(categories, served["also"], strict=False):  # then the crops'
-        said = TASKS["locpred"].read(text, codec, size)
-        looks[c] = list(said.boxes) if said else []
+    listed, looks = _whole(served, categories, codec, (int(row["size"][0]), int(row["size"][1])))
     judged = detect.judged([*listed, *detect.completed(listed, looks)], row["expected"])
     return dict(judged.said), judged.correct
 
