@@ -61,11 +61,11 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
-def workload(n: int) -> Work:
-    """`n` shapes scenes (seeds (5, i), `SIZE`) as PNG, each with a phrase to ground."""
+def workload(n: int, size: tuple[int, int] = SIZE) -> Work:
+    """`n` shapes scenes (seeds (5, i), `size`) as PNG, each with a phrase to ground."""
     out = []
     for i in range(n):
-        image, objects = render_scene(seed=(5, i), config=ShapesConfig(size=SIZE))
+        image, objects = render_scene(seed=(5, i), config=ShapesConfig(size=size))
         buf = io.BytesIO()
         image.save(buf, format="PNG")
         out.append((buf.getvalue(), objects[0].category))

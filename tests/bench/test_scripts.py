@@ -133,6 +133,18 @@ def test_detect_latency_times_both_arms_at_each_level(tmp_path: Path) -> None:
     assert "| 1 | second look / listing alone |" in out.with_suffix(".md").read_text()
 
 
+def test_tiles_latency_times_both_servers_on_both_routes(tmp_path: Path) -> None:
+    out = tmp_path / "tiles"
+    _run("tiles_latency.py", "--requests", "3", "--levels", "1", "--rounds", "1",
+         "--size", "64x128", "--out", str(out))  # fmt: skip
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert set(report["levels"]) == {"/v1/detect c=1", "/v1/ground c=1"}
+    for row in report["levels"].values():
+        assert row["whole"]["requests_per_s"] > 0
+        assert row["tiles"]["requests_per_s"] > 0
+    assert "| /v1/ground c=1 |" in out.with_suffix(".md").read_text()
+
+
 @pytest.mark.slow
 def test_train(tmp_path: Path) -> None:
     _run("train.py", "--steps", "1", "--threads", "1", "--out", str(tmp_path / "train.json"))
