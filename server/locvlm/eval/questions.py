@@ -227,13 +227,10 @@ class _Detection:
     vocabulary: Sequence[str]
     args: Mapping[str, Any]
     cut: Sequence[Crop] = ()
-    only: Sequence[str] | None = None  # as `detected`'s: the second look's categories
 
     @property
     def categories(self) -> list[str]:
-        """Those the second look asks about (`only`, the row's, else the vocabulary's)."""
-        if self.only is not None:
-            return list(self.only)
+        """Those asked about (the row's, else the vocabulary's)."""
         return list(self.args.get("categories") or self.vocabulary)
 
     def question(self, judge: Callable[..., Judged]) -> BenchQuestion:
@@ -283,13 +280,12 @@ def _by_detection(
 ) -> BenchQuestion:
     """A grounding row of a non-square image as `/v1/ground` answers it in tiles.
 
-    The boxes of the phrase's category among the objects `/v1/detect` finds in tiles,
-    asked as `/v1/ground` asks it: the second look and the crops' checks only about the
-    phrase (`_Detection` with `only`).
+    The boxes of the phrase's category among the objects `/v1/detect` finds in tiles
+    (`_Detection`).
     """
     phrase = str(row["args"]["phrase"])
     want = [as_box(b) for b in row.get("expected", {}).get("boxes", [])]
-    detection = _Detection(codec, size, vocabulary, {}, cut, only=[phrase])
+    detection = _Detection(codec, size, vocabulary, {}, cut)
 
     def judge(*texts: str) -> Judged:
         objects, _ = detection.found(*texts)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -135,14 +135,11 @@ async def _tiled(
     whole: Sequence[Scored],
     looks: dict[str, list[Box]],
     size: SizeLike,
-    only: Collection[str] | None = None,
 ) -> list[Scored]:
     """The crops' listings as one listing of the image (`tasks.tiles.listed`).
 
     A crop's object that the whole image's answers do not support is asked about again,
-    on that crop, by its category's own question (`Adapter.look_again`), all at once;
-    with `only`, only objects of those categories are (the others stand where the whole
-    image's answers support them).
+    on that crop, by its category's own question (`Adapter.look_again`), all at once.
     """
     adapter = ctx.adapter
     read = [_listed(ctx, out, piece.size) for (_, piece), out in zip(pieces, listings, strict=True)]
@@ -151,8 +148,6 @@ async def _tiled(
     seen = [Obj(label or "", box) for label, box, _ in whole]
     asked: dict[tuple[int, str], Question] = {}
     for k, category in tiles.to_confirm(objects, seen, looks, size):
-        if only is not None and category not in only:
-            continue
         if (q := adapter.look_again(category, pieces[k][1].size)) is not None:
             asked[(k, category)] = q
     crops = sorted({k for k, _ in asked})
@@ -185,7 +180,6 @@ async def detected(
     categories: Sequence[str] | None = None,
     second_look: bool = True,
     crops: Sequence[Crop] = (),
-    only: Sequence[str] | None = None,
 ) -> Detected:
     """The objects the family's listing finds, in the image's pixels.
 
@@ -195,14 +189,12 @@ async def detected(
     (`tasks.detect.completed`): a listing of many objects misses some. With `crops`
     (`Adapter.detect_crops`: a non-square image's square crops), each crop is listed
     too, at the same time, and the crops' objects, checked, are the listing
-    (`tasks.tiles.listed`). With `only` (known categories; `categories` None): the whole
-    listing is asked, but the second look and the crops' checks ask only about these,
-    and only their objects are returned (`/v1/ground`'s phrases).
+    (`tasks.tiles.listed`).
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("detect")
     question = adapter.detect(list(categories or ()), size)
-    looks = _looks(ctx, only if only is not None else categories, size) if second_look else {}
+    looks = _looks(ctx, categories, size) if second_look else {}
     asked = [question, *looks.values()]
     pieces = [(c, image.crop(c)) for c in crops]
     listings = [adapter.detect(list(categories or ()), piece.size) for _, piece in pieces]
@@ -215,10 +207,10 @@ async def detected(
     listed = _listed(ctx, out, size)
     if pieces:
         crop_outs = [r for [r] in crop_listings]
-        listed = await _tiled(ctx, pieces, crop_outs, listed, answers, size, only)
+        listed = await _tiled(ctx, pieces, crop_outs, listed, answers, size)
     seen = [Obj(label or "", box) for label, box, _ in listed]
     added = [(o.category, o.box, scores[id(o.box)]) for o in completed(seen, answers)]
-    wanted = set(categories or only or ())
+    wanted = set(categories or ())
     shown = [d for d in listed if not wanted or d[0] in wanted]
     raw = "\n".join([out.text, *(r.text for [r] in crop_listings)])
     return Detected([*shown, *added], raw, adapter.read_detect(out.text, size) is not None)

@@ -58,16 +58,14 @@ async def ground(
     (`grounding_check`: mix-ups dropped, missed instances added). One that grounds a
     non-square image in tiles (`Adapter.ground_crops`) reads each phrase's boxes from
     `/v1/detect`'s answer in tiles (`detect.detected`: the listings of the whole image
-    and of its square crops, and the phrases' categories' second look), asked once for
-    all.
+    and of its square crops, and each category's second look), asked once for all.
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("ground")
     known = {p: adapter.known(p) for p in phrases}
     asked = [p for p in dict.fromkeys(phrases) if known[p] is not None]
     if asked and (crops := adapter.ground_crops(size)):
-        only = list(dict.fromkeys(known[p] or p for p in asked))
-        scene = await detected(ctx, image, crops=crops, only=only)  # in tiles
+        scene = await detected(ctx, image, crops=crops)  # every category, in tiles
         tiled: dict[str, list[Box] | None] = {
             p: [b for label, b, _ in scene.objects if label == known[p]] for p in asked
         }

@@ -377,7 +377,7 @@ def test_a_tall_image_s_grounding_rows_are_judged_in_tiles_as_the_api_serves_the
     assert tasks["negpred_served"]["accuracy"] == 1.0
     assert tasks["locpred"]["accuracy"] == 0.0  # the whole image's own answer: nothing
     served = next(r for r in records if r["id"] == "grounding/0/0/served")
-    assert len(served["also"]) == 1 + 3 + 3  # the phrase's look; crops' listings; its look on each
+    assert len(served["also"]) == 2 + 3 + 3 * 2  # looks; crops' listings; crops' looks
 
 
 def test_a_tall_image_s_detection_row_is_judged_in_tiles_as_the_api_serves_it(

@@ -165,16 +165,3 @@ async def test_a_square_image_of_a_tiled_checkpoint_is_asked_whole():
     assert [[q for _, q in call] for call in engine.calls] == [
         ["Where is the red circle?", "List every object."]
     ]
-
-
-@pytest.mark.anyio
-async def test_a_tiled_ground_looks_again_only_for_its_phrases():
-    engine = _Tiled()
-    image = Image.new("RGB", (64, 128))
-    image.putdata([(y, 0, 0) for y in range(128) for _ in range(64)])
-    answer = await ground(ServingContext(engine, engine.sidecar), image, ["blue square"])
-    [square] = answer.results
-    assert len(square.boxes) == 1
-    assert square.boxes[0].iou(_SQUARE) > 0.5
-    asked = sorted(q for call in engine.calls for where, q in call if where == "whole")
-    assert asked == ["List every object.", "Where is the blue square?"]  # not the circle
