@@ -173,10 +173,9 @@ class Lifecycle:
     async def _serve_engine(self) -> bool:
         """Load the engine and serve with it until stopped (False) or until it dies (True)."""
         async with open_engine(self.settings.engine_config()) as engine:
-            sidecar, listing = engine.sidecar, self.settings.listing
             self.serving = ServingContext(
-                engine, sidecar if listing is None else sidecar.replace(listing=listing),
-                self.settings.max_new_tokens, observer=self.observer, arrivals=self.arrivals,
+                engine, self.settings.served(engine.sidecar), self.settings.max_new_tokens,
+                observer=self.observer, arrivals=self.arrivals,
             )  # fmt: skip
             _log.info("ready: %s engine, model %s", engine.name, self.settings.model)
             up_at = time.monotonic()

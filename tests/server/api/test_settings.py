@@ -12,6 +12,7 @@ from locvlm.api.images import ImageLimits
 from locvlm.api.settings import Settings
 from locvlm.engines.config import EngineConfig
 from locvlm.engines.factory import ENGINES, engine_names
+from locvlm.model.sidecar import Sidecar
 
 # A value for every setting the engine gets, none of them its default.
 ENGINE_SETTINGS = {
@@ -67,3 +68,15 @@ def test_defaults_come_from_the_objects_that_use_them() -> None:
     assert settings.engine_config() == EngineConfig()
     assert ImageLimits.from_settings(settings) == ImageLimits()
     assert FetchPolicy.from_settings(settings) == FetchPolicy()
+
+
+def test_the_listing_and_tiles_settings_override_the_checkpoints_sidecar() -> None:
+    plain = Sidecar(codec={"name": "ivb", "bins": 32}, preset="tiny", image_size=64)
+    shipped = plain.replace(listing=True, grounds_from="answer", grounds_in_tiles=True,
+                            detects_in_tiles=True)  # fmt: skip
+    assert Settings().served(shipped) == shipped  # unset: the checkpoint's own
+    whole = Settings(tiles=False).served(shipped)
+    assert (whole.detects_in_tiles, whole.grounds_in_tiles, whole.listing) == (False, False, True)
+    assert Settings(listing=False).served(shipped).listing is False
+    tiled = Settings(tiles=True).served(plain)
+    assert (tiled.detects_in_tiles, tiled.grounds_in_tiles) == (True, True)

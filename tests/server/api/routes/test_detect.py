@@ -93,3 +93,18 @@ def test_the_server_default_of_the_second_look_is_a_setting(request: pytest.Fixt
             asked.append(_generations(server) - before)
         client.close()
     assert asked == [1, 1 + known, 1 + known]
+
+
+def test_a_non_square_image_is_listed_in_tiles_where_the_server_says_so(
+    request: pytest.FixtureRequest, server: LiveServer
+) -> None:
+    """`LOCVLM_TILES=true` lists a non-square image's three square crops too (`raw`: the
+    whole image's listing, then each crop's); this checkpoint's own default is the whole."""
+    body = {"image": b64(PNG)}
+    with server.client() as client:
+        whole = DetectResponse.model_validate(client.post("/v1/detect", json=body).json())
+    assert "\n" not in whole.raw
+    with serving(request, "tiled", LOCVLM_TILES="true") as tiled, tiled.client() as client:
+        answer = client.post("/v1/detect", json=body)
+    assert answer.status_code == 200, answer.text
+    assert DetectResponse.model_validate(answer.json()).raw.count("\n") == 3
