@@ -120,9 +120,11 @@ Scored = tuple[str | None, Box, float | None]
 """A detection before it is put in the caller's space: label, box, confidence."""
 
 
-def _listed(ctx: ServingContext, out: GenerationResult, size: SizeLike) -> list[Scored]:
-    """A listing's objects (none when unreadable), repeats once, each with its confidence."""
-    found = ctx.adapter.read_detect(out.text, size) or []
+def _listed(ctx: ServingContext, out: GenerationResult, size: SizeLike) -> list[Scored] | None:
+    """A listing's objects, repeats once, each with its confidence; None when unreadable."""
+    found = ctx.adapter.read_detect(out.text, size)
+    if found is None:
+        return None
     confidence = dict(zip(map(id, found), scored(found, out, ctx.codec, size), strict=True))
     unique = distinct(found, lambda f: f.box, lambda a, b: a.label == b.label)
     return [(f.label, f.box, confidence[id(f)]) for f in unique]
@@ -142,7 +144,8 @@ async def _tiled(
     on that crop, by its category's own question (`Adapter.look_again`), all at once.
     """
     adapter = ctx.adapter
-    read = [_listed(ctx, out, piece.size) for (_, piece), out in zip(pieces, listings, strict=True)]
+    read = [_listed(ctx, out, piece.size) or []
+            for (_, piece), out in zip(pieces, listings, strict=True)]  # fmt: skip
     objects = [(crop, [Obj(label or "", box) for label, box, _ in r])
                for (crop, _), r in zip(pieces, read, strict=True)]  # fmt: skip
     seen = [Obj(label or "", box) for label, box, _ in whole]
@@ -204,7 +207,8 @@ async def detected(
           for (_, piece), q in zip(pieces, listings, strict=True)),
     )  # fmt: skip
     answers, scores = _read_looks(ctx, list(looks), again, size)
-    listed = _listed(ctx, out, size)
+    parsed = _listed(ctx, out, size)
+    listed = parsed or []
     if pieces:
         crop_outs = [r for [r] in crop_listings]
         listed = await _tiled(ctx, pieces, crop_outs, listed, answers, size)
@@ -213,7 +217,7 @@ async def detected(
     wanted = set(categories or ())
     shown = [d for d in listed if not wanted or d[0] in wanted]
     raw = "\n".join([out.text, *(r.text for [r] in crop_listings)])
-    return Detected([*shown, *added], raw, adapter.read_detect(out.text, size) is not None)
+    return Detected([*shown, *added], raw, parsed is not None)
 
 
 async def detect(
