@@ -207,8 +207,8 @@ async def detected(
           for (_, piece), q in zip(pieces, listings, strict=True)),
     )  # fmt: skip
     answers, scores = _read_looks(ctx, list(looks), again, size)
-    parsed = _listed(ctx, out, size)
-    listed = parsed or []
+    whole = _listed(ctx, out, size)
+    listed = whole or []
     if pieces:
         crop_outs = [r for [r] in crop_listings]
         listed = await _tiled(ctx, pieces, crop_outs, listed, answers, size)
@@ -217,7 +217,7 @@ async def detected(
     wanted = set(categories or ())
     shown = [d for d in listed if not wanted or d[0] in wanted]
     raw = "\n".join([out.text, *(r.text for [r] in crop_listings)])
-    return Detected([*shown, *added], raw, parsed is not None)
+    return Detected([*shown, *added], raw, whole is not None)
 
 
 async def detect(
