@@ -22,6 +22,11 @@ def _stage(row: dict[str, Any]) -> str:
     return "stage2" if row.get("stage") == "validation" else str(row.get("stage"))
 
 
+def _checkpoint_validation(row: dict[str, Any], step: int) -> bool:
+    """Whether `row` validates the model of the checkpoint at stage-2 `step`."""
+    return row.get("stage") == "validation" and row.get("step") == step
+
+
 def timeline(log: Path) -> list[dict[str, Any]]:
     """The records of `log`, with one clock across a resume.
 
@@ -29,7 +34,8 @@ def timeline(log: Path) -> list[dict[str, Any]]:
     resume, after re-logging the steps since the checkpoint. Such a restart continues
     from the last earlier record of the same stage before the new segment's first step,
     and the earlier records it re-did are dropped. Trainers that save the clock log a
-    resume's start at the checkpoint's time: records after it were redone, and dropped.
+    resume's start at the checkpoint's time: records after it were redone, and dropped,
+    except the validation of the checkpoint's own step, which a resume does not redo.
     """
     rows: list[dict[str, Any]] = []
     offset = 0.0
@@ -40,8 +46,15 @@ def timeline(log: Path) -> list[dict[str, Any]]:
         if row.get("event") == "setting changed":  # logged before the clock is restored
             continue
         if row.get("event") == "start" and row.get("resume_step") and row["t"] > 1.0:
-            # a resume with the saved clock: what was logged after the checkpoint is redone
-            rows = [r for r in rows if r["t"] <= row["t"] + offset]
+            # a resume with the saved clock: what was logged after the checkpoint is redone,
+            # but for the validation of the checkpoint's own step (not redone), kept at its
+            # time: the saved clock leaves out the seconds that validation took
+            at = row["t"] + offset
+            rows = [
+                r if r["t"] <= at else {**r, "t": at}
+                for r in rows
+                if r["t"] <= at or _checkpoint_validation(r, row["resume_step"])
+            ]
         if rows and row["t"] + offset < rows[-1]["t"]:  # the clock restarted: a resume
             stage, step = _stage(row), row.get("step", 0)
             rows = [r for r in rows if not (_stage(r) == stage and r.get("step", -1) >= step)]
