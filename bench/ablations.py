@@ -1,7 +1,7 @@
 """The paper's two ablations in the shapes world, each run on the same budget and seeds.
 
     python bench/ablations.py [--only codec|objectives] [--steps 3000] [--jobs 2]
-                              [--scenes 120] [--out runs/ablations]
+                              [--scenes 120] [--out runs/ablations] [--evidence]
 
 1. Coordinate representation: `nfp` vs `ivb` vs `diga` (same recipe otherwise) ->
    grounding Acc@0.5, RevLoc, spatial accuracy.
@@ -16,7 +16,9 @@ size and aspect of the contract). `--jobs 2` trains two runs at once with one to
 thread each: on two cores that is ~1.3x the throughput of one run on two threads, and the
 two runs of a pair see the same machine load, so their time axes stay comparable.
 Spatial answers are plain (no evidence boxes) in every run, so that the baseline's answer
-format is the same as the others'. `--set KEY=VALUE` goes to every run's `locvlm train`,
+format is the same as the others'; with `--evidence` every run states both boxes first
+(the baseline then writes boxes in its spatial answers: it lacks LocPred, NegPred and
+RevLoc, not box output). `--set KEY=VALUE` goes to every run's `locvlm train`,
 under each run's own settings: the nfp run keeps `stage0_coords` off (a value is several
 tokens there, and the setting ties each image token to one value token).
 Results: `OUT/<run>/report.json`, the table in `OUT/ablations.md` (each cell with its
@@ -42,31 +44,41 @@ from _claims import claims_section, standard_error  # beside this script
 
 BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
 SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
-GENERAL = {"caption": 0.5, "exists": 1.0, "counting": 1.0, **SPATIAL}
 LOCPRED = {"locpred": 3.0, "detect": 1.0}  # one object's box; every object's (the default mix)
-OBJECTIVES: dict[str, dict[str, float]] = {
-    "baseline": GENERAL,
-    "+locpred": {**GENERAL, **LOCPRED},
-    "+locpred+negpred": {**GENERAL, **LOCPRED, "negpred": 1.0},
-    "all": {**GENERAL, **LOCPRED, "negpred": 1.0, "revloc": 1.5, "region": 1.5},
-}
+
+
+def objectives(evidence: bool = False) -> dict[str, dict[str, float]]:
+    """Each objectives run's mix; with `evidence`, spatial answers state both boxes first."""
+    spatial = {f"{k}_evidence" if evidence else k: w for k, w in SPATIAL.items()}
+    general = {"caption": 0.5, "exists": 1.0, "counting": 1.0, **spatial}
+    return {
+        "baseline": general,
+        "+locpred": {**general, **LOCPRED},
+        "+locpred+negpred": {**general, **LOCPRED, "negpred": 1.0},
+        "all": {**general, **LOCPRED, "negpred": 1.0, "revloc": 1.5, "region": 1.5},
+    }
+
+
 CODECS = {"nfp": {"name": "nfp", "decimals": 3}, "ivb": {"name": "ivb", "bins": 32},
           "diga": {"name": "diga", "grid": 4, "bins": 32}}  # fmt: skip
 
 
-def runs(only: str | None) -> dict[str, dict[str, Any]]:
-    """Run name -> `--set` overrides."""
+def runs(only: str | None, evidence: bool = False) -> dict[str, dict[str, Any]]:
+    """Run name -> `--set` overrides; with `evidence`, spatial answers are boxes first."""
     out: dict[str, dict[str, Any]] = {}
+    mixes = objectives(evidence)
     if only in (None, "codec"):
         for name, codec in CODECS.items():
-            out[f"codec-{name}"] = {"codec": codec, "mix": OBJECTIVES["all"]}
+            out[f"codec-{name}"] = {"codec": codec, "mix": mixes["all"],
+                                    "spatial_evidence": evidence}  # fmt: skip
         # nfp writes a value in several tokens ("0.123"): stage 0 cannot tie image tokens
         # to one value token each, so that run keeps the rest of the recipe without it
         out["codec-nfp"]["stage0_coords"] = False
     if only in (None, "objectives"):
-        for name, mix in OBJECTIVES.items():
+        for name, mix in mixes.items():
             if name != "all" or only == "objectives":  # "all" with ivb is codec-ivb
-                out[f"objectives-{name}"] = {"codec": CODECS["ivb"], "mix": mix}
+                out[f"objectives-{name}"] = {"codec": CODECS["ivb"], "mix": mix,
+                                             "spatial_evidence": evidence}  # fmt: skip
     return out
 
 
@@ -109,7 +121,7 @@ def train_and_eval(
     """Train one run (resumes if interrupted), evaluate it, return its report."""
     run = out / name
     sets = [f"--set=stage0.steps={steps['stage0']}", f"--set=stage2.steps={steps['stage2']}",
-            "--set=spatial_evidence=false", f"--set=eval_every={steps['stage2'] // 4}",
+            f"--set=eval_every={steps['stage2'] // 4}",
             f"--set=threads={threads}"]  # fmt: skip
     sets += [f"--set={item}" for item in extra]
     sets += [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]  # the run's own win
@@ -209,6 +221,10 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=120, help="held-out benchmark scenes")
     parser.add_argument("--out", type=Path, default=Path("runs/ablations"))
     parser.add_argument(
+        "--evidence", action="store_true",
+        help="every run answers spatial questions with both boxes first (the shipped format)",
+    )  # fmt: skip
+    parser.add_argument(
         "--set", action="append", default=[], dest="extra",
         help="KEY=VALUE for every run's `locvlm train` (repeatable)",
     )  # fmt: skip
@@ -217,7 +233,7 @@ def main() -> None:
     bench = make_bench(args.out, args.scenes)
     steps = {"stage0": args.stage0_steps, "stage2": args.steps}
     threads = max(1, 2 // args.jobs)
-    plan = runs(args.only)
+    plan = runs(args.only, args.evidence)
     with ThreadPoolExecutor(args.jobs) as pool:
         reports = pool.map(
             lambda name: train_and_eval(

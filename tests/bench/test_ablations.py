@@ -20,6 +20,20 @@ def test_nfp_runs_without_stage0_coords_which_needs_one_token_a_value() -> None:
     }  # fmt: skip
 
 
+def test_every_run_answers_spatial_questions_in_one_format() -> None:
+    for evidence, suffix in ((False, ""), (True, "_evidence")):
+        plan = runs(None, evidence)
+        for name, run in plan.items():
+            spatial = {k for k in run["mix"] if k.startswith("spatial_")}
+            assert spatial == {f"spatial_{k}{suffix}" for k in ("yes_no", "side", "category")}, name
+            assert run["spatial_evidence"] is evidence, name
+    plain, boxed = runs(None), runs(None, True)
+    for name in plain:  # the objectives themselves do not change with the format
+        assert {k for k in plain[name]["mix"] if not k.startswith("spatial_")} == {
+            k for k in boxed[name]["mix"] if not k.startswith("spatial_")
+        }
+
+
 def test_a_run_s_own_setting_wins_over_one_given_to_every_run(tmp_path: Path, monkeypatch) -> None:
     import ablations
 
