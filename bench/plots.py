@@ -47,8 +47,8 @@ def timeline(log: Path) -> list[dict[str, Any]]:
             continue
         if row.get("event") == "start" and row.get("resume_step") and row["t"] > 1.0:
             # a resume with the saved clock: what was logged after the checkpoint is redone,
-            # but for the validation of the checkpoint's own step (not redone), kept at its
-            # time: the saved clock leaves out the seconds that validation took
+            # but the validation of the checkpoint's own step is not: it is kept, at the
+            # checkpoint's time (the saved clock leaves out the seconds it took)
             at = row["t"] + offset
             rows = [
                 r if r["t"] <= at else {**r, "t": at}
