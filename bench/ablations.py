@@ -42,6 +42,8 @@ from typing import Any
 
 from _claims import claims_section, standard_error  # beside this script
 
+from locvlm.tasks.spatial import evidence_form
+
 BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
 SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
 LOCPRED = {"locpred": 3.0, "detect": 1.0}  # one object's box; every object's (the default mix)
@@ -49,7 +51,7 @@ LOCPRED = {"locpred": 3.0, "detect": 1.0}  # one object's box; every object's (t
 
 def objectives(evidence: bool = False) -> dict[str, dict[str, float]]:
     """Each objectives run's mix; with `evidence`, spatial answers state both boxes first."""
-    spatial = {f"{k}_evidence" if evidence else k: w for k, w in SPATIAL.items()}
+    spatial = {evidence_form(k, evidence): w for k, w in SPATIAL.items()}
     general = {"caption": 0.5, "exists": 1.0, "counting": 1.0, **spatial}
     return {
         "baseline": general,

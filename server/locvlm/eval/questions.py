@@ -64,7 +64,7 @@ def bench_task(name: str, evidence: bool) -> Task[Any] | None:
     A model trained to state its evidence first ("localize, then reason") is asked the
     `_evidence` variant where there is one. None when no task judges `name`.
     """
-    task = TASKS.get(f"{name}_evidence" if evidence else name) or TASKS.get(name)
+    task = TASKS.get(spatial.evidence_form(name, evidence)) or TASKS.get(name)
     return task if task is not None and task.judges else None
 
 

@@ -49,7 +49,7 @@ def _task(q: ClassifiedQuestion, ctx: ServingContext) -> Task[Any] | None:
     name = _TASKS.get(q.answer_type)
     if name is None:
         return None
-    evidence = f"{name}_evidence"
+    evidence = spatial.evidence_form(name)
     return TASKS[evidence if ctx.sidecar.spatial_evidence and evidence in TASKS else name]
 
 

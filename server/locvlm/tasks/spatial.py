@@ -42,6 +42,7 @@ __all__ = [
     "answer",
     "answer_with_evidence",
     "category_prompt",
+    "evidence_form",
     "evidence_correct",
     "parse",
     "side_args",
@@ -253,6 +254,14 @@ def _pick_pair(scene: Scene, rng: random.Random) -> tuple[Obj, Obj, Relation] | 
     return a, b, rng.choice(defined)
 
 
+def evidence_form(name: str, evidence: bool = True) -> str:
+    """Task `name` ("spatial_side") as a model that states its evidence first is asked it.
+
+    `name` itself when not `evidence`.
+    """
+    return f"{name}_evidence" if evidence else name
+
+
 _Picked = tuple[str, SpatialValue, tuple[Obj, ...]]
 """A sampled question, its answer value and the objects its evidence lists."""
 
@@ -263,7 +272,7 @@ class _SpatialTask(Task[SpatialAnswer]):
     def __init__(self, evidence: bool = False) -> None:
         """Answer with the evidence boxes first when `evidence`."""
         self.evidence = evidence
-        self.name = f"spatial_{self.kind}" + ("_evidence" if evidence else "")
+        self.name = evidence_form(f"spatial_{self.kind}", evidence)
 
     @abstractmethod
     def _pick(self, scene: Scene, rng: random.Random) -> _Picked | None: ...

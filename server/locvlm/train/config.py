@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from locvlm.tasks.spatial import evidence_form
+
 __all__ = ["StageConfig", "TrainConfig", "apply_overrides", "default_mix"]
 
 
@@ -28,16 +30,15 @@ class StageConfig:
 
 def default_mix(evidence: bool = True) -> dict[str, float]:
     """Stage-2 objective weights: the paper's LocPred/NegPred/RevLoc plus the rest."""
-    ev = "_evidence" if evidence else ""
     return {
         "locpred": 3.0,  # grounding: the core objective and the hardest to learn
         "negpred": 1.0,  # absent phrase -> "There is no ..." (hallucination)
         "exists": 1.0,  # POPE-style yes/no
         "revloc": 1.5,
         "region": 1.5,  # contextual description
-        f"spatial_yes_no{ev}": 1.0,
-        f"spatial_side{ev}": 1.0,
-        f"spatial_category{ev}": 0.5,
+        evidence_form("spatial_yes_no", evidence): 1.0,
+        evidence_form("spatial_side", evidence): 1.0,
+        evidence_form("spatial_category", evidence): 0.5,
         "counting": 1.0,
         "detect": 1.0,
     }

@@ -29,6 +29,7 @@ from PIL import Image
 from transformers import AutoProcessor
 
 from locvlm.model.loading import LoadedModel, load_model, resolve_model_dir
+from locvlm.tasks.spatial import evidence_form
 from locvlm.train.config import StageConfig
 from locvlm.train.conversation import conversation
 from locvlm.train.loop import Log, StageRunner, native_bf16
@@ -45,8 +46,12 @@ SCENE_SEED = 424_243  # the unlabeled scenes: neither a training nor a validatio
 
 def _tasks(evidence: bool) -> dict[str, float]:
     """What the kept labels teach, by weight: the paper's pseudo region descriptions first."""
-    ev = "_evidence" if evidence else ""
-    return {"region": 2.0, "revloc": 1.0, f"spatial_side{ev}": 1.0, f"spatial_yes_no{ev}": 1.0}
+    return {
+        "region": 2.0,
+        "revloc": 1.0,
+        evidence_form("spatial_side", evidence): 1.0,
+        evidence_form("spatial_yes_no", evidence): 1.0,
+    }
 
 
 @dataclass(frozen=True)
