@@ -95,18 +95,19 @@ def served_question(
     """A row asked the way the API asks it, where that differs from the task's question.
 
     A yes/no row as `/v1/spatial` asks it: the pair's side question, then compared. For
-    a checkpoint read from its listing (`Sidecar.listing`): a grounding row (present or
-    absent phrase) as `/v1/ground` asks it, "List every object.", then the phrase's
-    boxes taken from the listing (with `grounds_from` "answer": the phrase's own answer
-    checked against the listing, `detect.checked`; with `tiles` too, a non-square
-    image's phrase read from `/v1/detect`'s answer in tiles, `_Detection`); a region row
-    in context as `/v1/describe` asks it, the region question and the listing, the
-    relation taken from the listing; a detection row as `/v1/detect` asks it, the listing
-    and each category's own grounding question, what the listing missed added
-    (`detect.completed`; with `detect_tiles`, a non-square image's crops listed too,
-    `tasks.tiles.listed`); a side or yes/no row with the listing beside, the side taken
-    from it where it places both
-    objects. None for any other row. The task's own question is still asked by
+    a checkpoint read from its listing (`Sidecar.listing`): a RevLoc row as `/v1/describe`
+    without context asks it, RevLoc's question and the listing, the category taken from
+    the listing; a grounding row (present or absent phrase) as `/v1/ground` asks it,
+    "List every object.", then the phrase's boxes taken from the listing (with
+    `grounds_from` "answer": the phrase's own answer checked against the listing,
+    `detect.checked`; with `tiles` too, a non-square image's phrase read from
+    `/v1/detect`'s answer in tiles, `_Detection`); a region row in context as
+    `/v1/describe` asks it, the region question and the listing, the relation taken from
+    the listing; a detection row as `/v1/detect` asks it, the listing and each
+    category's own grounding question, what the listing missed added (`detect.completed`;
+    with `detect_tiles`, a non-square image's crops listed too, `tasks.tiles.listed`); a
+    side or yes/no row with the listing beside, the side taken from it where it places
+    both objects. None for any other row. The task's own question is still asked by
     `question`; this is what an API user gets for the same row, decoded with the
     constraints the API sets (`Task.constraint` with the model's `vocabulary`).
     """
@@ -119,6 +120,8 @@ def served_question(
         return _from_listing(row, codec, size, vocabulary)
     if row["task"] == "region" and listing:
         return _related_by_listing(row, codec, size, vocabulary)
+    if row["task"] == "revloc" and listing:
+        return _named_by_listing(row, codec, size, vocabulary)
     if row["task"] == "detect" and listing:
         return _detect_served(row, codec, size, vocabulary, crops(size) if detect_tiles else ())
     if row["task"] == "spatial_yes_no" or (row["task"] == "spatial_side" and listing):
@@ -317,6 +320,29 @@ def _detect_served(
         return judged if parsed else replace(judged, parsed=False)
 
     return detection.question(judge)
+
+
+def _named_by_listing(
+    row: Mapping[str, Any], codec: Codec, size: tuple[int, int], vocabulary: Sequence[str]
+) -> BenchQuestion:
+    """A RevLoc row as `/v1/describe` answers it without context, with the listing.
+
+    The category is the listed object's at the region, else the model's own answer
+    (`region.named_in_listing`); an unreadable listing leaves the model's own answer.
+    """
+    task, lister = TASKS["revloc"], TASKS["detect"]
+    args, expected = row["args"], row.get("expected", {})
+
+    def judge(text: str, listing_text: str) -> Judged:
+        said, listed = task.read(text, codec, size), lister.read(listing_text, codec, size)
+        if said is not None and listed is not None:
+            named = region.named_in_listing(said.category or said.text, as_box(args["box"]), listed)
+            return task.judge(named, expected, codec, size)
+        return task.judge(text, expected, codec, size)
+
+    regexes = [task.constraint(args, codec, vocabulary), lister.constraint({}, codec, vocabulary)]
+    also = (lister.prompt({}, codec, size),)
+    return BenchQuestion(task.prompt(args, codec, size), judge, also).constrained(regexes)
 
 
 def _related_by_listing(

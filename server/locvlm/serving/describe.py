@@ -24,11 +24,12 @@ async def describe(
 ) -> DescribeResponse:
     """Describe every region (in `coords` of `image`, clipped to it).
 
-    In context, for a checkpoint read from its listing of every object (`Sidecar.listing`),
-    the listing is asked once with the regions: each region's category is the listed
-    object's at the region (the model's own answer where none is listed there), its
-    relation the clearest one to another listed object (`region.in_scene`). A listing that
-    cannot be read leaves the model's own descriptions.
+    For a checkpoint read from its listing of every object (`Sidecar.listing`), the
+    listing is asked once with the regions: each region's category is the listed
+    object's at the region (the model's own answer where none is listed there,
+    `region.named_in_listing`) and, in context, its relation the clearest one to another
+    listed object (`region.in_scene`). A listing that cannot be read leaves the model's
+    own descriptions.
     """
     size, adapter = image.size, ctx.adapter
     adapter.require("describe")
@@ -36,7 +37,7 @@ async def describe(
         regions = [Box.from_normalized(r.to_xyxy(), size) for r in regions]
     regions = [r.clip(size) for r in regions]
     asked = [adapter.describe(r, size, context) for r in regions]
-    if context and adapter.reads_listing:  # the relations come from the listing
+    if adapter.reads_listing:  # the categories (and relations) come from the listing
         asked.append(adapter.detect([], size))
     answers = await ctx.ask(image, [q.text for q in asked], [q.regex for q in asked])
     listed = None
@@ -46,8 +47,11 @@ async def describe(
     for box, out in zip(regions, answers, strict=True):
         said = adapter.read_describe(out.text, size)
         ctx.report("describe", said.parsed)
-        if listed is not None and said.label is not None:
+        if listed is not None and said.label is not None and context:
             said = Described(*region.in_scene(said.label, box, listed))
+        elif listed is not None and said.label is not None:
+            label = region.named_in_listing(said.label, box, listed)
+            said = Described(label, region.answer(label))
         results.append(
             RegionResult(
                 region=in_space(box, size, coords),

@@ -32,6 +32,7 @@ __all__ = [
     "context",
     "in_scene",
     "listed_at",
+    "named_in_listing",
     "parse",
     "partners",
     "prompt",
@@ -158,17 +159,25 @@ def listed_at(box: Box, listed: Sequence[Obj]) -> Obj | None:
     return own if own is not None and own.box.iou(box) > IOU_THRESHOLD else None
 
 
+def named_in_listing(category: str, box: Box, listed: Sequence[Obj]) -> str:
+    """The category of the region at `box`, read with the `listed` objects.
+
+    The listed object's at the region (`listed_at`), else `category` (the model's own
+    answer about the region): in a listing of the whole scene the model names an object
+    more often right than when asked about its box alone (r11: region description as
+    served 0.854 -> 0.894; s13k: the region's name 0.839 -> see `docs/results.md`).
+    """
+    at = listed_at(box, listed)
+    return category if at is None else at.category
+
+
 def in_scene(category: str, box: Box, listed: Sequence[Obj]) -> tuple[str, str]:
     """The category and description of the region at `box`, read with the `listed` objects.
 
-    The category is the listed object's at the region (`listed_at`), else `category` (the
-    model's own answer about the region): in a listing of the whole scene the model names
-    an object more often right than when asked about its box alone (r11: region
-    description as served 0.854 -> 0.894, `docs/results.md`). The description is `answer`
-    with `relate`'s relation, or the category alone when it finds none.
+    The category is `named_in_listing`'s; the description is `answer` with `relate`'s
+    relation, or the category alone when it finds none.
     """
-    at = listed_at(box, listed)
-    category = category if at is None else at.category
+    category = named_in_listing(category, box, listed)
     return category, answer(category, *(relate(box, listed) or (None, None)))
 
 

@@ -57,6 +57,19 @@ def test_describe_reads_the_category_and_the_relation():
     assert not adapter.read_describe("?!", (64, 64)).parsed
 
 
+def test_without_context_a_region_is_asked_revlocs_question():
+    """RevLoc is trained in every mix; its bare category reads as the region's label."""
+    adapter, box = get_adapter(SIDECAR), Box.from_xyxy((0, 0, 32, 32))
+    question, args = adapter.describe(box, (64, 64), context=False), {"box": box}
+    assert question.text == TASKS["revloc"].prompt(args, adapter.codec, (64, 64))
+    assert question.regex is not None
+    assert re.fullmatch(question.regex, "blue square")
+    said = adapter.read_describe("blue square", (64, 64))
+    assert (said.label, said.text) == ("blue square", "the blue square")
+    in_context = adapter.describe(box, (64, 64), context=True)
+    assert in_context.text == TASKS["region"].prompt(args, adapter.codec, (64, 64))
+
+
 def test_a_phrase_is_known_by_its_category_in_any_case_article_or_number():
     adapter = get_adapter(SIDECAR)
     assert adapter.known("The Red circles.") == "red circle"

@@ -262,6 +262,33 @@ def test_region_rows_are_also_judged_with_the_relation_from_the_listing(tmp_path
     assert rejudged["region_served"]["accuracy"] == 1.0
 
 
+def test_revloc_rows_are_also_judged_with_the_category_from_the_listing(tmp_path: Path) -> None:
+    """As `/v1/describe` answers without context for a checkpoint read from its listing:
+    the listed object's category at the region, else the model's own RevLoc answer."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    rows = [{"id": f"revloc/0/{i}", "bench": "revloc", "task": "revloc", "image": str(image),
+             "size": [64, 64], "args": {"box": box}, "expected": {"category": category}}
+            for i, (box, category) in enumerate([
+                ([4, 20, 20, 36], "red circle"),  # listed: the listing names it
+                ([4, 40, 20, 56], "green star"),  # nothing listed there: the model's own
+            ])]  # fmt: skip
+    codec = get_codec("ivb", bins=32)
+
+    def model(
+        images: Sequence[Image.Image], prompts: Sequence[str], regexes: Sequence[str | None]
+    ) -> list[str]:
+        return ["red circle [2, 10, 10, 18]; blue square [20, 10, 28, 18]"
+                if p == "List every object." else "green star" for p in prompts]  # fmt: skip
+
+    report, records = evaluate(rows, model, codec, evidence=False, listing=True)
+    tasks = report["benches"]["revloc"]["tasks"]
+    assert (tasks["revloc"]["accuracy"], tasks["revloc_served"]["accuracy"]) == (0.5, 1.0)
+    assert all(r["prompt"].startswith("What is at") for r in records)  # RevLoc's question
+    alone, _ = evaluate(rows, model, codec, evidence=False)  # no listing: asked once, as is
+    assert "revloc_served" not in alone["benches"]["revloc"]["tasks"]
+
+
 def test_a_phrase_the_listing_missed_is_judged_with_the_api_s_second_look(tmp_path: Path) -> None:
     """As `/v1/ground` answers: a phrase the listing names none of is taken from the
     model's own answer where nothing is listed; saved answers from before keep working."""

@@ -1,4 +1,5 @@
-"""`/v1/describe`'s serving: a checkpoint read from its listing takes relations from it."""
+"""`/v1/describe`'s serving: a checkpoint read from its listing takes categories and relations
+from it."""
 
 from __future__ import annotations
 
@@ -66,7 +67,21 @@ async def test_without_a_listing_to_read_the_models_own_description_stays():
         answer = await describe(ServingContext(engine, sidecar), Image.new("RGB", (64, 64)),
                                 [CIRCLE])  # fmt: skip
         assert answer.results[0].description == "the red circle above the red circle"
-    plain = _Describer(sidecar=SIDECAR.replace(listing=True))
-    await describe(ServingContext(plain, plain.sidecar), Image.new("RGB", (64, 64)), [CIRCLE],
-                   context=False)  # fmt: skip
-    assert "List every object." not in plain.asked  # no context: no listing asked
+
+
+@pytest.mark.anyio
+async def test_without_context_the_label_is_the_listed_objects_and_no_relation():
+    engine = _Describer(
+        LISTING.replace("red circle", "green diamond"), SIDECAR.replace(listing=True)
+    )
+    answer = await describe(ServingContext(engine, engine.sidecar), Image.new("RGB", (64, 64)),
+                            [CIRCLE, Box.from_xyxy((4, 40, 20, 56))], context=False)  # fmt: skip
+    assert engine.asked.count("List every object.") == 1
+    listed, unlisted = answer.results
+    assert (listed.label, listed.description) == ("green diamond", "the green diamond")
+    assert (unlisted.label, unlisted.description) == ("red circle", "the red circle")
+    plain = _Describer()  # a checkpoint not read from its listing: none asked
+    answer = await describe(ServingContext(plain, plain.sidecar), Image.new("RGB", (64, 64)),
+                            [CIRCLE], context=False)  # fmt: skip
+    assert "List every object." not in plain.asked
+    assert answer.results[0].label == "red circle"
