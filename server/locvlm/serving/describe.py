@@ -47,11 +47,8 @@ async def describe(
     for box, out in zip(regions, answers, strict=True):
         said = adapter.read_describe(out.text, size)
         ctx.report("describe", said.parsed)
-        if listed is not None and said.label is not None and context:
-            said = Described(*region.in_scene(said.label, box, listed))
-        elif listed is not None and said.label is not None:
-            label = region.named_in_listing(said.label, box, listed)
-            said = Described(label, region.answer(label))
+        if listed is not None and said.label is not None:
+            said = Described(*region.in_scene(said.label, box, listed, context))
         results.append(
             RegionResult(
                 region=in_space(box, size, coords),

@@ -172,14 +172,17 @@ def named_in_listing(category: str, box: Box, listed: Sequence[Obj]) -> str:
     return category if at is None else at.category
 
 
-def in_scene(category: str, box: Box, listed: Sequence[Obj]) -> tuple[str, str]:
+def in_scene(
+    category: str, box: Box, listed: Sequence[Obj], context: bool = True
+) -> tuple[str, str]:
     """The category and description of the region at `box`, read with the `listed` objects.
 
-    The category is `named_in_listing`'s; the description is `answer` with `relate`'s
-    relation, or the category alone when it finds none.
+    The category is `named_in_listing`'s; the description is `answer` with, in `context`,
+    `relate`'s relation, or the category alone when it finds none or out of context.
     """
     category = named_in_listing(category, box, listed)
-    return category, answer(category, *(relate(box, listed) or (None, None)))
+    found = relate(box, listed) if context else None
+    return category, answer(category, *(found or (None, None)))
 
 
 def _gap(a: Box, b: Box, rel: Relation) -> float:

@@ -175,3 +175,4 @@ def test_in_scene_names_the_region_as_listed_and_relates_it_to_the_others():
     assert region.listed_at(region_box, elsewhere) is None
     assert region.in_scene(BS, region_box, elsewhere)[0] == BS  # the model's own answer
     assert region.in_scene(RC, region_box, [])[1] == "the red circle"  # no partner
+    assert region.in_scene(BS, region_box, listed, context=False) == (RC, "the red circle")
