@@ -2,12 +2,16 @@
 
     from _claims import claims_section
     markdown = claims_section(results)   # results: run name -> headline values and "n"
+    markdown = claims_section(results, answers)  # answers: run -> metric -> id -> correct
 
 Each claim compares two runs on some headline metrics. A difference is given in standard
 errors of the difference, `(a - b) / sqrt(se_a^2 + se_b^2)`, with each run's standard
 error `sqrt(p (1 - p) / n)` over its `n` questions (F1 treated as an accuracy over the
-split's questions; flip consistency over pairs). Both runs answer the same questions, so
-this treats them as independent samples: conservative when the runs' errors correlate.
+split's questions; flip consistency over pairs). That treats the two runs as independent
+samples, which is conservative: both answer the same questions, and a question one run
+finds hard the other often does too. Where both runs' answers to each question are given
+(`answers`), an accuracy's difference is also measured paired, in standard errors of the
+mean per-question difference (`paired_difference`), and the verdict reads the paired one.
 A claim held on a metric when the difference is at least `HELD_Z` standard errors in its
 favour, and was reversed when it is as large against it.
 """
@@ -19,7 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CLAIMS", "RELATIONS_LEARNT", "Claim", "claims_section", "difference", "standard_error"]
+__all__ = [
+    "CLAIMS",
+    "RELATIONS_LEARNT",
+    "Claim",
+    "claims_section",
+    "difference",
+    "paired_difference",
+    "standard_error",
+]
 
 HELD_Z = 2.0
 RELATIONS_LEARNT = 0.85  # issue 16: the all-objectives run's side answers, on both axes
@@ -52,11 +64,14 @@ CLAIMS = (
 )  # fmt: skip
 
 
-def _run(results: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
-    """A run's results; "all" is `objectives-all`, or `codec-ivb` (same codec and mix)."""
+Answers = Mapping[str, Mapping[str, Mapping[str, bool]]]  # run -> metric -> id -> correct
+
+
+def _name(results: Mapping[str, Any], name: str) -> str:
+    """A run's name in `results`: "all" is `objectives-all`, else `codec-ivb` (its twin)."""
     if name == "all":
-        return results.get("objectives-all") or results.get("codec-ivb")
-    return results.get(name)
+        return "objectives-all" if "objectives-all" in results else "codec-ivb"
+    return name
 
 
 def standard_error(p: float, n: int) -> float:
@@ -70,7 +85,27 @@ def difference(a: Mapping[str, Any], b: Mapping[str, Any], metric: str) -> tuple
     na, nb = int(a["n"][metric]), int(b["n"][metric])
     se = math.hypot(standard_error(pa, na), standard_error(pb, nb))
     d = pa - pb
-    return d, (d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d)))
+    return d, _z(d, se)
+
+
+def _z(d: float, se: float) -> float:
+    return d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
+
+
+def paired_difference(a: Mapping[str, bool], b: Mapping[str, bool]) -> tuple[float, float, int]:
+    """`a - b` over the questions both runs answered (id -> correct).
+
+    Returns the difference, it in standard errors of the mean per-question difference, and
+    the number of those questions.
+    """
+    ids = sorted(a.keys() & b.keys())
+    n = len(ids)
+    if n < 2:
+        return 0.0, 0.0, n
+    diffs = [int(a[i]) - int(b[i]) for i in ids]
+    mean = sum(diffs) / n
+    variance = sum((x - mean) ** 2 for x in diffs) / (n - 1)
+    return mean, _z(mean, math.sqrt(variance / n)), n
 
 
 def _verdict(zs: list[float]) -> str:
@@ -85,10 +120,24 @@ def _verdict(zs: list[float]) -> str:
     return "did not hold (within noise)"
 
 
-def claims_section(results: Mapping[str, Mapping[str, Any]]) -> str:
+def _judged(
+    results: Mapping[str, Mapping[str, Any]], answers: Answers, claim: Claim, metric: str
+) -> tuple[str, float]:
+    """One metric of a claim: its text and the z its verdict reads (paired where it can)."""
+    better, worse = _name(results, claim.better), _name(results, claim.worse)
+    d, z = difference(results[better], results[worse], metric)
+    text = f"{metric} {d:+.3f} ({z:+.1f} SE"
+    mine, theirs = answers.get(better, {}).get(metric), answers.get(worse, {}).get(metric)
+    if mine is None or theirs is None:
+        return text + ")", z
+    _, paired, n = paired_difference(mine, theirs)
+    return text + f"; paired {paired:+.1f} SE over {n} questions)", paired
+
+
+def claims_section(results: Mapping[str, Mapping[str, Any]], answers: Answers | None = None) -> str:
     """Markdown: whether the budget can speak on relations, then each claim's verdict."""
     lines = ["## The paper's claims", ""]
-    everything = _run(results, "all")
+    everything = results.get(_name(results, "all"))
     if everything is not None:
         lr, ab = float(everything["leftright_side"]), float(everything["abovebelow_side"])
         speaks = min(lr, ab) >= RELATIONS_LEARNT
@@ -101,10 +150,9 @@ def claims_section(results: Mapping[str, Mapping[str, Any]]) -> str:
             "",
         ]  # fmt: skip
     for claim in CLAIMS:
-        a, b = _run(results, claim.better), _run(results, claim.worse)
-        if a is None or b is None:
+        if not {_name(results, claim.better), _name(results, claim.worse)} <= results.keys():
             continue
-        found = [(m, *difference(a, b, m)) for m in claim.metrics]
-        parts = ", ".join(f"{m} {d:+.3f} ({z:+.1f} SE)" for m, d, z in found)
-        lines.append(f"- **{claim.text}: {_verdict([z for _, _, z in found])}.** {parts}")
+        found = [_judged(results, answers or {}, claim, m) for m in claim.metrics]
+        parts = ", ".join(text for text, _ in found)
+        lines.append(f"- **{claim.text}: {_verdict([z for _, z in found])}.** {parts}")
     return "\n".join(lines) + "\n"

@@ -24,7 +24,8 @@ tokens there, and the setting ties each image token to one value token).
 Results: `OUT/<run>/report.json`, the table in `OUT/ablations.md` (each cell with its
 standard error, each run's training and evaluation
 minutes; training time comes from the run's log, so it survives a resume), then the
-paper's claims, each judged in standard errors of the difference (`_claims.py`), plots
+paper's claims, each judged in standard errors of the difference (`_claims.py`; paired
+per question where both runs' saved answers are there), plots
 `OUT/*.png`. Run again on a finished OUT, it only rewrites the table.
 """
 
@@ -47,6 +48,12 @@ from locvlm.tasks.spatial import evidence_form
 BENCH_SEED = 424_242  # held out: training streams use seeds 0..N
 SPATIAL = {"spatial_yes_no": 1.0, "spatial_side": 1.0, "spatial_category": 0.5}
 LOCPRED = {"locpred": 3.0, "detect": 1.0}  # one object's box; every object's (the default mix)
+QUESTIONS = {  # a headline accuracy -> the benchmark and task of its questions
+    "grounding_acc50": ("grounding", "locpred"),
+    "revloc": ("region", "revloc"),
+    "leftright_side": ("leftright", "spatial_side"),
+    "abovebelow_side": ("abovebelow", "spatial_side"),
+}
 
 
 def objectives(evidence: bool = False) -> dict[str, dict[str, float]]:
@@ -165,27 +172,49 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
     """
     b = report["benches"]
     pope = b.get("pope", {})
-    locpred = b.get("grounding", {}).get("tasks", {}).get("locpred", {})
-    revloc = b.get("region", {}).get("tasks", {}).get("revloc", {})
-    lr, ab = b.get("leftright", {}), b.get("abovebelow", {})
     split = pope.get("pope", {})
-    lr_side = lr.get("tasks", {}).get("spatial_side", {})  # "which side": relations alone
-    ab_side = ab.get("tasks", {}).get("spatial_side", {})
-    lr_all, lr_flip, lr_n, lr_pairs = _own(lr)
-    ab_all, ab_flip, ab_n, ab_pairs = _own(ab)
+    lr_all, lr_flip, lr_n, lr_pairs = _own(b.get("leftright", {}))
+    ab_all, ab_flip, ab_n, ab_pairs = _own(b.get("abovebelow", {}))
+    task = {metric: b.get(bench, {}).get("tasks", {}).get(name, {})
+            for metric, (bench, name) in QUESTIONS.items()}  # fmt: skip
+    accuracy = {m: (t.get("accuracy", 0.0), t.get("n", 0)) for m, t in task.items()}
     values = {
-        "grounding_acc50": (locpred.get("accuracy", 0.0), locpred.get("n", 0)),
-        "revloc": (revloc.get("accuracy", 0.0), revloc.get("n", 0)),
+        "grounding_acc50": accuracy["grounding_acc50"],
+        "revloc": accuracy["revloc"],
         "leftright": (lr_all, lr_n),
-        "leftright_side": (lr_side.get("accuracy", 0.0), lr_side.get("n", 0)),
+        "leftright_side": accuracy["leftright_side"],  # "which side": relations alone
         "leftright_flip_consistent": (lr_flip, lr_pairs),
         "abovebelow": (ab_all, ab_n),
-        "abovebelow_side": (ab_side.get("accuracy", 0.0), ab_side.get("n", 0)),
+        "abovebelow_side": accuracy["abovebelow_side"],
         "abovebelow_flip_consistent": (ab_flip, ab_pairs),
         **{f"pope_f1_{name}": (split.get(name, {}).get("f1", 0.0), pope.get("n", 0) // 3)
            for name in ("random", "popular", "adversarial")},
     }  # fmt: skip
     return {**{k: v for k, (v, _) in values.items()}, "n": {k: n for k, (_, n) in values.items()}}
+
+
+def answers(bench: Path, runs: dict[str, Path]) -> dict[str, dict[str, dict[str, bool]]]:
+    """Run -> headline accuracy -> question id -> whether the model's own answer was right.
+
+    From each run's `report.answers.jsonl` (`locvlm eval --out` writes it beside the
+    report), for the paired differences of the claims; a run without one is left out.
+    """
+    metric_of = {where: metric for metric, where in QUESTIONS.items()}
+    rows = [json.loads(line) for line in bench.read_text().splitlines() if line.strip()]
+    metrics = {r["id"]: metric_of[(r["bench"], r["task"])] for r in rows
+               if (r["bench"], r["task"]) in metric_of}  # fmt: skip
+    found: dict[str, dict[str, dict[str, bool]]] = {}
+    for name, report in runs.items():
+        saved = report.with_suffix(".answers.jsonl")
+        if not saved.exists():
+            continue
+        per_metric: dict[str, dict[str, bool]] = {m: {} for m in QUESTIONS}
+        for line in saved.read_text().splitlines():
+            record = json.loads(line)
+            if (metric := metrics.get(record["id"])) is not None:
+                per_metric[metric][record["id"]] = bool(record["correct"])
+        found[name] = per_metric
+    return found
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -251,7 +280,8 @@ def main() -> None:
                 "eval_min": report.get("eval_s", float("nan")) / 60,
             }
             (args.out / "ablations.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = table(results) + "\n" + claims_section(results)
+    paired = answers(bench, {name: args.out / name / "report.json" for name in results})
+    markdown = table(results) + "\n" + claims_section(results, paired)
     (args.out / "ablations.md").write_text(markdown)
     plot(args.out, list(results))
     print(markdown)

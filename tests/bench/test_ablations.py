@@ -82,3 +82,29 @@ def test_the_spatial_columns_are_the_model_s_own_answers_not_the_served_ones() -
     assert row["abovebelow"] == 0.7
     assert row["n"]["abovebelow_flip_consistent"] == 40
     assert row["abovebelow_flip_consistent"] == 0.4
+
+
+def test_each_run_s_own_answers_are_read_per_question_for_the_paired_claims(tmp_path: Path) -> None:
+    import json
+
+    from ablations import answers
+
+    bench = tmp_path / "bench.jsonl"
+    rows = [{"id": "leftright/1/0", "bench": "leftright", "task": "spatial_yes_no"},
+            {"id": "leftright/1/1", "bench": "leftright", "task": "spatial_side"},
+            {"id": "grounding/1/0", "bench": "grounding", "task": "locpred"},
+            {"id": "pope/1/0", "bench": "pope", "task": "exists"}]  # fmt: skip
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "a").mkdir()
+    saved = [{"id": "leftright/1/0", "correct": True},  # yes/no: not a headline accuracy
+             {"id": "leftright/1/1", "correct": False},
+             {"id": "leftright/1/1#served", "correct": True},  # a served row: not the model's
+             {"id": "grounding/1/0", "correct": True}]  # fmt: skip
+    (tmp_path / "a").joinpath("report.answers.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in saved)
+    )
+    found = answers(bench, {name: tmp_path / name / "report.json" for name in ("a", "b")})
+    assert list(found) == ["a"]  # b saved no answers
+    assert found["a"]["leftright_side"] == {"leftright/1/1": False}
+    assert found["a"]["grounding_acc50"] == {"grounding/1/0": True}
+    assert found["a"]["revloc"] == {}

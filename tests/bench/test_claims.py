@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from _claims import CLAIMS, claims_section, difference
+from _claims import CLAIMS, claims_section, difference, paired_difference
 
 METRICS = sorted({m for claim in CLAIMS for m in claim.metrics})
 
@@ -50,3 +50,29 @@ def test_a_budget_without_relations_says_the_spatial_claims_cannot_be_tested() -
     text = claims_section(results)
     assert "too small to test the spatial claims" in text
     assert "ivb vs" not in text  # the codec runs are missing: their claims are left out
+
+
+def test_a_paired_difference_counts_only_the_questions_whose_answer_changed() -> None:
+    a = {f"q{i}": i < 60 for i in range(100)}  # right on q0..q59
+    b = {f"q{i}": i < 50 for i in range(100)} | {"extra": True}  # right on q0..q49
+    d, z, n = paired_difference(a, b)
+    assert (d, n) == (pytest.approx(0.1), 100)  # "extra" is not in both
+    sd = math.sqrt((10 * 0.9**2 + 90 * 0.1**2) / 99)
+    assert z == pytest.approx(0.1 / (sd / 10))
+    assert z > difference(_run(0.6, 100), _run(0.5, 100), "leftright_side")[1]  # tighter
+
+
+def test_the_verdict_reads_the_paired_difference_where_the_answers_are_given() -> None:
+    results = {"codec-ivb": _run(0.90, n=100), "objectives-baseline": _run(0.86, n=100)}
+    unpaired = claims_section(results)
+    assert "(all three vs baseline): did not hold" in unpaired  # +0.04: ~1 SE unpaired
+    same = {f"q{i}": i < 86 for i in range(100)}
+    better = {f"q{i}": i < 90 for i in range(100)}  # the same answers, 4 more right
+    answers = {
+        "codec-ivb": {"leftright_side": better, "abovebelow_side": better},
+        "objectives-baseline": {"leftright_side": same, "abovebelow_side": same},
+    }
+    paired = claims_section(results, answers)
+    assert "leftright_side +0.040 (+0.9 SE; paired +2.0 SE over 100 questions)" in paired
+    assert "leftright_flip_consistent +0.040 (+0.9 SE)" in paired  # no answers: unpaired
+    assert "(all three vs baseline): partly held" in paired
