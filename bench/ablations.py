@@ -232,11 +232,17 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(out: Path, names: list[str]) -> None:
+def plotted(evidence: bool = False) -> tuple[str, ...]:
+    """The validation metrics plotted: the spatial ones in the form the runs answer."""
+    spatial = tuple(evidence_form(k, evidence) for k in ("spatial_yes_no", "spatial_side"))
+    return ("locpred", *spatial, "revloc", "exists", "negpred")
+
+
+def plot(out: Path, names: list[str], evidence: bool = False) -> None:
     """Validation accuracy vs training time, one PNG per metric, one line per run."""
     from plots import metric_curves  # bench/plots.py, beside this script
 
-    for metric in ("locpred", "spatial_yes_no", "spatial_side", "revloc", "exists", "negpred"):
+    for metric in plotted(evidence):
         metric_curves({n: out / n / "log.jsonl" for n in names}, metric, out / f"{metric}.png")
 
 
@@ -283,7 +289,7 @@ def main() -> None:
     paired = answers(bench, {name: args.out / name / "report.json" for name in results})
     markdown = table(results) + "\n" + claims_section(results, paired)
     (args.out / "ablations.md").write_text(markdown)
-    plot(args.out, list(results))
+    plot(args.out, list(results), args.evidence)
     print(markdown)
 
 

@@ -108,3 +108,15 @@ def test_each_run_s_own_answers_are_read_per_question_for_the_paired_claims(tmp_
     assert found["a"]["leftright_side"] == {"leftright/1/1": False}
     assert found["a"]["grounding_acc50"] == {"grounding/1/0": True}
     assert found["a"]["revloc"] == {}
+
+
+def test_the_spatial_curves_plot_the_form_the_runs_answer_in() -> None:
+    import json
+
+    from ablations import plotted, runs
+
+    for evidence in (False, True):
+        mix = json.dumps(runs(None, evidence)["codec-ivb"]["mix"])
+        spatial = [m for m in plotted(evidence) if m.startswith("spatial_")]
+        assert len(spatial) == 2
+        assert all(f'"{m}"' in mix for m in spatial)  # a metric the runs validate on
