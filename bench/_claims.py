@@ -127,10 +127,10 @@ def _judged(
     better, worse = _name(results, claim.better), _name(results, claim.worse)
     d, z = difference(results[better], results[worse], metric)
     text = f"{metric} {d:+.3f} ({z:+.1f} SE"
-    mine, theirs = answers.get(better, {}).get(metric), answers.get(worse, {}).get(metric)
-    if mine is None or theirs is None:
-        return text + ")", z
+    mine, theirs = answers.get(better, {}).get(metric, {}), answers.get(worse, {}).get(metric, {})
     _, paired, n = paired_difference(mine, theirs)
+    if n < 2:  # no answers saved for both: the unpaired difference alone
+        return text + ")", z
     return text + f"; paired {paired:+.1f} SE over {n} questions)", paired
 
 

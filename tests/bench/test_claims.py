@@ -76,3 +76,14 @@ def test_the_verdict_reads_the_paired_difference_where_the_answers_are_given() -
     assert "leftright_side +0.040 (+0.9 SE; paired +2.0 SE over 100 questions)" in paired
     assert "leftright_flip_consistent +0.040 (+0.9 SE)" in paired  # no answers: unpaired
     assert "(all three vs baseline): partly held" in paired
+
+
+def test_a_metric_without_answers_from_both_runs_is_judged_unpaired() -> None:
+    results = {"codec-ivb": _run(0.90, n=400), "objectives-baseline": _run(0.50, n=400)}
+    right = {f"q{i}": True for i in range(10)}
+    answers = {"codec-ivb": {"leftright_side": right, "abovebelow_side": {}},
+               "objectives-baseline": {"leftright_side": {}, "abovebelow_side": {}}}  # fmt: skip
+    text = claims_section(results, answers)
+    assert "leftright_side +0.400 (+" in text
+    assert "paired" not in text  # nothing answered by both: no paired figure of 0 SE
+    assert "(all three vs baseline): held" in text
